@@ -1,0 +1,1 @@
+"""Charges & Usage billing back end: domain, adapters, services and HTTP/event entry points."""

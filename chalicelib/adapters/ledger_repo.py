@@ -1,0 +1,270 @@
+"""The ledger in DynamoDB: balance heads, atomic appends and the reading orders.
+
+`commit()` writes a plan (entries + new balance head) in one TransactWriteItems
+call. Each entry is conditioned on its event id being new, the balance head on
+the sequence number the plan was computed from. DynamoDB applies all of it or
+none, so a balance can never disagree with its entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from ..domain.categories import Category
+from ..domain.ledger import BalanceState, LedgerEntry, Plan
+from ..domain.periods import format_instant, parse_instant
+from .tables.balances import BalanceRecord
+from .tables.base import bind
+from .tables.ledger import LedgerEntryRecord
+
+
+class CommitConflict(Exception):
+    """The plan lost a race: some events were already charged, or the balance moved."""
+
+    def __init__(self, duplicate_event_ids: set[str], balance_moved: bool, transient: bool = False) -> None:
+        super().__init__(
+            f"conflict: {len(duplicate_event_ids)} already charged, balance moved={balance_moved}, transient={transient}"
+        )
+        self.duplicate_event_ids = duplicate_event_ids
+        self.balance_moved = balance_moved
+        self.transient = transient
+
+
+def posted_key(posted_at: datetime, seq: int) -> str:
+    return f"{format_instant(posted_at)}#{seq:012d}"
+
+
+def _entry_record(entry: LedgerEntry) -> LedgerEntryRecord:
+    return LedgerEntryRecord(
+        entry.event_id,
+        entry_id=entry.entry_id,
+        billing_account_id=entry.billing_account_id,
+        seq=entry.seq,
+        account_id=entry.account_id,
+        agency_id=entry.agency_id,
+        category=entry.category.value,
+        description=entry.description,
+        quantity=format(entry.quantity, "f"),
+        unit=entry.unit,
+        unit_price_micros=entry.unit_price_micros,
+        amount_micros=entry.amount_micros,
+        balance_after_micros=entry.balance_after_micros,
+        occurred_at=format_instant(entry.occurred_at),
+        posted_at=format_instant(entry.posted_at),
+        posted_key=posted_key(entry.posted_at, entry.seq),
+        metadata=dict(entry.metadata),
+    )
+
+
+def entry_from_record(record: LedgerEntryRecord) -> LedgerEntry:
+    metadata = record.metadata.as_dict() if record.metadata is not None else {}
+    return LedgerEntry(
+        entry_id=record.entry_id,
+        event_id=record.event_id,
+        billing_account_id=record.billing_account_id,
+        account_id=record.account_id,
+        agency_id=record.agency_id,
+        seq=int(record.seq),
+        category=Category(record.category),
+        description=record.description,
+        quantity=Decimal(record.quantity),
+        unit=record.unit,
+        unit_price_micros=None if record.unit_price_micros is None else int(record.unit_price_micros),
+        amount_micros=int(record.amount_micros),
+        balance_after_micros=int(record.balance_after_micros),
+        occurred_at=parse_instant(record.occurred_at),
+        posted_at=parse_instant(record.posted_at),
+        metadata={k: (int(v) if isinstance(v, float | Decimal) else v) for k, v in metadata.items()},
+    )
+
+
+@dataclass(frozen=True)
+class EntryPage:
+    entries: list[LedgerEntry]
+    last_key: dict[str, Any] | None  # where to resume, or None at the end
+
+
+class LedgerRepository:
+    def _connection(self) -> Connection:
+        bind()
+        return LedgerEntryRecord._get_connection().connection
+
+    # -- balance heads ------------------------------------------------------
+    def balance(self, billing_account_id: str) -> BalanceState:
+        bind()
+        try:
+            record = BalanceRecord.get(billing_account_id, consistent_read=True)
+        except DoesNotExist:
+            return BalanceState(billing_account_id, 0, 0, None, exists=False)
+        return BalanceState(
+            billing_account_id=billing_account_id,
+            balance_micros=int(record.balance_micros),
+            seq=int(record.seq),
+            last_posted_at=record.last_posted_at,
+            exists=True,
+        )
+
+    def balances(self, billing_account_ids: Sequence[str]) -> dict[str, BalanceState]:
+        bind()
+        found = {
+            r.billing_account_id: BalanceState(
+                r.billing_account_id, int(r.balance_micros), int(r.seq), r.last_posted_at, exists=True
+            )
+            for r in BalanceRecord.batch_get(sorted(set(billing_account_ids)))
+        }
+        return {b: found.get(b) or BalanceState(b, 0, 0, None, exists=False) for b in billing_account_ids}
+
+    def all_billing_account_ids(self) -> Iterator[str]:
+        """Every balance head (a scan: for the reconcile job, never for a request)."""
+        bind()
+        for record in BalanceRecord.scan(attributes_to_get=["billing_account_id"]):
+            yield record.billing_account_id
+
+    # -- appending ------------------------------------------------------------
+    def commit(self, plan: Plan, currency: str) -> None:
+        """Write the plan atomically, or raise CommitConflict saying why it lost."""
+        if not plan.entries:
+            return
+        bind()
+        now = datetime.now(UTC)
+        with_balance_put = not plan.before.exists
+        try:
+            with TransactWrite(connection=self._connection()) as tx:
+                for entry in plan.entries:
+                    tx.save(_entry_record(entry), condition=LedgerEntryRecord.event_id.does_not_exist())
+                head = BalanceRecord(plan.after.billing_account_id)
+                if with_balance_put:
+                    head.balance_micros = plan.after.balance_micros
+                    head.seq = plan.after.seq
+                    head.currency = currency
+                    head.last_posted_at = plan.after.last_posted_at
+                    head.updated_at = now
+                    tx.save(head, condition=BalanceRecord.billing_account_id.does_not_exist())
+                else:
+                    tx.update(
+                        head,
+                        actions=[
+                            BalanceRecord.balance_micros.set(plan.after.balance_micros),
+                            BalanceRecord.seq.set(plan.after.seq),
+                            BalanceRecord.last_posted_at.set(plan.after.last_posted_at),
+                            BalanceRecord.updated_at.set(now),
+                        ],
+                        condition=BalanceRecord.seq == plan.before.seq,
+                    )
+        except TransactWriteError as exc:
+            raise _explain(exc, plan) from exc
+
+    # -- reading ----------------------------------------------------------------
+    def has_entries(self, account_id: str) -> bool:
+        bind()
+        return any(True for _ in LedgerEntryRecord.by_account_posted.query(account_id, limit=1))
+
+    def chain(self, billing_account_id: str) -> Iterator[LedgerEntry]:
+        """Every entry of a billing account in sequence order."""
+        bind()
+        for record in LedgerEntryRecord.by_billing_seq.query(billing_account_id, scan_index_forward=True):
+            yield entry_from_record(record)
+
+    def page_by_account(
+        self,
+        account_id: str,
+        start: datetime | None,
+        end: datetime | None,
+        category: str | None,
+        limit: int,
+        after: dict[str, Any] | None,
+    ) -> EntryPage:
+        return self._page(LedgerEntryRecord.by_account_posted, account_id, start, end, category, limit, after)
+
+    def page_by_agency(
+        self,
+        agency_id: str,
+        start: datetime | None,
+        end: datetime | None,
+        category: str | None,
+        limit: int,
+        after: dict[str, Any] | None,
+    ) -> EntryPage:
+        return self._page(LedgerEntryRecord.by_agency_posted, agency_id, start, end, category, limit, after)
+
+    def _page(
+        self,
+        index: Any,
+        hash_key: str,
+        start: datetime | None,
+        end: datetime | None,
+        category: str | None,
+        limit: int,
+        after: dict[str, Any] | None,
+    ) -> EntryPage:
+        """Newest first, `limit` entries, resuming after `after` (a key from a previous page)."""
+        bind()
+        range_condition = None
+        # Posted keys are "<instant>#<seq>": a key posted at `end` sorts above the
+        # bare "<end>" text, so BETWEEN start AND end is the half-open [start, end).
+        if start is not None and end is not None:
+            range_condition = LedgerEntryRecord.posted_key.between(format_instant(start), format_instant(end))
+        elif start is not None:
+            range_condition = LedgerEntryRecord.posted_key >= format_instant(start)
+        elif end is not None:
+            range_condition = LedgerEntryRecord.posted_key < format_instant(end)
+        filter_condition = LedgerEntryRecord.category == category if category else None
+        results = index.query(
+            hash_key,
+            range_key_condition=range_condition,
+            filter_condition=filter_condition,
+            scan_index_forward=False,
+            last_evaluated_key=after,
+            # One more than asked, to know whether another page exists.
+            page_size=500 if category else limit + 1,
+        )
+        entries: list[LedgerEntry] = []
+        last_record: LedgerEntryRecord | None = None
+        more = False
+        for record in results:
+            if len(entries) == limit:
+                more = True
+                break
+            entries.append(entry_from_record(record))
+            last_record = record
+        last_key = _index_key(index, last_record) if more and last_record is not None else None
+        return EntryPage(entries, last_key)
+
+
+def _index_key(index: Any, record: LedgerEntryRecord) -> dict[str, Any]:
+    """The ExclusiveStartKey that resumes a posted-key index query just after `record`."""
+    hash_name = index._hash_key_attribute().attr_name
+    return {
+        "event_id": {"S": record.event_id},
+        hash_name: {"S": getattr(record, hash_name)},
+        "posted_key": {"S": record.posted_key},
+    }
+
+
+def _explain(exc: TransactWriteError, plan: Plan) -> CommitConflict:
+    reasons = exc.cancellation_reasons
+    if exc.cause_response_code != "TransactionCanceledException" or not reasons:
+        return CommitConflict(set(), balance_moved=False, transient=True)
+    duplicates: set[str] = set()
+    balance_moved = False
+    transient = False
+    n = len(plan.entries)
+    for i, reason in enumerate(reasons):
+        if reason is None:
+            continue
+        if reason.code == "ConditionalCheckFailed":
+            if i < n:
+                duplicates.add(plan.entries[i].event_id)
+            else:
+                balance_moved = True
+        else:  # TransactionConflict, ThrottlingError, …: try again
+            transient = True
+    return CommitConflict(duplicates, balance_moved, transient)

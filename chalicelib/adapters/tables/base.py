@@ -1,0 +1,48 @@
+"""Binding models to their tables at first use.
+
+Models are declared with placeholder table names; `bind()` fills in the stage's
+names the first time a repository touches DynamoDB, so importing a model never
+reads the environment. Endpoints are botocore's business: it honours
+AWS_ENDPOINT_URL_DYNAMODB, which is how the local stack reaches DynamoDB Local.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ...config import get_settings
+
+_lock = threading.Lock()
+_bound = False
+
+
+def all_models() -> list[Any]:
+    from .accounts import AccountRecord
+    from .balances import BalanceRecord
+    from .ledger import LedgerEntryRecord
+
+    return [AccountRecord, BalanceRecord, LedgerEntryRecord]
+
+
+def bind(force: bool = False) -> None:
+    """Point every model at the stage's table (idempotent, thread-safe)."""
+    global _bound
+    if _bound and not force:
+        return
+    with _lock:
+        if _bound and not force:
+            return
+        settings = get_settings()
+        for model in all_models():
+            model.Meta.table_name = settings.table_name(model.TABLE_BASE)
+            model.Meta.region = settings.region
+            model._connection = None
+        _bound = True
+
+
+def unbind() -> None:
+    """Forget the binding, so the next use reads the settings again (tests)."""
+    global _bound
+    with _lock:
+        _bound = False

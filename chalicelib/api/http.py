@@ -1,0 +1,116 @@
+"""Shared HTTP plumbing: the JSON error shape, request parsing, the caller's identity."""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from chalice.app import CORSConfig, Request, Response
+
+from ..domain.access import Principal, Role
+from ..services.errors import BadRequest, ServiceError
+
+CORS = CORSConfig(
+    allow_origin="*",
+    allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+    max_age=600,
+)
+MAX_LIMIT = 500
+DEFAULT_LIMIT = 50
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    details: list[dict[str, Any]] | None = None,
+) -> Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return Response(
+        body={"error": error},
+        status_code=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+class Unauthorized(ServiceError):
+    status = 401
+    code = "unauthorized"
+
+
+def principal_of(request: Request) -> Principal:
+    """The caller, as the authorizer established; 401 when it could not."""
+    context = (request.context or {}).get("authorizer") or {}
+    if context.get("auth_error"):
+        raise Unauthorized(str(context["auth_error"]))
+    try:
+        exp = int(context["exp"])
+        principal = Principal(str(context["principalId"]), str(context["account_id"]), Role(context["role"]))
+    except (KeyError, ValueError, TypeError):
+        raise Unauthorized("missing or invalid bearer token") from None
+    # API Gateway caches an authorizer's answer per token; expiry is checked here too.
+    if exp < time.time():
+        raise Unauthorized("token has expired")
+    return principal
+
+
+def json_body(request: Request) -> Any:
+    """The request body as JSON, numbers with a fraction parsed as exact Decimals."""
+    raw = request.raw_body
+    if not raw:
+        raise BadRequest("request body must be JSON")
+    try:
+        return json.loads(raw, parse_float=Decimal)
+    except (ValueError, RecursionError):
+        raise BadRequest("request body is not valid JSON") from None
+
+
+def query_params(request: Request) -> dict[str, str]:
+    return dict(request.query_params or {})
+
+
+def parse_limit(params: Mapping[str, str]) -> int:
+    text = params.get("limit")
+    if text is None:
+        return DEFAULT_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise BadRequest(f"limit must be an integer from 1 to {MAX_LIMIT}")
+    return int(text)
+
+
+def api_errors(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Views raise ServiceError; the caller gets the contract's JSON error shape."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except ServiceError as exc:
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            return error_response(exc.status, exc.code, exc.message, headers, exc.details)
+
+    return wrapper
+
+
+def reject_unauthenticated(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """HTTP middleware: a request the authorizer could not authenticate stops here (401).
+
+    The authorizer answers "allow, with the reason it failed" rather than raising,
+    so the 401 has our JSON error shape both in AWS and under `chalice local`.
+    """
+    context = (event.context or {}).get("authorizer") or {}
+    if context.get("auth_error"):
+        return error_response(
+            401,
+            "unauthorized",
+            str(context["auth_error"]),
+            {"WWW-Authenticate": "Bearer", "Access-Control-Allow-Origin": "*"},
+        )
+    return get_response(event)

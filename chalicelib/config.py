@@ -1,0 +1,51 @@
+"""Settings read from the environment on first use, never at import.
+
+Tests and `chalice local` set the environment after the app is imported, so
+everything here is resolved lazily and cached; `reset_settings()` drops the cache.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+# A printed, well-known default so `make run` works out of the box; deployed
+# stages must set BILLING_JWT_SECRET (the template reads it from SSM).
+LOCAL_JWT_SECRET = "local-dev-secret-change-me-0123456789abcdef"
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    table_prefix: str
+    jwt_secret: str
+    usage_queue_name: str
+    usage_dlq_name: str
+    low_balance_micros: int
+    default_rates_json: str | None
+
+    def table_name(self, base: str) -> str:
+        return f"{self.table_prefix}{base}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    env = os.environ
+    stage = env.get("BILLING_STAGE", "local")
+    return Settings(
+        stage=stage,
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        table_prefix=env.get("BILLING_TABLE_PREFIX", f"billing-{stage}-"),
+        jwt_secret=env.get("BILLING_JWT_SECRET") or LOCAL_JWT_SECRET,
+        usage_queue_name=env.get("BILLING_USAGE_QUEUE", "usage-events.fifo"),
+        usage_dlq_name=env.get("BILLING_USAGE_DLQ", "usage-events-dlq.fifo"),
+        # Below this the balance reads `low` (the platform recharges below $15).
+        low_balance_micros=int(env.get("BILLING_LOW_BALANCE_MICROS", "15000000")),
+        default_rates_json=env.get("BILLING_DEFAULT_RATES"),
+    )
+
+
+def reset_settings() -> None:
+    get_settings.cache_clear()

@@ -1,0 +1,191 @@
+"""Accounts, agencies and who pays: the rules for provisioning an account."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import Enum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .categories import Category
+from .events import ACCOUNT_ID_PATTERN, describe_validation_error
+from .pricing import Rate
+
+
+class AccountKind(str, Enum):
+    ACCOUNT = "account"
+    AGENCY = "agency"
+
+
+class Billing(str, Enum):
+    OWN = "own"
+    AGENCY = "agency"  # shared billing: draws from the agency's balance
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    name: str
+    kind: AccountKind
+    time_zone: str
+    currency: str
+    agency_id: str | None
+    billing: Billing
+    emails: tuple[str, ...] = ()
+    rates: dict[Category, Rate] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def billing_account_id(self) -> str:
+        """Whose balance moves when this account uses the service."""
+        if self.billing is Billing.AGENCY and self.agency_id:
+            return self.agency_id
+        return self.account_id
+
+    @property
+    def agency_scope(self) -> str | None:
+        """The agency whose agency-wide views include this account."""
+        return self.account_id if self.kind is AccountKind.AGENCY else self.agency_id
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+class AccountError(ValueError):
+    """A provisioning request that breaks a rule; the message names the field."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+class AccountIn(BaseModel):
+    """Body of PUT /accounts/{id}."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: AccountKind = AccountKind.ACCOUNT
+    time_zone: str = "UTC"
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    agency_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=ACCOUNT_ID_PATTERN)
+    billing: Billing = Billing.OWN
+    emails: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("emails")
+    @classmethod
+    def _valid_emails(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not is_email_address(value):
+                raise ValueError(f"not an email address: {value!r}")
+        return values
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if not is_known_time_zone(value):
+            raise ValueError(f"unknown IANA time zone {value!r}")
+        return value
+
+
+# Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is
+# SES's business; this only stops typos and header injection.
+_EMAIL_RE = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def is_email_address(value: str) -> bool:
+    return len(value) <= 254 and bool(_EMAIL_RE.match(value))
+
+
+_ZONES: set[str] | None = None
+
+
+def is_known_time_zone(name: str) -> bool:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = available_timezones()
+    if name not in _ZONES:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def parse_account_body(data: object) -> AccountIn:
+    if not isinstance(data, dict):
+        raise AccountError("body", "must be a JSON object")
+    try:
+        return AccountIn.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "body"
+        raise AccountError(loc, describe_validation_error(exc).split(": ", 1)[-1]) from None
+
+
+def provision_account(
+    account_id: str,
+    body: AccountIn,
+    *,
+    existing: Account | None,
+    agency: Account | None,
+    has_entries: bool,
+    has_sub_accounts: bool,
+    now: datetime,
+) -> Account:
+    """Decide the new state of an account, or raise AccountError naming the field.
+
+    `agency` is the account named by `body.agency_id` as stored (None when it does
+    not exist); `has_entries` says whether the ledger already holds entries of this
+    account, which freezes its currency.
+    """
+    if body.agency_id is not None:
+        if body.agency_id == account_id:
+            raise AccountError("agency_id", "an account cannot be its own agency")
+        if body.kind is AccountKind.AGENCY:
+            raise AccountError("agency_id", "an agency cannot belong to another agency")
+        if agency is None:
+            raise AccountError("agency_id", f"agency {body.agency_id!r} does not exist")
+        if agency.kind is not AccountKind.AGENCY or agency.agency_id is not None:
+            raise AccountError("agency_id", f"{body.agency_id!r} is not an agency")
+    if body.billing is Billing.AGENCY:
+        if body.agency_id is None:
+            raise AccountError("billing", "shared billing ('agency') needs an agency_id")
+        assert agency is not None
+        if agency.currency != body.currency:
+            raise AccountError("currency", f"shared billing needs the agency's currency {agency.currency}")
+    if existing is not None:
+        if existing.currency != body.currency and has_entries:
+            raise AccountError("currency", "cannot change once the account has ledger entries")
+        if existing.kind is AccountKind.AGENCY and body.kind is not AccountKind.AGENCY and has_sub_accounts:
+            raise AccountError("kind", "an agency with sub-accounts cannot stop being an agency")
+        return replace(
+            existing,
+            name=body.name,
+            kind=body.kind,
+            time_zone=body.time_zone,
+            currency=body.currency,
+            agency_id=body.agency_id,
+            billing=body.billing,
+            emails=tuple(str(e) for e in body.emails),
+            updated_at=now,
+        )
+    return Account(
+        account_id=account_id,
+        name=body.name,
+        kind=body.kind,
+        time_zone=body.time_zone,
+        currency=body.currency,
+        agency_id=body.agency_id,
+        billing=body.billing,
+        emails=tuple(str(e) for e in body.emails),
+        created_at=now,
+        updated_at=now,
+    )
+

@@ -1,0 +1,181 @@
+"""The ledger's arithmetic: turning priced events into ordered entries.
+
+Pure functions: given the billing account's balance state and a batch of events,
+decide each entry's sequence number, posting time and balance after. The adapter
+commits a plan atomically or not at all, so a plan is either fully true or never
+happened.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TypeVar
+
+from .categories import Category
+from .events import MetadataValue, UsageEvent
+
+# Entry ids are derived from the event id, so a retried write produces the same id.
+_ENTRY_NAMESPACE = uuid.UUID("6f1c3a52-5d8e-4c7b-9a0e-2b7d4e1f8c90")
+# A transaction holds at most 100 items (DynamoDB's limit).
+MAX_TRANSACTION_ITEMS = 100
+
+
+def entry_id_for(event_id: str) -> str:
+    return "le_" + uuid.uuid5(_ENTRY_NAMESPACE, event_id).hex[:24]
+
+
+@dataclass(frozen=True)
+class BalanceState:
+    """The billing account's balance item: the head of its entry chain."""
+
+    billing_account_id: str
+    balance_micros: int
+    seq: int  # sequence number of the last entry; 0 before the first
+    last_posted_at: datetime | None
+    exists: bool
+
+
+@dataclass(frozen=True)
+class PricedEvent:
+    event: UsageEvent
+    account_id: str
+    agency_id: str | None  # the agency whose logs show this entry
+    unit: str
+    unit_price_micros: int | None
+    amount_micros: int
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    entry_id: str
+    event_id: str
+    billing_account_id: str
+    account_id: str
+    agency_id: str | None
+    seq: int
+    category: Category
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price_micros: int | None
+    amount_micros: int
+    balance_after_micros: int
+    occurred_at: datetime
+    posted_at: datetime
+    metadata: dict[str, MetadataValue]
+
+
+@dataclass(frozen=True)
+class Plan:
+    before: BalanceState
+    after: BalanceState
+    entries: tuple[LedgerEntry, ...]
+
+
+def plan_entries(state: BalanceState, events: Sequence[PricedEvent], now: datetime) -> Plan:
+    """Append `events` after `state`, in the given order, with an exact running balance.
+
+    Posting times never go backwards within a billing account, so ordering by
+    posted time and by sequence number agree.
+    """
+    posted_at = now if state.last_posted_at is None else max(now, state.last_posted_at)
+    balance = state.balance_micros
+    seq = state.seq
+    entries = []
+    for priced in events:
+        seq += 1
+        balance += priced.amount_micros
+        event = priced.event
+        entries.append(
+            LedgerEntry(
+                entry_id=entry_id_for(event.event_id),
+                event_id=event.event_id,
+                billing_account_id=state.billing_account_id,
+                account_id=priced.account_id,
+                agency_id=priced.agency_id,
+                seq=seq,
+                category=event.category,
+                description=event.description or default_description(event),
+                quantity=event.quantity,
+                unit=priced.unit,
+                unit_price_micros=priced.unit_price_micros,
+                amount_micros=priced.amount_micros,
+                balance_after_micros=balance,
+                occurred_at=event.occurred_at,
+                posted_at=posted_at,
+                metadata=event.metadata,
+            )
+        )
+    after = BalanceState(
+        billing_account_id=state.billing_account_id,
+        balance_micros=balance,
+        seq=seq,
+        last_posted_at=posted_at if entries else state.last_posted_at,
+        exists=state.exists or bool(entries),
+    )
+    return Plan(before=state, after=after, entries=tuple(entries))
+
+
+def default_description(event: UsageEvent) -> str:
+    quantity = format(event.quantity.normalize(), "f")
+    return {
+        Category.CALL_MINUTES: f"{quantity} call minute(s)",
+        Category.TEXT_MESSAGES: f"{quantity} text message(s)",
+        Category.NUMBER_RENEWALS: f"{quantity} number renewal(s)",
+        Category.SUBSCRIPTION_FEES: "Subscription fee",
+        Category.RECHARGE: "Balance recharge",
+        Category.ADJUSTMENT: "Adjustment",
+    }[event.category]
+
+
+T = TypeVar("T")
+
+
+def chunk_for_transactions(
+    items: Iterable[T],
+    *,
+    shared_keys: Callable[[T], Iterable[Hashable]] = lambda _: (),
+    fixed_items: int = 1,
+    max_items: int = MAX_TRANSACTION_ITEMS,
+) -> list[list[T]]:
+    """Split items into runs that each fit one transaction.
+
+    Every item costs one transaction item of its own; items can also share items
+    (the balance, rollup counters) named by `shared_keys`, which count once per
+    chunk. `fixed_items` are in every chunk (the balance item).
+    """
+    chunks: list[list[T]] = []
+    current: list[T] = []
+    current_keys: set[Hashable] = set()
+    for item in items:
+        keys = set(shared_keys(item))
+        new_keys = keys - current_keys
+        if current and fixed_items + len(current) + 1 + len(current_keys) + len(new_keys) > max_items:
+            chunks.append(current)
+            current, current_keys, new_keys = [], set(), keys
+        if fixed_items + 1 + len(new_keys) > max_items:
+            raise ValueError("one item needs more than a whole transaction")
+        current.append(item)
+        current_keys |= new_keys
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def dedupe_by_event_id(events: Iterable[T], event_id: Callable[[T], str]) -> tuple[list[T], list[T]]:
+    """Keep the first of each event id; return (unique, duplicates) in input order."""
+    seen: set[str] = set()
+    unique: list[T] = []
+    duplicates: list[T] = []
+    for item in events:
+        key = event_id(item)
+        if key in seen:
+            duplicates.append(item)
+        else:
+            seen.add(key)
+            unique.append(item)
+    return unique, duplicates

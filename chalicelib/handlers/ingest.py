@@ -1,0 +1,30 @@
+"""The SQS usage-queue consumer: Lambda's batch in, partial batch failures out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import SQSEvent
+
+from ..adapters.queues import dead_letter
+from ..services.usage import QueuedMessage, UsageOutcome, record_usage
+
+
+def messages_of(event: SQSEvent) -> list[QueuedMessage]:
+    messages = []
+    for record in event:
+        raw = record.to_dict()
+        group = (raw.get("attributes") or {}).get("MessageGroupId")
+        messages.append(QueuedMessage(message_id=raw.get("messageId", ""), body=record.body, group_id=group))
+    return messages
+
+
+def _dead_letter(message: QueuedMessage, reason: str, raw: str) -> None:
+    dead_letter(raw, reason, message.message_id, source="usage-events")
+
+
+def ingest_usage(event: SQSEvent) -> tuple[dict[str, Any], UsageOutcome]:
+    """Charge a batch; the dict is the ReportBatchItemFailures answer Lambda expects."""
+    outcome = record_usage(messages_of(event), dead_letter=_dead_letter)
+    failures = [{"itemIdentifier": message_id} for message_id in outcome.failed_message_ids]
+    return {"batchItemFailures": failures}, outcome

@@ -1,0 +1,89 @@
+"""Provisioning accounts and reading them, with the access policy applied."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from ..adapters.accounts_repo import AccountRepository
+from ..adapters.ledger_repo import LedgerRepository
+from ..domain.access import AccessDenied, Action, Principal, authorize
+from ..domain.accounts import (
+    Account,
+    AccountError,
+    parse_account_body,
+    provision_account,
+)
+from ..domain.events import ACCOUNT_ID_PATTERN
+from ..domain.periods import format_instant
+from .errors import BadRequest, Forbidden, NotFound
+
+_ACCOUNT_ID_RE = re.compile(ACCOUNT_ID_PATTERN)
+
+
+def check_account_id(account_id: str) -> None:
+    if not (1 <= len(account_id) <= 64 and _ACCOUNT_ID_RE.match(account_id)):
+        raise BadRequest("account id must be 1-64 letters, digits, '.', '_' or '-'")
+
+
+def require(principal: Principal, action: Action, account_id: str, repo: AccountRepository | None = None) -> Account:
+    """The account, if the principal may do `action` on it; otherwise 404/403."""
+    check_account_id(account_id)
+    account = (repo or AccountRepository()).get(account_id)
+    try:
+        authorize(principal, action, account_id, account)
+    except AccessDenied as denied:
+        raise (NotFound if denied.status == 404 else Forbidden)(str(denied)) from None
+    assert account is not None
+    return account
+
+
+def put_account(principal: Principal, account_id: str, body: object) -> tuple[Account, bool]:
+    """Create or update an account from a PUT body; returns (account, created)."""
+    check_account_id(account_id)
+    repo = AccountRepository()
+    existing = repo.get(account_id)
+    try:
+        authorize(principal, Action.PROVISION, account_id, existing)
+    except AccessDenied as denied:
+        raise (NotFound if denied.status == 404 else Forbidden)(str(denied)) from None
+    try:
+        parsed = parse_account_body(body)
+        agency = repo.get(parsed.agency_id) if parsed.agency_id else None
+        account = provision_account(
+            account_id,
+            parsed,
+            existing=existing,
+            agency=agency,
+            has_entries=existing is not None and LedgerRepository().has_entries(account_id),
+            has_sub_accounts=existing is not None and repo.has_sub_accounts(account_id),
+            now=datetime.now(UTC),
+        )
+    except AccountError as exc:
+        raise BadRequest(str(exc)) from None
+    repo.save(account)
+    return account, existing is None
+
+
+def account_view(account: Account) -> dict[str, Any]:
+    return {
+        "account_id": account.account_id,
+        "name": account.name,
+        "kind": account.kind.value,
+        "time_zone": account.time_zone,
+        "currency": account.currency,
+        "agency_id": account.agency_id,
+        "billing": account.billing.value,
+        "billing_account_id": account.billing_account_id,
+        "emails": list(account.emails),
+        "created_at": format_instant(account.created_at) if account.created_at else None,
+        "updated_at": format_instant(account.updated_at) if account.updated_at else None,
+    }
+
+
+def get_account(principal: Principal, account_id: str) -> dict[str, Any]:
+    from .balances import balance_view
+
+    account = require(principal, Action.READ, account_id)
+    return {**account_view(account), "balance": balance_view(account)}

@@ -1,0 +1,38 @@
+"""The balance an account draws from, and what it means."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..adapters.accounts_repo import AccountRepository
+from ..adapters.ledger_repo import LedgerRepository
+from ..config import get_settings
+from ..domain.access import Action, Principal
+from ..domain.accounts import Account
+from ..domain.balance import balance_status
+from ..domain.money import format_micros
+from ..domain.periods import format_instant
+from .accounts import require
+
+
+def balance_view(account: Account) -> dict[str, Any]:
+    billing_id = account.billing_account_id
+    state = LedgerRepository().balance(billing_id)
+    threshold = get_settings().low_balance_micros
+    payer = account if billing_id == account.account_id else AccountRepository().get(billing_id)
+    return {
+        "account_id": account.account_id,
+        "billing": account.billing.value,
+        "billing_account_id": billing_id,
+        "billing_account_name": payer.name if payer else None,
+        "balance": format_micros(state.balance_micros),
+        "currency": payer.currency if payer else account.currency,
+        "status": balance_status(state.balance_micros, threshold).value,
+        "low_balance_threshold": format_micros(threshold),
+        "entries": state.seq,
+        "last_posted_at": format_instant(state.last_posted_at) if state.last_posted_at else None,
+    }
+
+
+def get_balance(principal: Principal, account_id: str) -> dict[str, Any]:
+    return balance_view(require(principal, Action.READ, account_id))

@@ -1,0 +1,87 @@
+"""`POST /usage-events`: validate a batch of events and put it on the usage queue.
+
+All or nothing: any bad event makes a 400 listing every bad item, and nothing is
+enqueued. Each message's FIFO group is its billing account, so one balance's
+events are charged in order and different balances in parallel.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ..adapters.accounts_repo import AccountRepository
+from ..adapters.queues import OutgoingMessage, send_usage_messages
+from ..domain.access import Principal, Role
+from ..domain.events import (
+    InvalidEvent,
+    UsageEvent,
+    event_to_json,
+    events_to_json,
+    parse_event,
+)
+from .errors import BadRequest, Forbidden, Unavailable
+
+MAX_EVENTS = 1000
+EVENTS_PER_MESSAGE = 100
+MESSAGE_BYTES = 200_000
+
+
+def submit_usage_events(principal: Principal, body: object) -> int:
+    if principal.role is not Role.SERVICE:
+        raise Forbidden("only the platform's service token may post usage events")
+    if not isinstance(body, dict) or set(body) != {"events"} or not isinstance(body["events"], list):
+        raise BadRequest('body must be {"events": [ ... ]}')
+    raw_events = body["events"]
+    if not 1 <= len(raw_events) <= MAX_EVENTS:
+        raise BadRequest(f"events must hold 1 to {MAX_EVENTS} items")
+
+    now = datetime.now(UTC)
+    errors: list[dict[str, Any]] = []
+    events: list[tuple[int, UsageEvent]] = []
+    for index, raw in enumerate(raw_events):
+        try:
+            events.append((index, parse_event(raw, now)))
+        except InvalidEvent as exc:
+            event_id = raw.get("event_id") if isinstance(raw, dict) else None
+            errors.append({"index": index, "event_id": event_id if isinstance(event_id, str) else None, "message": str(exc)})
+
+    accounts = AccountRepository().get_many(e.account_id for _, e in events)
+    by_billing: dict[str, list[UsageEvent]] = {}
+    for index, event in events:
+        account = accounts.get(event.account_id)
+        if account is None:
+            errors.append({"index": index, "event_id": event.event_id, "message": f"account_id: unknown account {event.account_id!r}"})
+            continue
+        by_billing.setdefault(account.billing_account_id, []).append(event)
+        details = sorted(errors, key=lambda e: e["index"])
+        raise BadRequest(f"{len(errors)} event(s) are invalid; none were accepted", details)
+    messages = [
+        OutgoingMessage(events_to_json(chunk), billing_id, "\n".join(e.event_id for e in chunk))
+        for billing_id, group in by_billing.items()
+        for chunk in _packs(group)
+    ]
+    try:
+        send_usage_messages(messages)
+    except Exception as exc:
+        # Some messages may be queued already; the ledger's dedupe makes a retry safe.
+        raise Unavailable(f"could not enqueue the events, retry the same request: {exc}") from None
+    return sum(len(group) for group in by_billing.values())
+
+
+def _packs(events: list[UsageEvent]) -> list[list[UsageEvent]]:
+    """Events of one billing account, packed so a message stays well under 256 KiB.
+
+    A FIFO event source hands Lambda at most 10 messages; packing lets one
+    invocation (and one transaction) charge up to 1,000 events of a balance.
+    """
+    packs: list[list[UsageEvent]] = [[]]
+    size = 0
+    for event in events:
+        event_size = len(event_to_json(event))
+        if packs[-1] and (len(packs[-1]) == EVENTS_PER_MESSAGE or size + event_size > MESSAGE_BYTES):
+            packs.append([])
+            size = 0
+        packs[-1].append(event)
+        size += event_size + 1
+    return packs

@@ -1,0 +1,171 @@
+"""Logs: ledger entries of an account, or of an agency and all its sub-accounts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..adapters.accounts_repo import AccountRepository
+from ..adapters.ledger_repo import EntryPage, LedgerRepository
+from ..config import get_settings
+from ..domain.access import Action, Principal
+from ..domain.accounts import Account
+from ..domain.categories import CATEGORY_NAMES
+from ..domain.cursor import CursorError, decode_cursor, derive_cursor_key, encode_cursor
+from ..domain.ledger import LedgerEntry
+from ..domain.money import format_micros
+from ..domain.periods import LocalRange, PeriodError, format_instant, local_range
+from .accounts import require
+from .errors import BadRequest
+
+CSV_COLUMNS = [
+    "id",
+    "account_id",
+    "account_name",
+    "billing_account_id",
+    "category",
+    "description",
+    "quantity",
+    "unit",
+    "unit_price",
+    "amount",
+    "balance_after",
+    "currency",
+    "occurred_at",
+    "posted_at",
+    "event_id",
+]
+CSV_PAGE = 500
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    scope: str  # "account:<id>" or "agency:<id>"
+    owner: Account
+    range: LocalRange
+    category: str | None
+
+    def key(self) -> dict[str, object]:
+        return {"from": self.range.first, "to": self.range.last, "category": self.category, "tz": self.range.zone}
+
+
+@dataclass(frozen=True)
+class LogPage:
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+    time_zone: str
+
+
+def _query(scope: str, owner: Account, params: Mapping[str, str]) -> LogQuery:
+    category = params.get("category") or None
+    if category is not None and category not in CATEGORY_NAMES:
+        raise BadRequest(f"category must be one of {', '.join(CATEGORY_NAMES)}")
+    try:
+        period = local_range(params.get("from"), params.get("to"), owner.time_zone)
+    except PeriodError as exc:
+        raise BadRequest(str(exc)) from None
+    return LogQuery(scope, owner, period, category)
+
+
+def _fetch(query: LogQuery, limit: int, after: dict[str, Any] | None) -> EntryPage:
+    ledger = LedgerRepository()
+    fetch = ledger.page_by_agency if query.scope.startswith("agency:") else ledger.page_by_account
+    return fetch(query.owner.account_id, query.range.start, query.range.end, query.category, limit, after)
+
+
+def _names(query: LogQuery) -> dict[str, Account]:
+    accounts = {query.owner.account_id: query.owner}
+    if query.scope.startswith("agency:"):
+        accounts.update({a.account_id: a for a in AccountRepository().sub_accounts(query.owner.account_id)})
+    return accounts
+
+
+def row(entry: LedgerEntry, accounts: Mapping[str, Account], currency: str) -> dict[str, Any]:
+    account = accounts.get(entry.account_id)
+    return {
+        "id": entry.entry_id,
+        "account_id": entry.account_id,
+        "account_name": account.name if account else None,
+        "billing_account_id": entry.billing_account_id,
+        "category": entry.category.value,
+        "description": entry.description,
+        "quantity": format(entry.quantity.normalize(), "f"),
+        "unit": entry.unit,
+        "unit_price": None if entry.unit_price_micros is None else format_micros(entry.unit_price_micros),
+        "amount": format_micros(entry.amount_micros),
+        "balance_after": format_micros(entry.balance_after_micros),
+        "currency": account.currency if account else currency,
+        "occurred_at": format_instant(entry.occurred_at),
+        "posted_at": format_instant(entry.posted_at),
+        "event_id": entry.event_id,
+    }
+
+
+def _page(query: LogQuery, limit: int, cursor: str | None) -> LogPage:
+    key = derive_cursor_key(get_settings().jwt_secret)
+    after = None
+    if cursor:
+        try:
+            after = decode_cursor(key, query.scope, query.key(), cursor)
+        except CursorError as exc:
+            raise BadRequest(str(exc)) from None
+    page = _fetch(query, limit, after)
+    accounts = _names(query)
+    rows = [row(e, accounts, query.owner.currency) for e in page.entries]
+    next_cursor = encode_cursor(key, query.scope, query.key(), page.last_key) if page.last_key else None
+    return LogPage(rows, next_cursor, query.range.zone)
+
+
+def _all_rows(query: LogQuery) -> Iterator[dict[str, Any]]:
+    accounts = _names(query)
+    after: dict[str, Any] | None = None
+    while True:
+        page = _fetch(query, CSV_PAGE, after)
+        for entry in page.entries:
+            yield row(entry, accounts, query.owner.currency)
+        if page.last_key is None:
+            return
+        after = page.last_key
+
+
+def to_csv(rows: Iterator[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: _csv_safe(v) for k, v in r.items()})
+    return out.getvalue()
+
+
+_NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def _csv_safe(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula gets a leading quote (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER_RE.match(value):
+        return "'" + value
+    return value
+
+
+def account_logs(principal: Principal, account_id: str, params: Mapping[str, str], limit: int) -> LogPage:
+    account = require(principal, Action.READ, account_id)
+    return _page(_query(f"account:{account_id}", account, params), limit, params.get("cursor"))
+
+
+def agency_logs(principal: Principal, agency_id: str, params: Mapping[str, str], limit: int) -> LogPage:
+    agency = require(principal, Action.READ_AGENCY, agency_id)
+    return _page(_query(f"agency:{agency_id}", agency, params), limit, params.get("cursor"))
+
+
+def account_logs_csv(principal: Principal, account_id: str, params: Mapping[str, str]) -> str:
+    account = require(principal, Action.READ, account_id)
+    return to_csv(_all_rows(_query(f"account:{account_id}", account, params)))
+
+
+def agency_logs_csv(principal: Principal, agency_id: str, params: Mapping[str, str]) -> str:
+    agency = require(principal, Action.READ_AGENCY, agency_id)
+    return to_csv(_all_rows(_query(f"agency:{agency_id}", agency, params)))

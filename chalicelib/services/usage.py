@@ -1,0 +1,201 @@
+"""Charging usage events to balances, exactly once.
+
+`record_usage` is what the SQS handler calls with a batch of queue messages.
+Events are grouped by billing account; each group is read once (its balance
+head) and written in as few transactions as fit. Duplicates, whether inside the
+batch or charged long ago, are dropped; malformed events are dead-lettered with
+their reason; a transient failure fails only the messages it must (and, for
+FIFO order, every later message of the same message group).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ..adapters.accounts_repo import AccountRepository
+from ..adapters.ledger_repo import CommitConflict, LedgerRepository
+from ..config import get_settings
+from ..domain.accounts import Account
+from ..domain.events import UsageEvent, decode_message
+from ..domain.ledger import PricedEvent, chunk_for_transactions, plan_entries
+from ..domain.pricing import RateCard, RateCardError, default_rates, price_event
+
+MAX_COMMIT_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    message_id: str
+    body: str
+    group_id: str | None = None
+
+
+@dataclass
+class UsageOutcome:
+    charged: int = 0
+    duplicates: int = 0
+    dead_lettered: list[tuple[str, str]] = field(default_factory=list)  # (message id, reason)
+    failed_message_ids: list[str] = field(default_factory=list)
+    transactions: int = 0
+
+
+# (the message it came in, the reason, the event's own JSON)
+DeadLetter = Callable[[QueuedMessage, str, str], None]
+
+
+@dataclass
+class _Item:
+    message: QueuedMessage
+    event: UsageEvent
+    account: Account
+    raw: str
+
+
+def rate_card_for(account: Account) -> RateCard:
+    return RateCard.build(default_rates(get_settings().default_rates_json), account.rates)
+
+
+def record_usage(
+    messages: Sequence[QueuedMessage],
+    *,
+    dead_letter: DeadLetter,
+    accounts: AccountRepository | None = None,
+    ledger: LedgerRepository | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+) -> UsageOutcome:
+    accounts = accounts or AccountRepository()
+    ledger = ledger or LedgerRepository()
+    outcome = UsageOutcome()
+    now = clock()
+
+    def reject(message: QueuedMessage, reason: str, raw: str) -> None:
+        try:
+            dead_letter(message, reason, raw)
+        except Exception:  # the DLQ is down: let SQS redeliver rather than lose it
+            outcome.failed_message_ids.append(message.message_id)
+        else:
+            outcome.dead_lettered.append((message.message_id, reason))
+
+    parsed: list[tuple[QueuedMessage, UsageEvent, str]] = []
+    for message in messages:
+        for decoded in decode_message(message.body, now):
+            if decoded.event is None:
+                reject(message, decoded.error or "invalid event", decoded.raw)
+            else:
+                parsed.append((message, decoded.event, decoded.raw))
+
+    known = accounts.get_many(event.account_id for _, event, _ in parsed)
+    groups: dict[str, list[_Item]] = defaultdict(list)
+    for message, event, raw in parsed:
+        account = known.get(event.account_id)
+        if account is None:
+            reject(message, f"account_id: unknown account {event.account_id!r}", raw)
+            continue
+        groups[account.billing_account_id].append(_Item(message, event, account, raw))
+
+    failed: set[str] = set()
+    for billing_account_id, items in groups.items():
+        failed |= _write_billing_group(billing_account_id, items, ledger, outcome, reject, clock, sleep)
+
+    outcome.failed_message_ids.extend(_fifo_closure(messages, failed | set(outcome.failed_message_ids)))
+    outcome.failed_message_ids = list(dict.fromkeys(outcome.failed_message_ids))
+    return outcome
+
+
+def _write_billing_group(
+    billing_account_id: str,
+    items: list[_Item],
+    ledger: LedgerRepository,
+    outcome: UsageOutcome,
+    reject: Callable[[QueuedMessage, str, str], None],
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None],
+) -> set[str]:
+    """Charge one billing account's events; returns the message ids that must be retried."""
+    messages_of: dict[str, list[QueuedMessage]] = defaultdict(list)
+    priced: list[PricedEvent] = []
+    cards: dict[str, RateCard] = {}
+    for item in items:
+        event_id = item.event.event_id
+        if event_id in messages_of:  # a duplicate inside this batch shares the first's fate
+            messages_of[event_id].append(item.message)
+            outcome.duplicates += 1
+            continue
+        card = cards.get(item.account.account_id) or cards.setdefault(item.account.account_id, rate_card_for(item.account))
+        try:
+            price = price_event(
+                item.event.category,
+                item.event.quantity,
+                card,
+                unit_price_micros=item.event.unit_price_micros,
+                amount_micros=item.event.amount_micros,
+            )
+        except RateCardError as exc:
+            reject(item.message, str(exc), item.raw)
+            continue
+        messages_of[event_id].append(item.message)
+        priced.append(
+            PricedEvent(
+                event=item.event,
+                account_id=item.account.account_id,
+                agency_id=item.account.agency_scope,
+                unit=price.unit,
+                unit_price_micros=price.unit_price_micros,
+                amount_micros=price.amount_micros,
+            )
+        )
+    if not priced:
+        return set()
+
+    currency = items[0].account.currency
+    chunks = chunk_for_transactions(priced)
+    state = ledger.balance(billing_account_id)
+    for index, chunk in enumerate(chunks):
+        pending = list(chunk)
+        attempts = 0
+        while pending:
+            plan = plan_entries(state, pending, clock())
+            try:
+                outcome.transactions += 1
+                ledger.commit(plan, currency)
+            except CommitConflict as conflict:
+                attempts += 1
+                if conflict.duplicate_event_ids:
+                    outcome.duplicates += len(conflict.duplicate_event_ids)
+                    pending = [p for p in pending if p.event.event_id not in conflict.duplicate_event_ids]
+                if attempts >= MAX_COMMIT_ATTEMPTS:
+                    return _messages_from(chunks[index:], messages_of)
+                if conflict.balance_moved or conflict.transient:
+                    if conflict.transient:
+                        sleep(min(0.05 * 2**attempts, 1.0) * random.random())
+                    state = ledger.balance(billing_account_id)
+                continue
+            except Exception:
+                # Unknown outcome (network, throttling beyond retries): the events are
+                # retried by SQS and the dedupe condition makes that safe.
+                return _messages_from(chunks[index:], messages_of)
+            outcome.charged += len(plan.entries)
+            state = plan.after
+            break
+    return set()
+
+
+def _messages_from(chunks: Sequence[Sequence[PricedEvent]], messages_of: dict[str, list[QueuedMessage]]) -> set[str]:
+    return {m.message_id for chunk in chunks for p in chunk for m in messages_of[p.event.event_id]}
+
+
+def _fifo_closure(messages: Sequence[QueuedMessage], failed: set[str]) -> list[str]:
+    """Failed messages plus every later message of the same FIFO group, in batch order."""
+    blocked_groups: set[str | None] = set()
+    result = []
+    for message in messages:
+        if message.message_id in failed or message.group_id in blocked_groups and message.group_id is not None:
+            result.append(message.message_id)
+            blocked_groups.add(message.group_id)
+    return result

@@ -1,0 +1,93 @@
+"""Test tiers and the AWS stand-ins they need.
+
+- tests/unit: no AWS at all.
+- tests/integration: DynamoDB Local (the real DynamoDB engine) and moto's server
+  for SQS/SES, started once per session unless TEST_DYNAMODB_ENDPOINT /
+  TEST_MOTO_ENDPOINT point at running ones.
+- tests/e2e: the whole local stack over HTTP.
+
+Each test module gets tables and queues of its own (a unique prefix), so tests do
+not see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from devtools.processes import Service, free_port, start_dynamodb_local, start_moto_server
+
+TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+
+
+def _reset_caches() -> None:
+    from chalicelib.adapters.aws import reset_clients
+    from chalicelib.adapters.queues import reset_queue_urls
+    from chalicelib.adapters.tables.base import unbind
+    from chalicelib.config import reset_settings
+
+    reset_settings()
+    unbind()
+    reset_clients()
+    reset_queue_urls()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint() -> Iterator[str]:
+    url = os.environ.get("TEST_DYNAMODB_ENDPOINT")
+    if url:
+        yield url
+        return
+    service: Service = start_dynamodb_local(free_port(), db_path=None)
+    try:
+        yield service.url
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    url = os.environ.get("TEST_MOTO_ENDPOINT")
+    if url:
+        yield url
+        return
+    service = start_moto_server(free_port())
+    try:
+        yield service.url
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="module")
+def aws(dynamodb_endpoint: str, moto_endpoint: str) -> Iterator[dict[str, object]]:
+    """Fresh tables and queues for this module, and the environment pointing at them."""
+    from devtools.resources import create_all
+
+    prefix = f"t{uuid.uuid4().hex[:8]}-"
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+        "BILLING_TABLE_PREFIX": prefix,
+        "BILLING_USAGE_QUEUE": f"{prefix}usage-events.fifo",
+        "BILLING_USAGE_DLQ": f"{prefix}usage-events-dlq.fifo",
+        "BILLING_JWT_SECRET": TEST_SECRET,
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    _reset_caches()
+    try:
+        resources = create_all()
+        yield resources
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _reset_caches()
