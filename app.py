@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice
-from chalice.app import SQSEvent
+from chalice.app import Chalice, SQSEvent
 
 from chalicelib.api.accounts import accounts_bp
 from chalicelib.api.auth import auth_bp

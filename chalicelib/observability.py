@@ -20,7 +20,12 @@ def record_ingest(charged: int, duplicates: int, dead_lettered: int, failed: int
     """One EMF document per batch: events charged, duplicates dropped, dead-lettered, retried."""
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-    counts = {"EventsCharged": charged, "DuplicatesDropped": duplicates, "DeadLettered": dead_lettered, "EventsRetried": failed}
+    counts = {
+        "EventsCharged": charged,
+        "DuplicatesDropped": duplicates,
+        "DeadLettered": dead_lettered,
+        "EventsRetried": failed,
+    }
     for name, value in counts.items():
         with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
             metric.add_dimension(name="service", value=SERVICE)

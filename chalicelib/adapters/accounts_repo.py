@@ -14,7 +14,7 @@ from .tables.base import bind
 
 
 def _to_domain(record: AccountRecord) -> Account:
-    rates_raw = record.rates.as_dict() if record.rates is not None else {}
+    rates_raw = record.rates.as_dict() if record.rates is not None else {}  # type: ignore[no-untyped-call]
     rates = {
         Category(name): Rate(Category(name), str(spec["unit"]), int(spec["unit_price_micros"]))
         for name, spec in rates_raw.items()
@@ -27,7 +27,7 @@ def _to_domain(record: AccountRecord) -> Account:
         currency=record.currency,
         agency_id=record.agency_id,
         billing=Billing(record.billing),
-        emails=tuple(record.emails or ()),
+        emails=tuple(str(e) for e in record.emails or ()),
         rates=rates,
         created_at=record.created_at,
         updated_at=record.updated_at,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from ..config import get_settings
@@ -11,13 +11,14 @@ from ..config import get_settings
 _lock = threading.Lock()
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     """A cached boto3 client; botocore reads AWS_ENDPOINT_URL(_<SERVICE>) itself."""
     with _lock:
         import boto3  # deferred: the ingest path only pays for it when it sends
 
-        return boto3.session.Session().client(service, region_name=get_settings().region)
+        session: Any = boto3.session.Session()
+        return session.client(service, region_name=get_settings().region)
 
 
 def reset_clients() -> None:

@@ -31,7 +31,8 @@ class CommitConflict(Exception):
 
     def __init__(self, duplicate_event_ids: set[str], balance_moved: bool, transient: bool = False) -> None:
         super().__init__(
-            f"conflict: {len(duplicate_event_ids)} already charged, balance moved={balance_moved}, transient={transient}"
+            f"conflict: {len(duplicate_event_ids)} already charged, "
+            f"balance moved={balance_moved}, transient={transient}"
         )
         self.duplicate_event_ids = duplicate_event_ids
         self.balance_moved = balance_moved
@@ -65,7 +66,7 @@ def _entry_record(entry: LedgerEntry) -> LedgerEntryRecord:
 
 
 def entry_from_record(record: LedgerEntryRecord) -> LedgerEntry:
-    metadata = record.metadata.as_dict() if record.metadata is not None else {}
+    metadata = record.metadata.as_dict() if record.metadata is not None else {}  # type: ignore[no-untyped-call]
     return LedgerEntry(
         entry_id=record.entry_id,
         event_id=record.event_id,
@@ -154,7 +155,7 @@ class LedgerRepository:
                         actions=[
                             BalanceRecord.balance_micros.set(plan.after.balance_micros),
                             BalanceRecord.seq.set(plan.after.seq),
-                            BalanceRecord.last_posted_at.set(plan.after.last_posted_at),
+                            BalanceRecord.last_posted_at.set(plan.after.last_posted_at or now),
                             BalanceRecord.updated_at.set(now),
                         ],
                         condition=BalanceRecord.seq == plan.before.seq,
@@ -207,7 +208,7 @@ class LedgerRepository:
     ) -> EntryPage:
         """Newest first, `limit` entries, resuming after `after` (a key from a previous page)."""
         bind()
-        range_condition = None
+        range_condition: Any = None
         # Posted keys are "<instant>#<seq>": a key posted at `end` sorts above the
         # bare "<end>" text, so BETWEEN start AND end is the half-open [start, end).
         if start is not None and end is not None:

@@ -71,4 +71,3 @@ def dead_letter(body: str, reason: str, message_id: str, source: str) -> None:
             "source": {"DataType": "String", "StringValue": source},
         },
     )
-

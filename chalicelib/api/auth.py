@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint
-from chalice.app import AuthRequest, AuthResponse
+from chalice.app import Blueprint, AuthRequest, AuthResponse
 
 from ..config import get_settings
 

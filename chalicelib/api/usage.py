@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint
-from chalice.app import Response
+from chalice.app import Blueprint, Response
 
 from ..services.intake import submit_usage_events
 from .auth import jwt_auth

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class BalanceStatus(str, Enum):
+class BalanceStatus(StrEnum):
     OK = "ok"
     LOW = "low"
     PAST_DUE = "past_due"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     CALL_MINUTES = "call_minutes"
     TEXT_MESSAGES = "text_messages"
     NUMBER_RENEWALS = "number_renewals"

@@ -210,4 +210,3 @@ def event_to_json(event: UsageEvent) -> str:
 def events_to_json(events: list[UsageEvent]) -> str:
     """One message carrying several events of the same billing account."""
     return json.dumps({"events": [_event_dict(e) for e in events]}, separators=(",", ":"), sort_keys=True)
-

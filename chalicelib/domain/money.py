@@ -25,7 +25,7 @@ class MoneyError(ValueError):
 
 def to_decimal(value: object, *, field: str = "amount") -> Decimal:
     """Exact Decimal from a decimal string, an int or a Decimal; never from a float."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise MoneyError(f"{field} must be a decimal string, not a binary float")
     if isinstance(value, int):
         return Decimal(value)
@@ -36,7 +36,7 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
     if isinstance(value, str):
         text = value.strip()
         if not _DECIMAL_RE.match(text):
-            raise MoneyError(f"{field} must be a decimal number such as \"12.50\", got {value!r}")
+            raise MoneyError(f'{field} must be a decimal number such as "12.50", got {value!r}')
         try:
             return Decimal(text)
         except InvalidOperation as exc:  # pragma: no cover - the regex admits only valid text
@@ -62,7 +62,7 @@ def round_half_up_micros(value: Decimal) -> int:
 
 
 def multiply_micros(quantity: Decimal, unit_price_micros: int) -> int:
-    """quantity × unit price, rounded half-up (away from zero on .5) to a micro-unit."""
+    """quantity times unit price, rounded half-up (away from zero on .5) to a micro-unit."""
     product = quantity * unit_price_micros
     return int(product.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
@@ -88,4 +88,3 @@ def format_quantity(quantity: Decimal) -> str:
     normalized = quantity.normalize()
     text = format(normalized, "f")
     return text
-

@@ -127,7 +127,9 @@ def _write_billing_group(
             messages_of[event_id].append(item.message)
             outcome.duplicates += 1
             continue
-        card = cards.get(item.account.account_id) or cards.setdefault(item.account.account_id, rate_card_for(item.account))
+        card = cards.get(item.account.account_id) or cards.setdefault(
+            item.account.account_id, rate_card_for(item.account)
+        )
         try:
             price = price_event(
                 item.event.category,
@@ -195,7 +197,7 @@ def _fifo_closure(messages: Sequence[QueuedMessage], failed: set[str]) -> list[s
     blocked_groups: set[str | None] = set()
     result = []
     for message in messages:
-        if message.message_id in failed or message.group_id in blocked_groups and message.group_id is not None:
+        if message.message_id in failed or (message.group_id in blocked_groups and message.group_id is not None):
             result.append(message.message_id)
             blocked_groups.add(message.group_id)
     return result

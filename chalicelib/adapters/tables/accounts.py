@@ -37,7 +37,7 @@ class AccountRecord(Model):
     billing = UnicodeAttribute()
     emails = ListAttribute(of=UnicodeAttribute, default=list)
     # {category: {"unit": "minute", "unit_price_micros": 12500}}; ints stay exact.
-    rates = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    rates = MapAttribute(default=dict)  # type: ignore[var-annotated,no-untyped-call]
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
 

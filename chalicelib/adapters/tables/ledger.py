@@ -70,7 +70,7 @@ class LedgerEntryRecord(Model):
     occurred_at = UnicodeAttribute()  # RFC 3339 UTC, microseconds
     posted_at = UnicodeAttribute()
     posted_key = UnicodeAttribute()
-    metadata = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    metadata = MapAttribute(default=dict)  # type: ignore[var-annotated,no-untyped-call]
 
     by_billing_seq = ByBillingSeqIndex()
     by_account_posted = ByAccountPostedIndex()

@@ -1,0 +1,68 @@
+from decimal import Decimal
+
+import pytest
+
+from chalicelib.domain.categories import Category
+from chalicelib.domain.pricing import (
+    DEFAULT_RATES,
+    Rate,
+    RateCard,
+    RateCardError,
+    default_rates,
+    parse_rate_overrides,
+    price_event,
+)
+
+CARD = RateCard.build(DEFAULT_RATES, {})
+
+
+def test_usage_is_a_debit_priced_by_the_rate_card():
+    price = price_event(Category.CALL_MINUTES, Decimal("3"), CARD)
+    assert (price.unit, price.unit_price_micros, price.amount_micros) == ("minute", 12_500, -37_500)
+
+
+def test_explicit_unit_price_wins_over_the_card():
+    price = price_event(Category.TEXT_MESSAGES, Decimal("2"), CARD, unit_price_micros=10_000)
+    assert price.amount_micros == -20_000
+
+
+def test_explicit_amount_is_the_positive_price_of_a_one_off_item():
+    price = price_event(Category.SUBSCRIPTION_FEES, Decimal("1"), CARD, amount_micros=49_000_000)
+    assert price.amount_micros == -49_000_000
+
+
+def test_recharge_credits_and_adjustment_keeps_its_sign():
+    assert price_event(Category.RECHARGE, Decimal(1), CARD, amount_micros=25_000_000).amount_micros == 25_000_000
+    assert price_event(Category.ADJUSTMENT, Decimal(1), CARD, amount_micros=-2_000_000).amount_micros == -2_000_000
+    with pytest.raises(RateCardError):
+        price_event(Category.RECHARGE, Decimal(1), CARD)
+
+
+def test_account_overrides_replace_defaults_per_category():
+    overrides = parse_rate_overrides({"call_minutes": {"unit_price": "0.02"}})
+    card = RateCard.build(DEFAULT_RATES, overrides)
+    assert card.rate_for(Category.CALL_MINUTES) == Rate(Category.CALL_MINUTES, "minute", 20_000)
+    assert card.rate_for(Category.TEXT_MESSAGES) == DEFAULT_RATES[Category.TEXT_MESSAGES]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"bogus": {"unit_price": "1"}}, "unknown category"),
+        ({"recharge": {"unit_price": "1"}}, "only usage"),
+        ({"call_minutes": {"unit_price": "-1"}}, "between"),
+        ({"call_minutes": {"unit_price": 0.1}}, "float"),
+        ({"call_minutes": {}}, "required"),
+        ({"call_minutes": {"unit_price": "1", "x": 1}}, "unknown field"),
+        ({"call_minutes": "1"}, "object"),
+    ],
+)
+def test_bad_overrides_name_the_problem(raw, message):
+    with pytest.raises(RateCardError, match=message):
+        parse_rate_overrides(raw)
+
+
+def test_configured_defaults_override_built_ins():
+    rates = default_rates('{"text_messages": {"unit_price": "0.01"}}')
+    assert rates[Category.TEXT_MESSAGES].unit_price_micros == 10_000
+    assert rates[Category.CALL_MINUTES] == DEFAULT_RATES[Category.CALL_MINUTES]
