@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -92,6 +92,12 @@ class AccountRepository:
             actions=[AccountRecord.rates.set(_to_record(account).rates)],
             condition=AccountRecord.account_id.exists(),
         )
+
+    def all_accounts(self) -> Iterator[Account]:
+        """Every account (a scan: for the reconcile job, never for a request)."""
+        bind()
+        for record in AccountRecord.scan():
+            yield _to_domain(record)
 
     def sub_accounts(self, agency_id: str) -> list[Account]:
         bind()

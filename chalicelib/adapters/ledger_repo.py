@@ -8,7 +8,7 @@ none, so a balance can never disagree with its entries.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,9 +21,11 @@ from pynamodb.transactions import TransactWrite
 from ..domain.categories import Category
 from ..domain.ledger import BalanceState, LedgerEntry, Plan
 from ..domain.periods import format_instant, parse_instant
+from ..domain.rollups import RollupKey, RollupTotals
 from .tables.balances import BalanceRecord
 from .tables.base import bind
 from .tables.ledger import LedgerEntryRecord
+from .tables.rollups import RollupRecord
 
 
 class CommitConflict(Exception):
@@ -130,8 +132,8 @@ class LedgerRepository:
             yield record.billing_account_id
 
     # -- appending ------------------------------------------------------------
-    def commit(self, plan: Plan, currency: str) -> None:
-        """Write the plan atomically, or raise CommitConflict saying why it lost."""
+    def commit(self, plan: Plan, currency: str, rollups: Mapping[RollupKey, RollupTotals]) -> None:
+        """Write the plan and its rollup counters atomically, or raise CommitConflict."""
         if not plan.entries:
             return
         bind()
@@ -160,10 +162,25 @@ class LedgerRepository:
                         ],
                         condition=BalanceRecord.seq == plan.before.seq,
                     )
+                for key, totals in sorted(rollups.items()):
+                    tx.update(
+                        RollupRecord(key.account_id, key.sort_key),
+                        actions=[
+                            RollupRecord.entry_count.add(totals.count),
+                            RollupRecord.quantity_micros.add(totals.quantity_micros),
+                            RollupRecord.amount_micros.add(totals.amount_micros),
+                        ],
+                    )
         except TransactWriteError as exc:
             raise _explain(exc, plan) from exc
 
     # -- reading ----------------------------------------------------------------
+    def entries_of_account(self, account_id: str) -> Iterator[LedgerEntry]:
+        """Every entry of one account (any billing account), oldest first."""
+        bind()
+        for record in LedgerEntryRecord.by_account_posted.query(account_id, scan_index_forward=True):
+            yield entry_from_record(record)
+
     def has_entries(self, account_id: str) -> bool:
         bind()
         return any(True for _ in LedgerEntryRecord.by_account_posted.query(account_id, limit=1))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from .ledger import BalanceState, LedgerEntry
+from .rollups import RollupKey, RollupTotals, rollup_deltas
 
 
 @dataclass
@@ -59,3 +62,19 @@ def check_chain(head: BalanceState, entries: Iterable[LedgerEntry]) -> Reconcile
     if sum_amounts != head.balance_micros:
         report.problems.append(f"balance {head.balance_micros} != sum of entries {sum_amounts}")
     return report
+
+
+def check_rollups(
+    account_id: str,
+    zone: ZoneInfo,
+    entries: Iterable[LedgerEntry],
+    stored: Mapping[RollupKey, RollupTotals],
+) -> list[str]:
+    """Invariant 4: every stored rollup equals the sum of the entries it covers."""
+    expected = rollup_deltas(entries, defaultdict(lambda: zone))
+    problems = []
+    for key in sorted(set(expected) | set(stored)):
+        want, have = expected.get(key, RollupTotals()), stored.get(key, RollupTotals())
+        if want != have:
+            problems.append(f"rollup {account_id} {key.sort_key}: stored {have}, entries say {want}")
+    return problems

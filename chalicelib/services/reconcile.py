@@ -10,9 +10,12 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 
+from ..adapters.accounts_repo import AccountRepository
 from ..adapters.ledger_repo import LedgerRepository
+from ..adapters.rollups_repo import RollupRepository
+from ..domain.accounts import Account
 from ..domain.money import format_micros
-from ..domain.reconcile import ReconcileReport, check_chain
+from ..domain.reconcile import ReconcileReport, check_chain, check_rollups
 
 
 def reconcile_account(
@@ -41,8 +44,34 @@ def reconcile_all(billing_account_ids: Iterable[str] | None = None) -> list[Reco
     return [reconcile_account(b, ledger) for b in ids]
 
 
+def reconcile_rollups(
+    account: Account, recheck_after: float = 2.0, sleep: Callable[[float], None] = time.sleep
+) -> list[str]:
+    """Invariant 4 for one account: its rollups equal the sums of its entries."""
+    ledger, rollups = LedgerRepository(), RollupRepository()
+    problems = check_rollups(
+        account.account_id,
+        account.zone,
+        ledger.entries_of_account(account.account_id),
+        rollups.all_of(account.account_id),
+    )
+    if problems and recheck_after > 0:
+        sleep(recheck_after)
+        problems = check_rollups(
+            account.account_id,
+            account.zone,
+            ledger.entries_of_account(account.account_id),
+            rollups.all_of(account.account_id),
+        )
+    return problems
+
+
 def main() -> int:
     reports = reconcile_all()
+    for account in AccountRepository().all_accounts():
+        problems = reconcile_rollups(account)
+        if problems:
+            reports.append(ReconcileReport(f"rollups of {account.account_id}", problems=problems))
     drifted = [r for r in reports if not r.ok]
     out = sys.stdout
     out.write(f"{'billing account':<32} {'entries':>8} {'balance':>16} {'recomputed':>16}  status\n")

@@ -24,6 +24,7 @@ from ..domain.accounts import Account
 from ..domain.events import UsageEvent, decode_message
 from ..domain.ledger import PricedEvent, chunk_for_transactions, plan_entries
 from ..domain.pricing import RateCard, RateCardError, default_rates, price_event
+from ..domain.rollups import RollupKey, keys_for, rollup_deltas
 
 MAX_COMMIT_ATTEMPTS = 8
 
@@ -156,7 +157,13 @@ def _write_billing_group(
         return set()
 
     currency = items[0].account.currency
-    chunks = chunk_for_transactions(priced)
+    zones = {item.account.account_id: item.account.zone for item in items}
+
+    def shared_items(p: PricedEvent) -> tuple[RollupKey, ...]:
+        local_day = p.event.occurred_at.astimezone(zones[p.account_id]).date()
+        return keys_for(p.account_id, p.event.category, local_day)
+
+    chunks = chunk_for_transactions(priced, shared_keys=shared_items)
     state = ledger.balance(billing_account_id)
     for index, chunk in enumerate(chunks):
         pending = list(chunk)
@@ -165,7 +172,7 @@ def _write_billing_group(
             plan = plan_entries(state, pending, clock())
             try:
                 outcome.transactions += 1
-                ledger.commit(plan, currency)
+                ledger.commit(plan, currency, rollup_deltas(plan.entries, zones))
             except CommitConflict as conflict:
                 attempts += 1
                 if conflict.duplicate_event_ids:

@@ -9,6 +9,7 @@ once at its exact price.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -17,6 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from chalicelib.adapters.ledger_repo import LedgerRepository
 from chalicelib.domain.ledger import Plan
+from chalicelib.domain.rollups import RollupKey, RollupTotals
 from chalicelib.services.usage import QueuedMessage, record_usage
 
 from .usage_helpers import assert_ledger_consistent, event_body, message, new_id, provision
@@ -38,11 +40,11 @@ class FlakyLedger(LedgerRepository):
     def __init__(self, rng: random.Random, rate: float) -> None:
         self.rng, self.rate, self.enabled = rng, rate, True
 
-    def commit(self, plan: Plan, currency: str) -> None:
+    def commit(self, plan: Plan, currency: str, rollups: Mapping[RollupKey, RollupTotals]) -> None:
         roll = self.rng.random()
         if self.enabled and roll < self.rate / 2:
             raise ConnectionError("injected: request never reached DynamoDB")
-        super().commit(plan, currency)
+        super().commit(plan, currency, rollups)
         if self.enabled and roll < self.rate:
             raise TimeoutError("injected: committed, but the reply was lost")
 

@@ -10,7 +10,9 @@ import pytest
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.ledger_repo import LedgerRepository
 from chalicelib.adapters.queues import queue_url
+from chalicelib.adapters.rollups_repo import RollupRepository
 from chalicelib.config import get_settings
+from chalicelib.domain.rollups import RollupTotals
 from chalicelib.handlers.ingest import _dead_letter
 from chalicelib.services.usage import record_usage
 
@@ -126,10 +128,10 @@ def test_a_failed_group_fails_its_later_messages_but_not_other_groups():
     b = provision(new_id("acct"))
 
     class FailingFor(LedgerRepository):
-        def commit(self, plan, currency):
+        def commit(self, plan, currency, rollups):
             if plan.before.billing_account_id == a:
                 raise ConnectionError("injected")
-            return super().commit(plan, currency)
+            return super().commit(plan, currency, rollups)
 
     first_a, first_b, second_a = (
         message(event_body(new_id("e"), a), a),
@@ -150,3 +152,22 @@ def test_a_large_batch_of_one_balance_splits_into_full_transactions():
     outcome = record_usage([message(event_body(new_id("e"), account)) for _ in range(250)], dead_letter=never)
     assert outcome.charged == 250 and outcome.transactions == 3
     assert assert_ledger_consistent(account) == 250 * CALL_3_MIN
+
+
+def test_rollups_bucket_by_the_accounts_local_date_of_occurrence():
+    account = provision(new_id("acct"))  # America/New_York
+    late_evening = "2026-11-26T03:30:00Z"  # 22:30 on Nov 25 in New York
+    record_usage(
+        [
+            message(event_body(new_id("e"), account, occurred_at=late_evening)),
+            message(event_body(new_id("e"), account, occurred_at="2026-11-26T05:00:00Z")),  # 00:00 Nov 26
+            message(event_body(new_id("e"), account, "text_messages", quantity="2", occurred_at=late_evening)),
+        ],
+        dead_letter=never,
+    )
+    rollups = {(k.period, k.bucket, k.category.value): v for k, v in RollupRepository().all_of(account).items()}
+    assert rollups[("D", "2026-11-25", "call_minutes")] == RollupTotals(1, 3_000_000, -37_500)
+    assert rollups[("D", "2026-11-26", "call_minutes")] == RollupTotals(1, 3_000_000, -37_500)
+    assert rollups[("D", "2026-11-25", "text_messages")] == RollupTotals(1, 2_000_000, -15_800)
+    assert rollups[("M", "2026-11", "call_minutes")] == RollupTotals(2, 6_000_000, -75_000)
+    assert_ledger_consistent(account)

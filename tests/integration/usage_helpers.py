@@ -6,10 +6,12 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from chalicelib.adapters.accounts_repo import AccountRepository
 from chalicelib.adapters.ledger_repo import LedgerRepository
 from chalicelib.domain.access import Principal, Role
 from chalicelib.domain.reconcile import check_chain
 from chalicelib.services.accounts import put_account
+from chalicelib.services.reconcile import reconcile_rollups
 from chalicelib.services.usage import QueuedMessage
 
 SERVICE = Principal("tests", "platform", Role.SERVICE)
@@ -43,9 +45,14 @@ def message(body: str, group: str | None = None) -> QueuedMessage:
 
 
 def assert_ledger_consistent(billing_account_id: str) -> int:
-    """Invariants 1-3 on the stored ledger; returns the balance in micros."""
+    """Invariants 1-4 on the stored ledger; returns the balance in micros."""
     ledger = LedgerRepository()
     head = ledger.balance(billing_account_id)
-    report = check_chain(head, ledger.chain(billing_account_id))
+    entries = list(ledger.chain(billing_account_id))
+    report = check_chain(head, entries)
     assert report.ok, report.problems
+    for account_id in {e.account_id for e in entries}:
+        account = AccountRepository().get(account_id)
+        assert account is not None
+        assert reconcile_rollups(account, recheck_after=0) == []
     return head.balance_micros

@@ -21,8 +21,9 @@ def all_models() -> list[Any]:
     from .accounts import AccountRecord
     from .balances import BalanceRecord
     from .ledger import LedgerEntryRecord
+    from .rollups import RollupRecord
 
-    return [AccountRecord, BalanceRecord, LedgerEntryRecord]
+    return [AccountRecord, BalanceRecord, LedgerEntryRecord, RollupRecord]
 
 
 def bind(force: bool = False) -> None:
