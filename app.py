@@ -10,6 +10,7 @@ from chalicelib.api.accounts import accounts_bp
 from chalicelib.api.auth import auth_bp
 from chalicelib.api.http import reject_unauthenticated
 from chalicelib.api.logs import logs_bp
+from chalicelib.api.reports import reports_bp
 from chalicelib.api.usage import usage_bp
 from chalicelib.observability import get_logger, record_ingest
 
@@ -17,6 +18,7 @@ app = Chalice(app_name="charges-and-usage")
 app.register_blueprint(auth_bp)
 app.register_blueprint(accounts_bp)
 app.register_blueprint(logs_bp)
+app.register_blueprint(reports_bp)
 app.register_blueprint(usage_bp)
 app.register_middleware(reject_unauthenticated, "http")
 

@@ -80,7 +80,9 @@ def parse_limit(params: Mapping[str, str]) -> int:
     text = params.get("limit")
     if text is None:
         return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    # ASCII digits only: str.isdigit() also admits superscripts (int() then raises)
+    # and other scripts' digits.
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LIMIT:
         raise BadRequest(f"limit must be an integer from 1 to {MAX_LIMIT}")
     return int(text)
 
@@ -104,6 +106,8 @@ def reject_unauthenticated(event: Request, get_response: Callable[[Request], Res
 
     The authorizer answers "allow, with the reason it failed" rather than raising,
     so the 401 has our JSON error shape both in AWS and under `chalice local`.
+    Errors Chalice answers itself (415 for a non-JSON Content-Type, 405, 500) are
+    given the same shape, so every error a client sees reads the same way.
     """
     context = (event.context or {}).get("authorizer") or {}
     if context.get("auth_error"):
@@ -113,4 +117,31 @@ def reject_unauthenticated(event: Request, get_response: Callable[[Request], Res
             str(context["auth_error"]),
             {"WWW-Authenticate": "Bearer", "Access-Control-Allow-Origin": "*"},
         )
-    return get_response(event)
+    return _contract_error_shape(get_response(event))
+
+
+_CHALICE_ERROR_CODES = {
+    "UnsupportedMediaType": "unsupported_media_type",
+    "MethodNotAllowedError": "method_not_allowed",
+    "InternalServerError": "internal_error",
+    "BadRequest": "bad_request",
+}
+
+
+def _contract_error_shape(response: Response) -> Response:
+    """Chalice's own `{"Code", "Message"}` error bodies, as `{"error": {"code", "message"}}`."""
+    body = response.body
+    if response.status_code < 400 or not isinstance(body, dict) or set(body) != {"Code", "Message"}:
+        return response
+    fallback = "internal_error" if response.status_code >= 500 else "bad_request"
+    code = _CHALICE_ERROR_CODES.get(str(body["Code"]), fallback)
+    response.body = {"error": {"code": code, "message": str(body["Message"])}}
+    return response
+
+
+def wants_csv(params: Mapping[str, str]) -> bool:
+    """`format=csv` or `format=json` (the default); anything else is a 400."""
+    fmt = params.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise BadRequest("format must be json or csv")
+    return fmt == "csv"

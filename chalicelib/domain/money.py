@@ -88,3 +88,18 @@ def format_quantity(quantity: Decimal) -> str:
     normalized = quantity.normalize()
     text = format(normalized, "f")
     return text
+
+
+def format_quantity_micros(quantity_micros: int) -> str:
+    """A quantity held in micro-units as text without needless zeros: 3, 1.5."""
+    whole, frac = divmod(abs(quantity_micros), MICROS_PER_UNIT)
+    sign = "-" if quantity_micros < 0 else ""
+    return f"{sign}{whole}" if frac == 0 else f"{sign}{whole}.{f'{frac:06d}'.rstrip('0')}"
+
+
+def percent(part: int, whole: int) -> str | None:
+    """part / whole as a percentage with two decimals (exact, half-up); None when whole is 0."""
+    if whole == 0:
+        return None
+    value = (Decimal(part) * 100 / Decimal(whole)).quantize(_CENT, rounding=ROUND_HALF_UP)
+    return f"{value:.2f}"
