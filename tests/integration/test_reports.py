@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -65,7 +66,7 @@ def expected_rows(
     return dict(rows)
 
 
-def report_rows(report: dict) -> dict[tuple[str, str], list[int]]:
+def report_rows(report: dict[str, Any]) -> dict[tuple[str, str], list[int]]:
     return {(r["period"], r["category"]): [r["count"], parse_micros(r["amount"])] for r in report["rows"]}
 
 
