@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalice.app import Blueprint, AuthRequest, AuthResponse
+from chalice.app import AuthRequest, AuthResponse, Blueprint
 
 from ..config import get_settings
 

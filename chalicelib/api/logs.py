@@ -18,7 +18,10 @@ def _respond(page_or_csv: logs.LogPage | str, filename: str) -> Response | dict[
     if isinstance(page_or_csv, str):
         return Response(
             body=page_or_csv,
-            headers={"Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{filename}"'},
+            headers={
+                "Content-Type": "text/csv; charset=utf-8",
+                "Content-Disposition": f'attachment; filename="{filename}"',
+            },
         )
     return {"items": page_or_csv.rows, "next_cursor": page_or_csv.next_cursor, "time_zone": page_or_csv.time_zone}
 

@@ -7,12 +7,12 @@ exist (404, so ids cannot be probed); within reach, a missing privilege is 403.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 
 from .accounts import Account, AccountKind
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     VIEWER = "viewer"
     ADMIN = "admin"
     SERVICE = "service"  # the platform's own back end

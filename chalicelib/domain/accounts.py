@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -15,12 +15,12 @@ from .events import ACCOUNT_ID_PATTERN, describe_validation_error
 from .pricing import Rate
 
 
-class AccountKind(str, Enum):
+class AccountKind(StrEnum):
     ACCOUNT = "account"
     AGENCY = "agency"
 
 
-class Billing(str, Enum):
+class Billing(StrEnum):
     OWN = "own"
     AGENCY = "agency"  # shared billing: draws from the agency's balance
 
@@ -103,12 +103,15 @@ def is_email_address(value: str) -> bool:
 
 
 _ZONES: set[str] | None = None
+# Files in the zoneinfo directory that are not places: "localtime" is a link to the
+# host's own zone (a different zone on every machine), "Factory" means "unknown".
+_NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
 
 
 def is_known_time_zone(name: str) -> bool:
     global _ZONES
     if _ZONES is None:
-        _ZONES = available_timezones()
+        _ZONES = available_timezones() - _NOT_ZONES
     if name not in _ZONES:
         return False
     try:
@@ -163,6 +166,9 @@ def provision_account(
     if existing is not None:
         if existing.currency != body.currency and has_entries:
             raise AccountError("currency", "cannot change once the account has ledger entries")
+        if existing.currency != body.currency and has_sub_accounts:
+            # Shared-billing sub-accounts are charged in the agency's currency.
+            raise AccountError("currency", "an agency with sub-accounts cannot change its currency")
         if existing.kind is AccountKind.AGENCY and body.kind is not AccountKind.AGENCY and has_sub_accounts:
             raise AccountError("kind", "an agency with sub-accounts cannot stop being an agency")
         return replace(

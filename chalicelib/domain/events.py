@@ -8,6 +8,7 @@ is checked where the accounts are (the writer and the HTTP service).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -45,6 +46,18 @@ def _exact_decimal(value: Any) -> Decimal:
 
 
 ExactDecimal = Annotated[Decimal, BeforeValidator(_exact_decimal)]
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$")
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """Only RFC 3339 text: a bare number would be read as a Unix time, silently."""
+    if not isinstance(value, str) or not _RFC3339.match(value.strip()):
+        raise ValueError("must be an RFC 3339 time such as 2026-11-26T09:00:00Z")
+    return value
+
+
+Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339_text)]
 MetadataValue = str | int | bool
 
 
@@ -57,7 +70,7 @@ class UsageEventIn(BaseModel):
     account_id: str = Field(min_length=1, max_length=64, pattern=ACCOUNT_ID_PATTERN)
     category: Category
     quantity: ExactDecimal = Decimal(1)
-    occurred_at: datetime
+    occurred_at: Rfc3339
     description: str = Field(default="", max_length=500)
     metadata: dict[Annotated[str, Field(max_length=64)], MetadataValue] = Field(default_factory=dict, max_length=20)
     unit_price: ExactDecimal | None = None

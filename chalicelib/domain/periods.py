@@ -7,6 +7,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 MAX_SPAN_DAYS = 5 * 366
+# Dates outside these years overflow datetime once shifted to UTC (0001-01-01 in
+# Asia/Tokyo), or format with fewer than 4 year digits and sort wrongly as text.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(9998, 12, 31)
 
 
 class PeriodError(ValueError):
@@ -38,9 +42,12 @@ def parse_local_date(value: str | None, field: str) -> date | None:
     try:
         if len(value) != 10:
             raise ValueError
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         raise PeriodError(f"{field} must be a date YYYY-MM-DD, got {value!r}") from None
+    if not EARLIEST_DATE <= parsed <= LATEST_DATE:
+        raise PeriodError(f"{field} must be between {EARLIEST_DATE} and {LATEST_DATE}, got {value!r}")
+    return parsed
 
 
 def local_range(from_text: str | None, to_text: str | None, zone_name: str) -> LocalRange:

@@ -56,7 +56,7 @@ def put_account(principal: Principal, account_id: str, body: object) -> tuple[Ac
             parsed,
             existing=existing,
             agency=agency,
-            has_entries=existing is not None and LedgerRepository().has_entries(account_id),
+            has_entries=existing is not None and _has_entries(account_id),
             has_sub_accounts=existing is not None and repo.has_sub_accounts(account_id),
             now=datetime.now(UTC),
         )
@@ -64,6 +64,12 @@ def put_account(principal: Principal, account_id: str, body: object) -> tuple[Ac
         raise BadRequest(str(exc)) from None
     repo.save(account)
     return account, existing is None
+
+
+def _has_entries(account_id: str) -> bool:
+    """Entries of the account, or entries that moved its balance (a shared sub-account's)."""
+    ledger = LedgerRepository()
+    return ledger.has_entries(account_id) or ledger.balance(account_id).exists
 
 
 def account_view(account: Account) -> dict[str, Any]:

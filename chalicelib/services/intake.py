@@ -44,16 +44,19 @@ def submit_usage_events(principal: Principal, body: object) -> int:
             events.append((index, parse_event(raw, now)))
         except InvalidEvent as exc:
             event_id = raw.get("event_id") if isinstance(raw, dict) else None
-            errors.append({"index": index, "event_id": event_id if isinstance(event_id, str) else None, "message": str(exc)})
+            event_id = event_id if isinstance(event_id, str) else None
+            errors.append({"index": index, "event_id": event_id, "message": str(exc)})
 
     accounts = AccountRepository().get_many(e.account_id for _, e in events)
     by_billing: dict[str, list[UsageEvent]] = {}
     for index, event in events:
         account = accounts.get(event.account_id)
         if account is None:
-            errors.append({"index": index, "event_id": event.event_id, "message": f"account_id: unknown account {event.account_id!r}"})
+            message = f"account_id: unknown account {event.account_id!r}"
+            errors.append({"index": index, "event_id": event.event_id, "message": message})
             continue
         by_billing.setdefault(account.billing_account_id, []).append(event)
+    if errors:
         details = sorted(errors, key=lambda e: e["index"])
         raise BadRequest(f"{len(errors)} event(s) are invalid; none were accepted", details)
     messages = [

@@ -96,3 +96,9 @@ def test_json_floats_in_a_message_are_read_as_decimals_not_floats():
     body = json.dumps(event(quantity=None))[:-1] + ', "quantity": 0.1}'
     (decoded,) = decode_message(body, NOW)
     assert decoded.event is not None and decoded.event.quantity == Decimal("0.1")
+
+
+@pytest.mark.parametrize("value", [1767225600, "1767225600", "26/11/2026", "2026-11-26"])
+def test_occurred_at_must_be_rfc3339_text(value):
+    with pytest.raises(InvalidEvent, match="RFC 3339"):
+        parse_event(event(occurred_at=value), NOW)

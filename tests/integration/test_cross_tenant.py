@@ -1,0 +1,339 @@
+"""The cross-tenant matrix: every endpoint against every kind of caller and target.
+
+Tenants: agency A with sub-accounts A1 (shared billing) and A2 (own balance),
+agency B with sub-account B1, and a standalone account S. Outside a caller's reach
+an account does not exist (404); within reach, a missing privilege is 403; a
+caller that is not authenticated is 401.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+import pytest
+from chalice.test import Client
+
+from chalicelib.domain.access import Role
+from tests.conftest import TEST_SECRET
+from tests.integration.http_helpers import (
+    Headers,
+    assert_error,
+    bearer,
+    charge,
+    credit,
+    make_client,
+    provision,
+    send,
+    service,
+    token,
+    usage_event,
+    viewer,
+)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    method: str
+    path: str  # with {id}
+    kind: str  # read | agency_read | set_rates | provision | post_usage
+    success: int = 200
+
+    def url(self, target: str) -> str:
+        return self.path.format(id=target)
+
+
+ENDPOINTS = [
+    Endpoint("get_account", "GET", "/accounts/{id}", "read"),
+    Endpoint("get_balance", "GET", "/accounts/{id}/balance", "read"),
+    Endpoint("get_rates", "GET", "/accounts/{id}/rates", "read"),
+    Endpoint("account_logs", "GET", "/accounts/{id}/logs", "read"),
+    Endpoint("account_logs_csv", "GET", "/accounts/{id}/logs?format=csv", "read"),
+    Endpoint("agency_logs", "GET", "/agencies/{id}/logs", "agency_read"),
+    Endpoint("agency_logs_csv", "GET", "/agencies/{id}/logs?format=csv", "agency_read"),
+    Endpoint("put_rates", "PUT", "/accounts/{id}/rates", "set_rates"),
+    Endpoint("put_account", "PUT", "/accounts/{id}", "provision"),
+    Endpoint("post_usage_events", "POST", "/usage-events", "post_usage", 202),
+]
+IDS = ["A", "A1", "A2", "B", "B1", "S"]
+
+
+@pytest.fixture(scope="module")
+def client(aws: Any) -> Client:
+    return make_client()
+
+
+@pytest.fixture(scope="module")
+def tenants(client: Client) -> dict[str, str]:
+    """Short names -> real account ids, each with a ledger entry so logs are not empty."""
+    ids = {name: f"x{name.lower()}" for name in IDS}
+    bodies = {
+        "A": {"kind": "agency"},
+        "A1": {"agency_id": ids["A"], "billing": "agency"},
+        "A2": {"agency_id": ids["A"]},
+        "B": {"kind": "agency"},
+        "B1": {"agency_id": ids["B"]},
+        "S": {},
+    }
+    for name in IDS:
+        provision(client, ids[name], name=f"Tenant {name}", **bodies[name])
+    charge(
+        [credit(ids[name], "10.00", event_id=f"{ids[name]}-rc") for name in IDS]
+        + [usage_event(ids[name], event_id=f"{ids[name]}-call-{i}") for name in IDS for i in range(3)]
+    )
+    return ids
+
+
+# The same bodies the tenants were provisioned with, so an allowed PUT changes nothing.
+def body_for(endpoint: Endpoint, target: str, tenants: dict[str, str]) -> Any:
+    if endpoint.kind == "set_rates":
+        return {"rates": {}}
+    if endpoint.kind == "provision":
+        short = next(k for k, v in tenants.items() if v == target)
+        extra: dict[str, Any] = {
+            "A": {"kind": "agency"},
+            "A1": {"agency_id": tenants["A"], "billing": "agency"},
+            "A2": {"agency_id": tenants["A"]},
+            "B": {"kind": "agency"},
+            "B1": {"agency_id": tenants["B"]},
+            "S": {},
+        }[short]
+        return {"name": f"Tenant {short}", **extra}
+    if endpoint.kind == "post_usage":
+        return {"events": [usage_event(target)]}
+    return None
+
+
+def call(client: Client, endpoint: Endpoint, target: str, headers: Headers, tenants: dict[str, str]) -> Any:
+    return send(client, endpoint.method, endpoint.url(target), headers, body_for(endpoint, target, tenants))
+
+
+# What each kind of endpoint answers, per relationship between caller and target.
+OK = "ok"
+Expected = dict[str, int | str]
+
+
+def expect(
+    read: int | str, agency_read: int | str, set_rates: int | str, provision: int | str, post: int | str
+) -> Expected:
+    return {
+        "read": read,
+        "agency_read": agency_read,
+        "set_rates": set_rates,
+        "provision": provision,
+        "post_usage": post,
+    }
+
+
+OUT_OF_REACH = expect(404, 404, 404, 404, 403)
+OWN_ACCOUNT = expect(OK, 404, 403, 403, 403)
+OWN_AGENCY = expect(OK, OK, 403, 403, 403)
+
+# (case, caller account, caller role, target, expected)
+CASES: list[tuple[str, str, Role, str, Expected]] = [
+    # Own account.
+    ("own viewer", "A1", Role.VIEWER, "A1", OWN_ACCOUNT),
+    ("own admin", "A2", Role.ADMIN, "A2", OWN_ACCOUNT),
+    ("standalone admin", "S", Role.ADMIN, "S", OWN_ACCOUNT),
+    ("agency viewer, own agency", "A", Role.VIEWER, "A", OWN_AGENCY),
+    ("agency admin, own agency", "A", Role.ADMIN, "A", OWN_AGENCY),
+    # Sibling sub-accounts.
+    ("sibling viewer", "A1", Role.VIEWER, "A2", OUT_OF_REACH),
+    ("sibling admin", "A2", Role.ADMIN, "A1", OUT_OF_REACH),
+    # Another agency's accounts.
+    ("agency admin -> other agency's sub", "A", Role.ADMIN, "B1", OUT_OF_REACH),
+    ("agency admin -> other agency", "A", Role.ADMIN, "B", OUT_OF_REACH),
+    ("sub viewer -> other agency's sub", "A1", Role.VIEWER, "B1", OUT_OF_REACH),
+    ("standalone -> agency sub", "S", Role.ADMIN, "A1", OUT_OF_REACH),
+    # An agency reaches its sub-accounts: reads for everyone, rates for its admin.
+    ("agency viewer -> its sub", "A", Role.VIEWER, "A1", OWN_ACCOUNT),
+    ("agency admin -> its sub", "A", Role.ADMIN, "A2", expect(OK, 404, OK, 403, 403)),
+    # A sub-account does not reach its agency.
+    ("sub viewer -> its agency", "A1", Role.VIEWER, "A", OUT_OF_REACH),
+    ("sub admin -> its agency", "A2", Role.ADMIN, "A", OUT_OF_REACH),
+    # The platform's service token reaches everything but admin actions.
+    ("service -> sub", "platform", Role.SERVICE, "A1", expect(OK, 404, OK, OK, OK)),
+    ("service -> agency", "platform", Role.SERVICE, "B", expect(OK, OK, OK, OK, OK)),
+]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[e.name for e in ENDPOINTS])
+@pytest.mark.parametrize(
+    ("caller", "role", "target", "expected"),
+    [pytest.param(c, r, t, e, id=name) for name, c, r, t, e in CASES],
+)
+def test_matrix(
+    client: Client,
+    tenants: dict[str, str],
+    endpoint: Endpoint,
+    caller: str,
+    role: Role,
+    target: str,
+    expected: Expected,
+) -> None:
+    caller_id = tenants.get(caller, caller)
+    response = call(client, endpoint, tenants[target], _auth(caller_id, role), tenants)
+    want = expected[endpoint.kind]
+    if want == OK:
+        assert response.status_code == endpoint.success, response.body
+        if endpoint.name.endswith("_csv"):
+            assert response.body.decode().startswith("id,account_id,")
+    else:
+        assert isinstance(want, int)
+        error = assert_error(response, want)
+        assert error["code"] == {403: "forbidden", 404: "not_found"}[want]
+        # A 404 never says more than "not found": no hint the account exists.
+        if want == 404:
+            assert "not found" in error["message"]
+
+
+def _auth(account_id: str, role: Role) -> Headers:
+    return bearer(token(account_id, role))
+
+
+def test_reads_show_only_the_targets_data(client: Client, tenants: dict[str, str]) -> None:
+    """Allowed reads return the target's data, never the caller's or a neighbour's."""
+    a, a1, a2 = tenants["A"], tenants["A1"], tenants["A2"]
+    rows = send(client, "GET", f"/accounts/{a1}/logs", viewer(a)).json_body["items"]
+    assert {r["account_id"] for r in rows} == {a1}
+    rows = send(client, "GET", f"/agencies/{a}/logs?limit=500", viewer(a)).json_body["items"]
+    assert {r["account_id"] for r in rows} == {a, a1, a2}
+    assert send(client, "GET", f"/accounts/{a2}/balance", viewer(a)).json_body["billing_account_id"] == a2
+
+
+# (The service token creating an account is tested in test_http_accounts.)
+MISSING_CASES = [
+    pytest.param(endpoint, role, id=f"{endpoint.name}-{role.value}")
+    for endpoint in ENDPOINTS
+    for role in (Role.VIEWER, Role.ADMIN, Role.SERVICE)
+    if endpoint.kind != "post_usage" and not (endpoint.kind == "provision" and role is Role.SERVICE)
+]
+
+
+@pytest.mark.parametrize(("endpoint", "role"), MISSING_CASES)
+def test_an_account_that_does_not_exist_is_404(
+    client: Client, tenants: dict[str, str], endpoint: Endpoint, role: Role
+) -> None:
+    missing = f"xmissing-{endpoint.name}-{role.value}".replace("_", "-")
+    body: dict[str, Any] | None = {"rates": {}} if endpoint.kind == "set_rates" else None
+    if endpoint.kind == "provision":
+        body = {"name": "n"}
+    caller = "platform" if role is Role.SERVICE else tenants["A"]
+    # PUT /accounts/{new id} by an admin: not theirs to see, so 404 rather than 403.
+    assert_error(send(client, endpoint.method, endpoint.url(missing), _auth(caller, role), body), 404, "not_found")
+    assert_error(send(client, "GET", f"/accounts/{missing}", service()), 404)
+
+
+# -- authentication ---------------------------------------------------------------------------
+def _expired(tenants: dict[str, str]) -> Headers:
+    return bearer(token(tenants["A1"], Role.VIEWER, ttl=timedelta(minutes=-5)))
+
+
+def _other_secret(tenants: dict[str, str]) -> Headers:
+    return bearer(token(tenants["A1"], Role.SERVICE, secret="another-secret-0123456789abcdef0123456789"))
+
+
+def _malformed(tenants: dict[str, str]) -> Headers:
+    return {"Authorization": "Bearer not.a.jwt"}
+
+
+def _not_bearer(tenants: dict[str, str]) -> Headers:
+    return {"Authorization": f"Basic {token(tenants['A1'], Role.VIEWER)}"}
+
+
+def _unknown_role(tenants: dict[str, str]) -> Headers:
+    return bearer(
+        jwt.encode({"sub": "u", "account_id": tenants["A1"], "role": "root", "exp": 4102444800}, TEST_SECRET, "HS256")
+    )
+
+
+def _missing_claims(tenants: dict[str, str]) -> Headers:
+    return bearer(jwt.encode({"sub": "u", "role": "service", "exp": 4102444800}, TEST_SECRET, "HS256"))
+
+
+def _alg_none(tenants: dict[str, str]) -> Headers:
+    claims = {"sub": "u", "account_id": tenants["A1"], "role": "service", "exp": 4102444800}
+    return bearer(jwt.encode(claims, None, algorithm="none"))  # type: ignore[arg-type]
+
+
+def _empty_bearer(tenants: dict[str, str]) -> Headers:
+    return {"Authorization": "Bearer "}
+
+
+BAD_TOKENS = {
+    "expired": _expired,
+    "other secret": _other_secret,
+    "malformed": _malformed,
+    "not bearer": _not_bearer,
+    "unknown role": _unknown_role,
+    "missing claims": _missing_claims,
+    "alg none": _alg_none,
+    "empty bearer": _empty_bearer,
+}
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[e.name for e in ENDPOINTS])
+@pytest.mark.parametrize("bad_token", list(BAD_TOKENS), ids=list(BAD_TOKENS))
+def test_invalid_token_is_401_with_the_error_shape(
+    client: Client, tenants: dict[str, str], endpoint: Endpoint, bad_token: str
+) -> None:
+    response = call(client, endpoint, tenants["A1"], BAD_TOKENS[bad_token](tenants), tenants)
+    error = assert_error(response, 401, "unauthorized")
+    if bad_token == "expired":
+        assert "expired" in error["message"]
+    assert response.headers.get("WWW-Authenticate") == "Bearer"
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[e.name for e in ENDPOINTS])
+def test_no_token_is_401(client: Client, tenants: dict[str, str], endpoint: Endpoint) -> None:
+    # Chalice's gateway answers before our code runs, so only the status is ours to check.
+    response = call(client, endpoint, tenants["A1"], {}, tenants)
+    assert response.status_code == 401
+
+
+def test_a_token_expired_inside_the_jwt_leeway_is_still_401(client: Client, tenants: dict[str, str]) -> None:
+    a1 = tenants["A1"]
+    response = send(client, "GET", f"/accounts/{a1}", bearer(token(a1, Role.VIEWER, ttl=timedelta(seconds=-5))))
+    # Expired 5 s ago: PyJWT's 30 s leeway lets it through, our own expiry check does not.
+    assert_error(response, 401, "unauthorized", mentions="expired")
+
+
+# -- cursors ---------------------------------------------------------------------------------------
+def test_a_cursor_from_another_account_is_400(client: Client, tenants: dict[str, str]) -> None:
+    a, a1, a2 = tenants["A"], tenants["A1"], tenants["A2"]
+    # The agency may read both sub-accounts: a cursor of one still does not open the other.
+    cursor = send(client, "GET", f"/accounts/{a2}/logs?limit=1", viewer(a)).json_body["next_cursor"]
+    assert cursor
+    assert_error(
+        send(client, "GET", f"/accounts/{a1}/logs?limit=1&cursor={cursor}", viewer(a)),
+        400,
+        "bad_request",
+        mentions="cursor",
+    )
+    assert_error(
+        send(client, "GET", f"/accounts/{a1}/logs?limit=1&cursor={cursor}", viewer(a1)),
+        400,
+        "bad_request",
+        mentions="cursor",
+    )
+    assert_error(
+        send(client, "GET", f"/agencies/{a}/logs?limit=1&cursor={cursor}", viewer(a)),
+        400,
+        "bad_request",
+        mentions="cursor",
+    )
+    # Another agency's cursor on this agency.
+    b = tenants["B"]
+    b_cursor = send(client, "GET", f"/agencies/{b}/logs?limit=1", service()).json_body["next_cursor"]
+    assert b_cursor
+    assert_error(
+        send(client, "GET", f"/agencies/{a}/logs?limit=1&cursor={b_cursor}", viewer(a)),
+        400,
+        "bad_request",
+        mentions="cursor",
+    )
+    # A caller without reach gets 404 before any cursor is looked at.
+    assert_error(send(client, "GET", f"/accounts/{a2}/logs?limit=1&cursor={cursor}", viewer(a1)), 404)

@@ -1,0 +1,511 @@
+"""HTTP: GET /accounts/{id}/logs and GET /agencies/{id}/logs (JSON pages and CSV)."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from chalice.test import Client
+
+from tests.integration.http_helpers import (
+    Headers,
+    agency_with_subs,
+    all_pages,
+    assert_error,
+    charge,
+    credit,
+    make_client,
+    ok_json,
+    provision,
+    send,
+    service,
+    usage_event,
+    viewer,
+)
+
+ROW_KEYS = {
+    "id",
+    "account_id",
+    "account_name",
+    "billing_account_id",
+    "category",
+    "description",
+    "quantity",
+    "unit",
+    "unit_price",
+    "amount",
+    "balance_after",
+    "currency",
+    "occurred_at",
+    "posted_at",
+    "event_id",
+}
+CSV_HEADER = [
+    "id",
+    "account_id",
+    "account_name",
+    "billing_account_id",
+    "category",
+    "description",
+    "quantity",
+    "unit",
+    "unit_price",
+    "amount",
+    "balance_after",
+    "currency",
+    "occurred_at",
+    "posted_at",
+    "event_id",
+]
+
+
+@pytest.fixture(scope="module")
+def client(aws: Any) -> Client:
+    return make_client()
+
+
+def get(client: Client, path: str, headers: Headers) -> dict[str, Any]:
+    body: dict[str, Any] = ok_json(send(client, "GET", path, headers))
+    return body
+
+
+def csv_rows(client: Client, path: str, headers: Headers) -> tuple[list[str], list[dict[str, str]]]:
+    response = send(client, "GET", path, headers)
+    assert response.status_code == 200, response.body
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in response.headers["Content-Disposition"]
+    reader = csv.reader(io.StringIO(response.body.decode("utf-8"), newline=""))
+    lines = list(reader)
+    header, data = lines[0], lines[1:]
+    return header, [dict(zip(header, line, strict=True)) for line in data]
+
+
+def local_date(posted_at: str, zone: str) -> date:
+    return datetime.strptime(posted_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).date()
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# -- a populated account -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def busy(client: Client) -> dict[str, Any]:
+    """An account with 26 entries of several categories, charged in two batches."""
+    zone = "America/Los_Angeles"
+    account_id = provision(client, name="Busy Bees", time_zone=zone)
+    first = [credit(account_id, "100.00", event_id=f"{account_id}-rc")] + [
+        usage_event(account_id, "call_minutes", str(i % 5 + 1), event_id=f"{account_id}-call-{i:02d}")
+        for i in range(15)
+    ]
+    second = [usage_event(account_id, "text_messages", "1", event_id=f"{account_id}-sms-{i:02d}") for i in range(8)] + [
+        usage_event(account_id, "number_renewals", "2", event_id=f"{account_id}-num"),
+        usage_event(
+            account_id, "adjustment", "1", amount="-0.50", description='=HYPERLINK("x")', event_id=f"{account_id}-adj"
+        ),
+    ]
+    charge(first)
+    charge(second)
+    return {"id": account_id, "zone": zone, "count": 26}
+
+
+def test_rows_are_exact_and_newest_first(client: Client, busy: dict[str, Any]) -> None:
+    account_id = busy["id"]
+    body = get(client, f"/accounts/{account_id}/logs?limit=500", viewer(account_id))
+    assert set(body) == {"items", "next_cursor", "time_zone"}
+    assert body["time_zone"] == "America/Los_Angeles"
+    assert body["next_cursor"] is None
+    rows = body["items"]
+    assert len(rows) == busy["count"]
+    for r in rows:
+        assert set(r) == ROW_KEYS
+        assert (r["account_id"], r["account_name"], r["billing_account_id"], r["currency"]) == (
+            account_id,
+            "Busy Bees",
+            account_id,
+            "USD",
+        )
+    # Newest first: the running balance read backwards is the chain of amounts.
+    posted = [r["posted_at"] for r in rows]
+    assert posted == sorted(posted, reverse=True)
+    running = Decimal(0)
+    for r in reversed(rows):
+        running += Decimal(r["amount"])
+        assert Decimal(r["balance_after"]) == running, r
+    recharge = rows[-1]
+    assert (
+        recharge["category"],
+        recharge["amount"],
+        recharge["balance_after"],
+        recharge["unit"],
+        recharge["unit_price"],
+    ) == (
+        "recharge",
+        "100.00",
+        "100.00",
+        "item",
+        None,
+    )
+    call = rows[-2]  # 1 minute
+    assert (
+        call["category"],
+        call["quantity"],
+        call["unit"],
+        call["unit_price"],
+        call["amount"],
+        call["balance_after"],
+    ) == (
+        "call_minutes",
+        "1",
+        "minute",
+        "0.0125",
+        "-0.0125",
+        "99.9875",
+    )
+    assert call["description"] == "1 call minute(s)"
+    assert call["occurred_at"] == "2026-01-15T09:00:00.000000Z"
+    assert call["event_id"] == f"{account_id}-call-00"
+    assert call["id"].startswith("le_")
+    # 15 calls of 1..5 minutes (3 rounds) = 45 minutes = 0.5625; 8 texts = 0.0632; 2 numbers = 2.00; -0.50.
+    assert rows[0]["category"] == "adjustment"
+    assert rows[0]["amount"] == "-0.50"
+    assert rows[0]["balance_after"] == "96.8743"
+
+
+@pytest.mark.parametrize("limit", [1, 4, 7, 25, 26, 27])
+def test_cursor_walks_every_row_once_newest_first(client: Client, busy: dict[str, Any], limit: int) -> None:
+    account_id = busy["id"]
+    everything = get(client, f"/accounts/{account_id}/logs?limit=500", viewer(account_id))["items"]
+    rows, pages = all_pages(client, f"/accounts/{account_id}/logs", viewer(account_id), limit)
+    assert [r["id"] for r in rows] == [r["id"] for r in everything]
+    assert len({r["id"] for r in rows}) == busy["count"]
+    assert pages == -(-busy["count"] // limit)
+
+
+def test_default_limit_is_50(client: Client) -> None:
+    account_id = provision(client)
+    charge([usage_event(account_id, "text_messages", "1", event_id=f"{account_id}-{i}") for i in range(51)])
+    body = get(client, f"/accounts/{account_id}/logs", viewer(account_id))
+    assert len(body["items"]) == 50
+    assert body["next_cursor"]
+    rest = get(client, f"/accounts/{account_id}/logs?cursor={body['next_cursor']}", viewer(account_id))
+    assert len(rest["items"]) == 1
+    assert rest["next_cursor"] is None
+    assert rest["items"][0]["event_id"] == f"{account_id}-0"
+
+
+@pytest.mark.parametrize("limit", [1, 3, 500])
+def test_category_filter_pages_through_only_that_category(client: Client, busy: dict[str, Any], limit: int) -> None:
+    account_id = busy["id"]
+    rows, _ = all_pages(client, f"/accounts/{account_id}/logs?category=text_messages", viewer(account_id), limit)
+    assert [r["event_id"] for r in rows] == [f"{account_id}-sms-{i:02d}" for i in reversed(range(8))]
+    assert {r["amount"] for r in rows} == {"-0.0079"}
+
+
+def test_a_tampered_cursor_is_400(client: Client, busy: dict[str, Any]) -> None:
+    account_id = busy["id"]
+    cursor = get(client, f"/accounts/{account_id}/logs?limit=2", viewer(account_id))["next_cursor"]
+    assert cursor
+    flipped = cursor[:10] + ("A" if cursor[10] != "A" else "B") + cursor[11:]
+    for bad in (flipped, cursor[:-2], cursor + "AA", "not-a-cursor", "", "%E2%82%AC"):
+        if bad == "":
+            continue
+        response = send(client, "GET", f"/accounts/{account_id}/logs?limit=2&cursor={bad}", viewer(account_id))
+        assert_error(response, 400, "bad_request", mentions="cursor")
+
+
+def test_a_cursor_is_bound_to_its_account_and_query(client: Client, busy: dict[str, Any]) -> None:
+    account_id = busy["id"]
+    other = provision(client, time_zone=busy["zone"])
+    charge([usage_event(other, event_id=f"{other}-{i}") for i in range(3)])
+    today = local_date(
+        get(client, f"/accounts/{account_id}/logs?limit=1", viewer(account_id))["items"][0]["posted_at"], busy["zone"]
+    )
+
+    def day(offset: int) -> date:
+        return today + timedelta(days=offset)
+
+    base = f"from={day(-1)}&to={day(1)}"
+    cursor = get(client, f"/accounts/{account_id}/logs?limit=2&{base}", service())["next_cursor"]
+    assert cursor
+    # The same query resumes.
+    assert get(client, f"/accounts/{account_id}/logs?limit=2&{base}&cursor={cursor}", service())["items"]
+    refused = [
+        f"/accounts/{other}/logs?limit=2&{base}&cursor={cursor}",  # another account
+        f"/accounts/{account_id}/logs?limit=2&cursor={cursor}",  # no date filter
+        f"/accounts/{account_id}/logs?limit=2&from={day(-2)}&to={day(1)}&cursor={cursor}",  # another from
+        f"/accounts/{account_id}/logs?limit=2&from={day(-1)}&to={day(2)}&cursor={cursor}",  # another to
+        f"/accounts/{account_id}/logs?limit=2&{base}&category=call_minutes&cursor={cursor}",  # another category
+        f"/agencies/{account_id}/logs?limit=2&{base}&cursor={cursor}",  # not an agency: 404 before the cursor
+    ]
+    for path in refused[:-1]:
+        assert_error(send(client, "GET", path, service()), 400, "bad_request", mentions="cursor")
+    assert_error(send(client, "GET", refused[-1], service()), 404)
+
+
+def test_from_to_are_local_dates_of_the_account(client: Client, busy: dict[str, Any]) -> None:
+    account_id, zone = busy["id"], busy["zone"]
+    rows = get(client, f"/accounts/{account_id}/logs?limit=500", viewer(account_id))["items"]
+    days = {local_date(r["posted_at"], zone) for r in rows}
+    assert len(days) == 1
+    (today,) = days
+
+    def count(query: str) -> int:
+        found, _ = all_pages(client, f"/accounts/{account_id}/logs?{query}", viewer(account_id), 500)
+        return len(found)
+
+    assert count(f"from={today}&to={today}") == busy["count"]
+    assert count(f"from={today}") == busy["count"]
+    assert count(f"to={today}") == busy["count"]
+    assert count(f"from={today + timedelta(days=1)}") == 0
+    assert count(f"to={today - timedelta(days=1)}") == 0
+    assert count("from=2020-01-01&to=2020-12-31") == 0
+    assert count(f"from={today}&to={today}&category=number_renewals") == 1
+
+
+def test_local_midnight_boundaries_across_dst(client: Client) -> None:
+    """Entries posted either side of local midnight land on the right local date, DST days included."""
+    zone = "America/Santiago"
+    account_id = provision(client, time_zone=zone)
+    posted_times = [
+        "2026-04-05T02:59:59.999999Z",  # Apr 4, 23:59:59.999999 -03 (before the clocks go back)
+        "2026-04-05T03:30:00.000000Z",  # Apr 4, 23:30 -04 (the repeated hour: still Apr 4)
+        "2026-04-05T04:00:00.000000Z",  # Apr 5, 00:00 -04
+        "2026-09-06T03:59:59.999999Z",  # Sep 5, 23:59:59.999999 -04
+        "2026-09-06T04:00:00.000000Z",  # Sep 6, 01:00 -03 (midnight does not exist that day)
+    ]
+    for i, posted in enumerate(posted_times):
+        event = usage_event(account_id, "text_messages", "1", event_id=f"{account_id}-{i}", occurred_at=posted)
+        charge([event], clock=functools.partial(at, posted))
+
+    def ids(query: str) -> list[str]:
+        rows = get(client, f"/accounts/{account_id}/logs?{query}", viewer(account_id))["items"]
+        return [r["event_id"].rsplit("-", 1)[1] for r in rows]
+
+    assert ids("from=2026-04-04&to=2026-04-04") == ["1", "0"]
+    assert ids("from=2026-04-05&to=2026-04-05") == ["2"]
+    assert ids("from=2026-09-05&to=2026-09-05") == ["3"]
+    assert ids("from=2026-09-06&to=2026-09-06") == ["4"]
+    assert ids("from=2026-09-05&to=2026-09-06") == ["4", "3"]
+    assert ids("from=2026-04-05&to=2026-09-05") == ["3", "2"]
+    assert ids("to=2026-04-04") == ["1", "0"]
+    assert ids("from=2026-09-06") == ["4"]
+    assert ids("") == ["4", "3", "2", "1", "0"]
+    body = get(client, f"/accounts/{account_id}/logs?from=2026-04-04&to=2026-04-04", viewer(account_id))
+    assert body["time_zone"] == zone
+    # The same dates in CSV.
+    _, rows = csv_rows(
+        client, f"/accounts/{account_id}/logs?format=csv&from=2026-04-04&to=2026-04-04", viewer(account_id)
+    )
+    assert [r["event_id"].rsplit("-", 1)[1] for r in rows] == ["1", "0"]
+
+
+# -- CSV --------------------------------------------------------------------------------
+def test_csv_has_a_header_and_every_row(client: Client, busy: dict[str, Any]) -> None:
+    account_id = busy["id"]
+    header, rows = csv_rows(client, f"/accounts/{account_id}/logs?format=csv", viewer(account_id))
+    assert header == CSV_HEADER
+    json_rows = get(client, f"/accounts/{account_id}/logs?limit=500", viewer(account_id))["items"]
+    assert len(rows) == busy["count"]
+    for csv_row, json_row in zip(rows, json_rows, strict=True):
+        expected = {k: "" if v is None else str(v) for k, v in json_row.items()}
+        if csv_row["category"] == "adjustment":
+            # A description a spreadsheet would run as a formula is neutralised.
+            assert csv_row["description"] == "'" + json_row["description"]
+            expected["description"] = csv_row["description"]
+        assert csv_row == expected
+    # Negative amounts are numbers, not formulas: left alone.
+    assert rows[0]["amount"] == "-0.50"
+    # The filters apply; a cursor and a limit do not cut a CSV short.
+    _, calls = csv_rows(
+        client, f"/accounts/{account_id}/logs?format=csv&category=call_minutes&limit=1", viewer(account_id)
+    )
+    assert len(calls) == 15
+    header, none = csv_rows(
+        client, f"/accounts/{account_id}/logs?format=csv&from=2020-01-01&to=2020-01-31", viewer(account_id)
+    )
+    assert (header, none) == (CSV_HEADER, [])
+
+
+def test_csv_of_more_than_one_page(client: Client) -> None:
+    account_id = provision(client)
+    charge([usage_event(account_id, "text_messages", "1", event_id=f"{account_id}-{i:04d}") for i in range(520)])
+    _, rows = csv_rows(client, f"/accounts/{account_id}/logs?format=csv", viewer(account_id))
+    assert [r["event_id"] for r in rows] == [f"{account_id}-{i:04d}" for i in reversed(range(520))]
+    assert rows[0]["balance_after"] == "-4.108"
+    json_rows, pages = all_pages(client, f"/accounts/{account_id}/logs", viewer(account_id), 500)
+    assert (len(json_rows), pages) == (520, 2)
+
+
+# -- agency logs ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def family(client: Client) -> dict[str, str]:
+    zone = "Asia/Kolkata"
+    agency, shared, own = agency_with_subs(client, time_zone=zone)
+    outsider = provision(client, time_zone=zone)
+    instant = datetime.now(UTC)
+    # One batch at one instant: the agency's and the own-balance sub-account's entries
+    # then have equal posted keys (same time, same seq) in the agency index.
+    charge(
+        [
+            credit(agency, "40.00", event_id=f"{agency}-rc"),
+            credit(own, "5.00", event_id=f"{own}-rc"),
+            usage_event(shared, "call_minutes", "2", event_id=f"{shared}-call"),
+            usage_event(own, "call_minutes", "2", event_id=f"{own}-call"),
+            usage_event(agency, "subscription_fees", "1", amount="30.00", event_id=f"{agency}-sub"),
+            usage_event(shared, "text_messages", "3", event_id=f"{shared}-sms"),
+            credit(outsider, "1.00", event_id=f"{outsider}-rc"),
+        ],
+        clock=lambda: instant,
+    )
+    return {"agency": agency, "shared": shared, "own": own, "outsider": outsider, "zone": zone}
+
+
+def test_agency_logs_cover_the_agency_and_every_sub_account(client: Client, family: dict[str, str]) -> None:
+    agency, shared, own = family["agency"], family["shared"], family["own"]
+    body = get(client, f"/agencies/{agency}/logs", viewer(agency))
+    assert body["time_zone"] == family["zone"]
+    assert body["next_cursor"] is None
+    got = sorted(
+        (r["event_id"], r["account_id"], r["account_name"], r["billing_account_id"], r["amount"]) for r in body["items"]
+    )
+    assert got == sorted(
+        [
+            (f"{agency}-rc", agency, f"Account {agency}", agency, "40.00"),
+            (f"{agency}-sub", agency, f"Account {agency}", agency, "-30.00"),
+            (f"{shared}-call", shared, f"Account {shared}", agency, "-0.025"),
+            (f"{shared}-sms", shared, f"Account {shared}", agency, "-0.0237"),
+            (f"{own}-rc", own, f"Account {own}", own, "5.00"),
+            (f"{own}-call", own, f"Account {own}", own, "-0.025"),
+        ]
+    )
+    for r in body["items"]:
+        assert set(r) == ROW_KEYS
+    # Each billing account's chain, in the order the batch listed its events.
+    chains: dict[str, list[tuple[str, str]]] = {}
+    for r in reversed(body["items"]):
+        chains.setdefault(r["billing_account_id"], []).append((r["event_id"], r["balance_after"]))
+    assert chains == {
+        agency: [
+            (f"{agency}-rc", "40.00"),
+            (f"{shared}-call", "39.975"),
+            (f"{agency}-sub", "9.975"),
+            (f"{shared}-sms", "9.9513"),
+        ],
+        own: [(f"{own}-rc", "5.00"), (f"{own}-call", "4.975")],
+    }
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5])
+def test_agency_cursor_walks_every_row_once(client: Client, family: dict[str, str], limit: int) -> None:
+    agency = family["agency"]
+    everything = get(client, f"/agencies/{agency}/logs", viewer(agency))["items"]
+    rows, _ = all_pages(client, f"/agencies/{agency}/logs", viewer(agency), limit)
+    assert [r["id"] for r in rows] == [r["id"] for r in everything]
+    assert len({r["id"] for r in rows}) == 6
+
+
+def test_agency_logs_filters_and_csv(client: Client, family: dict[str, str]) -> None:
+    agency, shared, own = family["agency"], family["shared"], family["own"]
+    calls, _ = all_pages(client, f"/agencies/{agency}/logs?category=call_minutes", viewer(agency), 1)
+    assert sorted(r["account_id"] for r in calls) == sorted([shared, own])
+    today = local_date(calls[0]["posted_at"], family["zone"])
+    assert len(all_pages(client, f"/agencies/{agency}/logs?from={today}&to={today}", viewer(agency), 50)[0]) == 6
+    assert all_pages(client, f"/agencies/{agency}/logs?to={today - timedelta(days=1)}", viewer(agency), 50)[0] == []
+    header, rows = csv_rows(client, f"/agencies/{agency}/logs?format=csv", viewer(agency))
+    assert header == CSV_HEADER
+    assert sorted(r["event_id"] for r in rows) == sorted(
+        r["event_id"] for r in get(client, f"/agencies/{agency}/logs", viewer(agency))["items"]
+    )
+    # An account cursor is not an agency cursor, and the other way round.
+    account_cursor = get(client, f"/accounts/{agency}/logs?limit=1", viewer(agency))["next_cursor"]
+    agency_cursor = get(client, f"/agencies/{agency}/logs?limit=1", viewer(agency))["next_cursor"]
+    assert account_cursor and agency_cursor
+    assert_error(
+        send(client, "GET", f"/agencies/{agency}/logs?limit=1&cursor={account_cursor}", viewer(agency)),
+        400,
+        mentions="cursor",
+    )
+    assert_error(
+        send(client, "GET", f"/accounts/{agency}/logs?limit=1&cursor={agency_cursor}", viewer(agency)),
+        400,
+        mentions="cursor",
+    )
+
+
+def test_account_logs_of_the_agency_show_only_its_own_entries(client: Client, family: dict[str, str]) -> None:
+    agency = family["agency"]
+    rows = get(client, f"/accounts/{agency}/logs", viewer(agency))["items"]
+    assert sorted(r["event_id"] for r in rows) == sorted([f"{agency}-rc", f"{agency}-sub"])
+    # The shared sub-account's own page shows its entries, drawn from the agency's balance.
+    shared_rows = get(client, f"/accounts/{family['shared']}/logs", viewer(family["shared"]))["items"]
+    assert {r["billing_account_id"] for r in shared_rows} == {agency}
+    assert len(shared_rows) == 2
+
+
+def test_an_empty_account_has_no_rows(client: Client) -> None:
+    account_id = provision(client)
+    assert get(client, f"/accounts/{account_id}/logs", viewer(account_id)) == {
+        "items": [],
+        "next_cursor": None,
+        "time_zone": "UTC",
+    }
+    header, rows = csv_rows(client, f"/accounts/{account_id}/logs?format=csv", viewer(account_id))
+    assert (header, rows) == (CSV_HEADER, [])
+
+
+# -- bad input -----------------------------------------------------------------------------------
+BAD_QUERIES: list[tuple[str, str]] = [
+    ("limit=0", "limit"),
+    ("limit=501", "limit"),
+    ("limit=abc", "limit"),
+    ("limit=-1", "limit"),
+    ("limit=1.5", "limit"),
+    ("limit=%C2%B2", "limit"),  # a superscript two: str.isdigit() says yes, int() says no
+    ("limit=%EF%BC%91", "limit"),  # a full-width one
+    ("from=2026-13-01", "from"),
+    ("from=2026-02-30", "from"),
+    ("from=20260101", "from"),
+    ("from=yesterday", "from"),
+    ("to=2026-1-1", "to"),
+    ("from=2026-02-01&to=2026-01-31", "to"),
+    ("from=2000-01-01&to=2026-01-01", "5 years"),
+    ("from=0001-01-01", "from"),  # would overflow once shifted to UTC
+    ("to=9999-12-31", "to"),
+    ("category=fax_pages", "category"),
+    ("category=CALL_MINUTES", "category"),
+    ("format=xml", "format"),
+    ("cursor=abc", "cursor"),
+]
+
+
+# A CSV export has no limit or cursor, and format is the parameter itself.
+BAD_CASES = [
+    pytest.param(scope, query, mentions, fmt, id=f"{scope}-{query}{fmt}")
+    for scope in ("accounts", "agencies")
+    for fmt in ("", "&format=csv")
+    for query, mentions in BAD_QUERIES
+    if not (fmt and query.startswith(("limit", "cursor", "format")))
+]
+
+
+@pytest.mark.parametrize(("scope", "query", "mentions", "fmt"), BAD_CASES)
+def test_bad_query_is_400(
+    client: Client, family: dict[str, str], scope: str, query: str, mentions: str, fmt: str
+) -> None:
+    agency = family["agency"]
+    response = send(client, "GET", f"/{scope}/{agency}/logs?{query}{fmt}", viewer(agency))
+    assert mentions in assert_error(response, 400, "bad_request")["message"]
+
+
+def test_the_range_limit_is_five_years_inclusive(client: Client, family: dict[str, str]) -> None:
+    agency = family["agency"]
+    assert get(client, f"/accounts/{agency}/logs?from=2021-01-01&to=2025-12-31", viewer(agency))["items"] == []
+    assert get(client, f"/accounts/{agency}/logs?from=1900-01-01&to=1900-01-01", viewer(agency))["items"] == []
+    assert get(client, f"/accounts/{agency}/logs?from=9998-12-31", viewer(agency))["items"] == []
