@@ -115,13 +115,16 @@ class LedgerRepository:
             exists=True,
         )
 
-    def balances(self, billing_account_ids: Sequence[str]) -> dict[str, BalanceState]:
+    def balances(self, billing_account_ids: Sequence[str], consistent: bool = False) -> dict[str, BalanceState]:
+        """Several balance heads in one BatchGetItem (per 100 keys)."""
         bind()
+        keys = sorted(set(billing_account_ids))
+        records = BalanceRecord.batch_get(keys, consistent_read=consistent) if keys else []
         found = {
             r.billing_account_id: BalanceState(
                 r.billing_account_id, int(r.balance_micros), int(r.seq), r.last_posted_at, exists=True
             )
-            for r in BalanceRecord.batch_get(sorted(set(billing_account_ids)))
+            for r in records
         }
         return {b: found.get(b) or BalanceState(b, 0, 0, None, exists=False) for b in billing_account_ids}
 

@@ -6,13 +6,14 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
 from .categories import Category
-from .events import ACCOUNT_ID_PATTERN, describe_validation_error
 from .pricing import Rate
+
+if TYPE_CHECKING:
+    from .account_schema import AccountIn
 
 
 class AccountKind(StrEnum):
@@ -64,35 +65,6 @@ class AccountError(ValueError):
         self.field = field_name
 
 
-class AccountIn(BaseModel):
-    """Body of PUT /accounts/{id}."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    name: str = Field(min_length=1, max_length=200)
-    kind: AccountKind = AccountKind.ACCOUNT
-    time_zone: str = "UTC"
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
-    agency_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=ACCOUNT_ID_PATTERN)
-    billing: Billing = Billing.OWN
-    emails: list[str] = Field(default_factory=list, max_length=20)
-
-    @field_validator("emails")
-    @classmethod
-    def _valid_emails(cls, values: list[str]) -> list[str]:
-        for value in values:
-            if not is_email_address(value):
-                raise ValueError(f"not an email address: {value!r}")
-        return values
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        if not is_known_time_zone(value):
-            raise ValueError(f"unknown IANA time zone {value!r}")
-        return value
-
-
 # Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is
 # SES's business; this only stops typos and header injection.
 _EMAIL_RE = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -122,14 +94,10 @@ def is_known_time_zone(name: str) -> bool:
 
 
 def parse_account_body(data: object) -> AccountIn:
-    if not isinstance(data, dict):
-        raise AccountError("body", "must be a JSON object")
-    try:
-        return AccountIn.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "body"
-        raise AccountError(loc, describe_validation_error(exc).split(": ", 1)[-1]) from None
+    """Validate a PUT /accounts body (pydantic is loaded here, on the one route that needs it)."""
+    from .account_schema import parse_account_body as parse
+
+    return parse(data)
 
 
 def provision_account(
@@ -194,4 +162,3 @@ def provision_account(
         created_at=now,
         updated_at=now,
     )
-

@@ -8,23 +8,16 @@ is checked where the accounts are (the writer and the HTTP service).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any
-
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    model_validator,
-)
+from typing import TYPE_CHECKING
 
 from .categories import Category
-from .money import MoneyError, format_micros, parse_micros, to_decimal
+from .money import MoneyError, format_micros, parse_micros
+
+if TYPE_CHECKING:
+    from .event_schema import UsageEventIn
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:#/@+=-]*$"
 ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -38,74 +31,7 @@ class InvalidEvent(ValueError):
     """The reason an event cannot be charged; it is dead-lettered with this text."""
 
 
-def _exact_decimal(value: Any) -> Decimal:
-    try:
-        return to_decimal(value, field="value")
-    except MoneyError as exc:
-        raise ValueError(str(exc).removeprefix("value ")) from None
-
-
-ExactDecimal = Annotated[Decimal, BeforeValidator(_exact_decimal)]
-
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$")
-
-
-def _rfc3339_text(value: Any) -> Any:
-    """Only RFC 3339 text: a bare number would be read as a Unix time, silently."""
-    if not isinstance(value, str) or not _RFC3339.match(value.strip()):
-        raise ValueError("must be an RFC 3339 time such as 2026-11-26T09:00:00Z")
-    return value
-
-
-Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339_text)]
 MetadataValue = str | int | bool
-
-
-class UsageEventIn(BaseModel):
-    """The wire shape. Unknown fields are refused, so typos are not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    event_id: str = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
-    account_id: str = Field(min_length=1, max_length=64, pattern=ACCOUNT_ID_PATTERN)
-    category: Category
-    quantity: ExactDecimal = Decimal(1)
-    occurred_at: Rfc3339
-    description: str = Field(default="", max_length=500)
-    metadata: dict[Annotated[str, Field(max_length=64)], MetadataValue] = Field(default_factory=dict, max_length=20)
-    unit_price: ExactDecimal | None = None
-    amount: ExactDecimal | None = None
-
-    @model_validator(mode="after")
-    def _check_rules(self) -> UsageEventIn:
-        if self.occurred_at.tzinfo is None:
-            raise ValueError("occurred_at must carry a time zone (RFC 3339, e.g. 2026-11-26T09:00:00Z)")
-        if not (Decimal(0) < self.quantity <= MAX_QUANTITY):
-            raise ValueError("quantity must be greater than 0 and at most 1000000000")
-        if self.quantity.as_tuple().exponent < -6:  # type: ignore[operator]
-            raise ValueError("quantity has more than 6 decimal places")
-        for key, value in self.metadata.items():
-            if isinstance(value, str) and len(value) > 256:
-                raise ValueError(f"metadata.{key} is longer than 256 characters")
-        if self.unit_price is not None and self.amount is not None:
-            raise ValueError("give unit_price or amount, not both")
-        if self.category.is_usage:
-            if self.amount is not None and self.amount <= 0:
-                raise ValueError("amount of a usage item is its positive price")
-            if self.unit_price is not None and self.unit_price < 0:
-                raise ValueError("unit_price must not be negative")
-        elif self.unit_price is not None:
-            raise ValueError(f"{self.category.value} takes an amount, not a unit_price")
-        elif self.amount is None:
-            raise ValueError(f"{self.category.value} needs an amount")
-        elif self.category is Category.RECHARGE and self.amount <= 0:
-            raise ValueError("a recharge amount must be positive")
-        elif self.category is Category.ADJUSTMENT:
-            if self.amount == 0:
-                raise ValueError("an adjustment amount must not be zero")
-            if not self.description:
-                raise ValueError("an adjustment needs a description saying why")
-        return self
 
 
 @dataclass(frozen=True)
@@ -147,19 +73,15 @@ def _to_domain(model: UsageEventIn, now: datetime) -> UsageEvent:
     )
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(parts)
-
-
 def parse_event(data: object, now: datetime) -> UsageEvent:
     """Validate one decoded event; raise InvalidEvent with a reason a person can act on."""
     if not isinstance(data, dict):
         raise InvalidEvent("an event must be a JSON object")
+    # pydantic loads on the first event, not when the handler module is imported.
+    from pydantic import ValidationError
+
+    from .event_schema import UsageEventIn, describe_validation_error
+
     try:
         model = UsageEventIn.model_validate(data)
     except ValidationError as exc:

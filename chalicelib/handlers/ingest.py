@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from chalice.app import SQSEvent
+from typing import TYPE_CHECKING, Any
 
 from ..adapters.queues import dead_letter
 from ..services.usage import QueuedMessage, UsageOutcome, record_usage
+
+if TYPE_CHECKING:
+    from chalice.app import SQSEvent
 
 
 def messages_of(event: SQSEvent) -> list[QueuedMessage]:

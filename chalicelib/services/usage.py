@@ -22,7 +22,7 @@ from ..adapters.ledger_repo import CommitConflict, LedgerRepository
 from ..config import get_settings
 from ..domain.accounts import Account
 from ..domain.events import UsageEvent, decode_message
-from ..domain.ledger import PricedEvent, chunk_for_transactions, plan_entries
+from ..domain.ledger import BalanceState, PricedEvent, chunk_for_transactions, plan_entries
 from ..domain.pricing import RateCard, RateCardError, default_rates, price_event
 from ..domain.rollups import RollupKey, keys_for, rollup_deltas
 
@@ -101,8 +101,11 @@ def record_usage(
         groups[account.billing_account_id].append(_Item(message, event, account, raw))
 
     failed: set[str] = set()
+    # Every balance head of the batch in one consistent read; a head that moves
+    # meanwhile fails its transaction's condition and is read again.
+    heads = ledger.balances(list(groups), consistent=True) if groups else {}
     for billing_account_id, items in groups.items():
-        failed |= _write_billing_group(billing_account_id, items, ledger, outcome, reject, clock, sleep)
+        failed |= _write_billing_group(heads[billing_account_id], items, ledger, outcome, reject, clock, sleep)
 
     outcome.failed_message_ids.extend(_fifo_closure(messages, failed | set(outcome.failed_message_ids)))
     outcome.failed_message_ids = list(dict.fromkeys(outcome.failed_message_ids))
@@ -110,7 +113,7 @@ def record_usage(
 
 
 def _write_billing_group(
-    billing_account_id: str,
+    head: BalanceState,
     items: list[_Item],
     ledger: LedgerRepository,
     outcome: UsageOutcome,
@@ -164,7 +167,8 @@ def _write_billing_group(
         return keys_for(p.account_id, p.event.category, local_day)
 
     chunks = chunk_for_transactions(priced, shared_keys=shared_items)
-    state = ledger.balance(billing_account_id)
+    billing_account_id = head.billing_account_id
+    state = head
     for index, chunk in enumerate(chunks):
         pending = list(chunk)
         attempts = 0

@@ -1,0 +1,96 @@
+"""The wire shape of a usage event, validated with pydantic.
+
+Kept apart from `events.py` so pydantic loads when the first event is parsed,
+not when a handler module is imported (Lambda cold starts pay for imports).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from .categories import Category
+from .events import ACCOUNT_ID_PATTERN, ID_PATTERN, MAX_QUANTITY, MetadataValue
+from .money import MoneyError, to_decimal
+
+
+def _exact_decimal(value: Any) -> Decimal:
+    try:
+        return to_decimal(value, field="value")
+    except MoneyError as exc:
+        raise ValueError(str(exc).removeprefix("value ")) from None
+
+
+ExactDecimal = Annotated[Decimal, BeforeValidator(_exact_decimal)]
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$")
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """Only RFC 3339 text: a bare number would be read as a Unix time, silently."""
+    if not isinstance(value, str) or not _RFC3339.match(value.strip()):
+        raise ValueError("must be an RFC 3339 time such as 2026-11-26T09:00:00Z")
+    return value
+
+
+Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339_text)]
+
+
+class UsageEventIn(BaseModel):
+    """The wire shape. Unknown fields are refused, so typos are not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    event_id: str = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
+    account_id: str = Field(min_length=1, max_length=64, pattern=ACCOUNT_ID_PATTERN)
+    category: Category
+    quantity: ExactDecimal = Decimal(1)
+    occurred_at: Rfc3339
+    description: str = Field(default="", max_length=500)
+    metadata: dict[Annotated[str, Field(max_length=64)], MetadataValue] = Field(default_factory=dict, max_length=20)
+    unit_price: ExactDecimal | None = None
+    amount: ExactDecimal | None = None
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> UsageEventIn:
+        if self.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at must carry a time zone (RFC 3339, e.g. 2026-11-26T09:00:00Z)")
+        if not (Decimal(0) < self.quantity <= MAX_QUANTITY):
+            raise ValueError("quantity must be greater than 0 and at most 1000000000")
+        if self.quantity.as_tuple().exponent < -6:  # type: ignore[operator]
+            raise ValueError("quantity has more than 6 decimal places")
+        for key, value in self.metadata.items():
+            if isinstance(value, str) and len(value) > 256:
+                raise ValueError(f"metadata.{key} is longer than 256 characters")
+        if self.unit_price is not None and self.amount is not None:
+            raise ValueError("give unit_price or amount, not both")
+        if self.category.is_usage:
+            if self.amount is not None and self.amount <= 0:
+                raise ValueError("amount of a usage item is its positive price")
+            if self.unit_price is not None and self.unit_price < 0:
+                raise ValueError("unit_price must not be negative")
+        elif self.unit_price is not None:
+            raise ValueError(f"{self.category.value} takes an amount, not a unit_price")
+        elif self.amount is None:
+            raise ValueError(f"{self.category.value} needs an amount")
+        elif self.category is Category.RECHARGE and self.amount <= 0:
+            raise ValueError("a recharge amount must be positive")
+        elif self.category is Category.ADJUSTMENT:
+            if self.amount == 0:
+                raise ValueError("an adjustment amount must not be zero")
+            if not self.description:
+                raise ValueError("an adjustment needs a description saying why")
+        return self
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
