@@ -9,10 +9,11 @@ from ..adapters.ledger_repo import LedgerRepository
 from ..config import get_settings
 from ..domain.access import Action, Principal
 from ..domain.accounts import Account
-from ..domain.balance import balance_status
+from ..domain.balance import RUNWAY_WINDOW_DAYS, average_daily_spend, balance_status, runway_days
 from ..domain.money import format_micros
 from ..domain.periods import format_instant
 from .accounts import require
+from .reports import spend_over_last_days
 
 
 def balance_view(account: Account) -> dict[str, Any]:
@@ -20,6 +21,7 @@ def balance_view(account: Account) -> dict[str, Any]:
     state = LedgerRepository().balance(billing_id)
     threshold = get_settings().low_balance_micros
     payer = account if billing_id == account.account_id else AccountRepository().get(billing_id)
+    daily_spend = average_daily_spend(spend_over_last_days(payer or account, RUNWAY_WINDOW_DAYS))
     return {
         "account_id": account.account_id,
         "billing": account.billing.value,
@@ -29,6 +31,9 @@ def balance_view(account: Account) -> dict[str, Any]:
         "currency": payer.currency if payer else account.currency,
         "status": balance_status(state.balance_micros, threshold).value,
         "low_balance_threshold": format_micros(threshold),
+        # Runway: how long the balance lasts at the average spend of the last 30 days.
+        "average_daily_spend": format_micros(daily_spend),
+        "runway_days": runway_days(state.balance_micros, daily_spend),
         "entries": state.seq,
         "last_posted_at": format_instant(state.last_posted_at) if state.last_posted_at else None,
     }

@@ -13,7 +13,7 @@ from ..adapters.ledger_repo import LedgerRepository
 from ..adapters.rollups_repo import RollupRepository
 from ..config import get_settings
 from ..domain.access import Action, Principal
-from ..domain.accounts import Account
+from ..domain.accounts import Account, AccountKind
 from ..domain.balance import balance_status
 from ..domain.categories import USAGE_CATEGORIES, Category
 from ..domain.money import format_micros, format_quantity_micros, percent
@@ -278,3 +278,22 @@ def usage_csv(report: Mapping[str, Any]) -> str:
         for row in block["rows"]
     )
     return to_csv(rows, USAGE_CSV_COLUMNS)
+
+
+def accounts_drawing_from(payer: Account) -> list[Account]:
+    """The accounts whose usage moves `payer`'s balance: itself and its shared sub-accounts."""
+    if payer.kind is not AccountKind.AGENCY:
+        return [payer]
+    shared = [a for a in AccountRepository().sub_accounts(payer.account_id) if a.billing_account_id == payer.account_id]
+    return [payer, *shared]
+
+
+def spend_over_last_days(payer: Account, days: int, rollups: RollupRepository | None = None) -> int:
+    """Usage cost drawn from `payer`'s balance over the last `days` complete local days."""
+    rollups = rollups or RollupRepository()
+    total = 0
+    for account in accounts_drawing_from(payer):
+        today = datetime.now(UTC).astimezone(account.zone).date()
+        query = ReportQuery(today - timedelta(days=days), today - timedelta(days=1), GroupBy.TOTAL, USAGE_CATEGORIES)
+        total += sum(cost_micros(t) for t in totals_by_category(_usage_rows(account, query, rollups)).values())
+    return total

@@ -11,9 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chalicelib.adapters.accounts_repo import AccountRepository
 from chalicelib.adapters.ledger_repo import LedgerRepository
 from chalicelib.domain.money import parse_micros
 from chalicelib.domain.reports import GroupBy, period_of
+from chalicelib.services.balances import balance_view
 from chalicelib.services.reports import account_usage, agency_dashboard, agency_usage
 from chalicelib.services.usage import record_usage
 
@@ -142,3 +144,50 @@ def test_agency_totals_are_the_sum_of_its_accounts_and_the_dashboard_ranks_by_co
     assert dashboard["accounts"][0]["calls"] == 3 and dashboard["accounts"][0]["texts"] == "2"
     assert dashboard["totals"]["cost"] == "0.2408"
     assert dashboard["accounts"][1]["balance"] == "-0.1125"  # the agency's balance pays for shared
+
+
+def test_balance_runway_from_the_last_30_days_of_spend():
+    agency = provision(new_id("ag"), kind="agency", time_zone="Asia/Kolkata")
+    shared = provision(new_id("sub"), agency_id=agency, billing="agency", time_zone="Asia/Kolkata")
+    zone = ZoneInfo("Asia/Kolkata")
+    today = datetime.now(UTC).astimezone(zone).date()
+    noon = [
+        datetime.combine(today - timedelta(days=d), datetime.min.time(), zone) + timedelta(hours=12)
+        for d in range(1, 31)
+    ]
+    record_usage(
+        [message(event_body(new_id("r"), agency, "recharge", amount="90.00"))]
+        + [message(event_body(new_id("n"), shared, "number_renewals", quantity="1", occurred_at=iso(t))) for t in noon]
+        # outside the window: today (incomplete) and 31 days ago
+        + [
+            message(
+                event_body(
+                    new_id("n"), shared, "number_renewals", quantity="1", occurred_at=iso(noon[0] + timedelta(days=1))
+                )
+            )
+        ]
+        + [
+            message(
+                event_body(
+                    new_id("n"), agency, "number_renewals", quantity="1", occurred_at=iso(noon[-1] - timedelta(days=1))
+                )
+            )
+        ],
+        dead_letter=never,
+    )
+    view = balance_view(stored(shared))
+    assert view["balance"] == "58.00"  # 90 - 32 renewals
+    assert view["average_daily_spend"] == "1.00"
+    assert view["runway_days"] == "58.0"
+    assert view["billing_account_id"] == agency
+
+
+def test_no_spend_means_no_runway():
+    account = provision(new_id("acct"))
+    assert balance_view(stored(account))["runway_days"] is None
+
+
+def stored(account_id: str) -> Any:
+    account = AccountRepository().get(account_id)
+    assert account is not None
+    return account
