@@ -38,13 +38,26 @@ def get_settings() -> Settings:
         stage=stage,
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         table_prefix=env.get("BILLING_TABLE_PREFIX", f"billing-{stage}-"),
-        jwt_secret=env.get("BILLING_JWT_SECRET") or LOCAL_JWT_SECRET,
+        jwt_secret=_jwt_secret(stage, env.get("BILLING_JWT_SECRET")),
         usage_queue_name=env.get("BILLING_USAGE_QUEUE", "usage-events.fifo"),
         usage_dlq_name=env.get("BILLING_USAGE_DLQ", "usage-events-dlq.fifo"),
         # Below this the balance reads `low` (the platform recharges below $15).
         low_balance_micros=int(env.get("BILLING_LOW_BALANCE_MICROS", "15000000")),
         default_rates_json=env.get("BILLING_DEFAULT_RATES"),
     )
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def _jwt_secret(stage: str, configured: str | None) -> str:
+    """The token secret; only the local stage may fall back to the printed default."""
+    if configured:
+        return configured
+    if stage != "local":
+        raise ConfigurationError(f"BILLING_JWT_SECRET must be set for stage {stage!r}")
+    return LOCAL_JWT_SECRET
 
 
 def reset_settings() -> None:

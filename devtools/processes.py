@@ -106,8 +106,17 @@ def start_dynamodb_local(port: int, db_path: Path | None) -> Service:
     if db_path is not None:
         db_path.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        ["java", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar),
-         "-port", str(port), "-sharedDb", "-disableTelemetry", *storage],
+        [
+            "java",
+            f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+            "-jar",
+            str(jar),
+            "-port",
+            str(port),
+            "-sharedDb",
+            "-disableTelemetry",
+            *storage,
+        ],
         cwd=jar.parent,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -12,24 +12,41 @@ from chalicelib.config import get_settings
 DEFAULT_SENDER = "billing@example.com"
 
 
+def ensure_queue(name: str, attributes: dict[str, str]) -> str:
+    """Create the queue, or bring an existing one to these attributes (idempotent)."""
+    from botocore.exceptions import ClientError
+
+    sqs = client("sqs")
+    try:
+        return str(sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("QueueNameExists", "QueueAlreadyExists"):
+            raise
+        # It exists with other attributes (an older run): update the mutable ones.
+        url = str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+        mutable = {k: v for k, v in attributes.items() if k != "FifoQueue"}
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=mutable)
+        return url
+
+
 def create_queues() -> dict[str, str]:
     """The FIFO usage queue and its FIFO dead-letter queue (redrive after 5 receives)."""
     settings = get_settings()
     sqs = client("sqs")
-    dlq_url = sqs.create_queue(
-        QueueName=settings.usage_dlq_name,
-        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "false", "MessageRetentionPeriod": "1209600"},
-    )["QueueUrl"]
+    dlq_url = ensure_queue(
+        settings.usage_dlq_name,
+        {"FifoQueue": "true", "ContentBasedDeduplication": "false", "MessageRetentionPeriod": "1209600"},
+    )
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(
-        QueueName=settings.usage_queue_name,
-        Attributes={
+    queue_url = ensure_queue(
+        settings.usage_queue_name,
+        {
             "FifoQueue": "true",
             "ContentBasedDeduplication": "false",
             "VisibilityTimeout": "30",
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
         },
-    )["QueueUrl"]
+    )
     return {"usage": queue_url, "dlq": dlq_url}
 
 

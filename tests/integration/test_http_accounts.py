@@ -239,6 +239,8 @@ def test_balance_of_a_new_account(client: Client) -> None:
         "currency": "USD",
         "status": "low",
         "low_balance_threshold": "15.00",
+        "average_daily_spend": "0.00",
+        "runway_days": None,
         "entries": 0,
         "last_posted_at": None,
     }

@@ -7,7 +7,12 @@ from chalicelib.domain.balance import BalanceStatus, average_daily_spend, balanc
 
 @pytest.mark.parametrize(
     ("balance", "status"),
-    [(-1, BalanceStatus.PAST_DUE), (0, BalanceStatus.LOW), (14_999_999, BalanceStatus.LOW), (15_000_000, BalanceStatus.OK)],
+    [
+        (-1, BalanceStatus.PAST_DUE),
+        (0, BalanceStatus.LOW),
+        (14_999_999, BalanceStatus.LOW),
+        (15_000_000, BalanceStatus.OK),
+    ],
 )
 def test_status(balance, status):
     assert balance_status(balance, 15_000_000) is status

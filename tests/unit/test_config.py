@@ -1,0 +1,26 @@
+import pytest
+
+from chalicelib.config import LOCAL_JWT_SECRET, ConfigurationError, get_settings, reset_settings
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings(monkeypatch):
+    monkeypatch.delenv("BILLING_JWT_SECRET", raising=False)
+    reset_settings()
+    yield
+    reset_settings()
+
+
+def test_local_stage_falls_back_to_the_printed_default(monkeypatch):
+    monkeypatch.setenv("BILLING_STAGE", "local")
+    assert get_settings().jwt_secret == LOCAL_JWT_SECRET
+
+
+def test_other_stages_refuse_to_run_without_a_secret(monkeypatch):
+    monkeypatch.setenv("BILLING_STAGE", "prod")
+    with pytest.raises(ConfigurationError, match="BILLING_JWT_SECRET"):
+        get_settings()
+    monkeypatch.setenv("BILLING_JWT_SECRET", "s3cret-from-ssm")
+    reset_settings()
+    assert get_settings().jwt_secret == "s3cret-from-ssm"
+    assert get_settings().table_name("ledger_entries") == "billing-prod-ledger_entries"
