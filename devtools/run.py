@@ -32,6 +32,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from . import environment
 from .processes import (
     LOCAL_DIR,
     ROOT,
@@ -127,39 +128,12 @@ class StackConfig:
 _CLEARED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
-def reset_app_caches() -> None:
-    """Drop the app's cached settings, table bindings, clients and queue URLs."""
-    from chalicelib.adapters.aws import reset_clients
-    from chalicelib.adapters.queues import reset_queue_urls
-    from chalicelib.adapters.tables.base import unbind
-    from chalicelib.config import reset_settings
-
-    reset_settings()
-    unbind()
-    reset_clients()
-    reset_queue_urls()
-
-
 def apply_env(config: StackConfig) -> dict[str, str | None]:
     """Point this process at the local stack; returns the previous values (see restore_env)."""
-    updates: dict[str, str | None] = {**config.env(), **dict.fromkeys(_CLEARED)}
-    saved = {key: os.environ.get(key) for key in updates}
-    for key, value in updates.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    reset_app_caches()
-    return saved
+    return environment.apply_env({**config.env(), **dict.fromkeys(_CLEARED)})
 
 
-def restore_env(saved: dict[str, str | None]) -> None:
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    reset_app_caches()
+restore_env = environment.restore_env
 
 
 def chalice_command(port: int) -> list[str]:

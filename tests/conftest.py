@@ -18,21 +18,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from devtools.environment import apply_env, restore_env
 from devtools.processes import Service, free_port, start_dynamodb_local, start_moto_server
 
 TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
-
-
-def _reset_caches() -> None:
-    from chalicelib.adapters.aws import reset_clients
-    from chalicelib.adapters.queues import reset_queue_urls
-    from chalicelib.adapters.tables.base import unbind
-    from chalicelib.config import reset_settings
-
-    reset_settings()
-    unbind()
-    reset_clients()
-    reset_queue_urls()
 
 
 @pytest.fixture(scope="session")
@@ -78,16 +67,8 @@ def aws(dynamodb_endpoint: str, moto_endpoint: str) -> Iterator[dict[str, object
         "BILLING_USAGE_DLQ": f"{prefix}usage-events-dlq.fifo",
         "BILLING_JWT_SECRET": TEST_SECRET,
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    _reset_caches()
+    saved = apply_env(env)
     try:
-        resources = create_all()
-        yield resources
+        yield create_all()
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        _reset_caches()
+        restore_env(saved)

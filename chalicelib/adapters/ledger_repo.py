@@ -194,31 +194,9 @@ class LedgerRepository:
         for record in LedgerEntryRecord.by_billing_seq.query(billing_account_id, scan_index_forward=True):
             yield entry_from_record(record)
 
-    def page_by_account(
+    def page(
         self,
-        account_id: str,
-        start: datetime | None,
-        end: datetime | None,
-        category: str | None,
-        limit: int,
-        after: dict[str, Any] | None,
-    ) -> EntryPage:
-        return self._page(LedgerEntryRecord.by_account_posted, account_id, start, end, category, limit, after)
-
-    def page_by_agency(
-        self,
-        agency_id: str,
-        start: datetime | None,
-        end: datetime | None,
-        category: str | None,
-        limit: int,
-        after: dict[str, Any] | None,
-    ) -> EntryPage:
-        return self._page(LedgerEntryRecord.by_agency_posted, agency_id, start, end, category, limit, after)
-
-    def _page(
-        self,
-        index: Any,
+        scope: str,
         hash_key: str,
         start: datetime | None,
         end: datetime | None,
@@ -226,8 +204,13 @@ class LedgerRepository:
         limit: int,
         after: dict[str, Any] | None,
     ) -> EntryPage:
-        """Newest first, `limit` entries, resuming after `after` (a key from a previous page)."""
+        """Entries of an account (scope "account") or agency ("agency"), newest first.
+
+        At most `limit` entries posted in [start, end), resuming after `after` (the
+        key a previous page ended on); the page's `last_key` is None at the end.
+        """
         bind()
+        index = _POSTED_INDEXES[scope]
         range_condition: Any = None
         # Posted keys are "<instant>#<seq>": a key posted at `end` sorts above the
         # bare "<end>" text, so BETWEEN start AND end is the half-open [start, end).
@@ -258,6 +241,12 @@ class LedgerRepository:
             last_record = record
         last_key = _index_key(index, last_record) if more and last_record is not None else None
         return EntryPage(entries, last_key)
+
+
+_POSTED_INDEXES: dict[str, Any] = {
+    "account": LedgerEntryRecord.by_account_posted,
+    "agency": LedgerEntryRecord.by_agency_posted,
+}
 
 
 def _index_key(index: Any, record: LedgerEntryRecord) -> dict[str, Any]:

@@ -7,9 +7,8 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from ..services import logs
-from ..services.errors import BadRequest
 from .auth import jwt_auth
-from .http import CORS, api_errors, parse_limit, principal_of, query_params
+from .http import CORS, api_errors, parse_limit, principal_of, query_params, wants_csv
 
 logs_bp = Blueprint(__name__)
 
@@ -26,19 +25,12 @@ def _respond(page_or_csv: logs.LogPage | str, filename: str) -> Response | dict[
     return {"items": page_or_csv.rows, "next_cursor": page_or_csv.next_cursor, "time_zone": page_or_csv.time_zone}
 
 
-def _wants_csv(params: dict[str, str]) -> bool:
-    fmt = params.get("format", "json")
-    if fmt not in ("json", "csv"):
-        raise BadRequest("format must be json or csv")
-    return fmt == "csv"
-
-
 @logs_bp.route("/accounts/{account_id}/logs", methods=["GET"], authorizer=jwt_auth, cors=CORS)
 @api_errors
 def account_logs(account_id: str) -> Response | dict[str, Any]:
     request = logs_bp.current_request
     principal, params = principal_of(request), query_params(request)
-    if _wants_csv(params):
+    if wants_csv(params):
         return _respond(logs.account_logs_csv(principal, account_id, params), f"logs-{account_id}.csv")
     return _respond(logs.account_logs(principal, account_id, params, parse_limit(params)), "")
 
@@ -48,6 +40,6 @@ def account_logs(account_id: str) -> Response | dict[str, Any]:
 def agency_logs(agency_id: str) -> Response | dict[str, Any]:
     request = logs_bp.current_request
     principal, params = principal_of(request), query_params(request)
-    if _wants_csv(params):
+    if wants_csv(params):
         return _respond(logs.agency_logs_csv(principal, agency_id, params), f"logs-{agency_id}.csv")
     return _respond(logs.agency_logs(principal, agency_id, params, parse_limit(params)), "")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +17,7 @@ from ..domain.ledger import LedgerEntry
 from ..domain.money import format_micros
 from ..domain.periods import LocalRange, PeriodError, format_instant, local_range
 from .accounts import require
+from .csv_export import to_csv
 from .errors import BadRequest
 
 CSV_COLUMNS = [
@@ -72,9 +70,10 @@ def _query(scope: str, owner: Account, params: Mapping[str, str]) -> LogQuery:
 
 
 def _fetch(query: LogQuery, limit: int, after: dict[str, Any] | None) -> EntryPage:
-    ledger = LedgerRepository()
-    fetch = ledger.page_by_agency if query.scope.startswith("agency:") else ledger.page_by_account
-    return fetch(query.owner.account_id, query.range.start, query.range.end, query.category, limit, after)
+    scope = query.scope.split(":", 1)[0]
+    return LedgerRepository().page(
+        scope, query.owner.account_id, query.range.start, query.range.end, query.category, limit, after
+    )
 
 
 def _names(query: LogQuery) -> dict[str, Account]:
@@ -132,25 +131,6 @@ def _all_rows(query: LogQuery) -> Iterator[dict[str, Any]]:
         after = page.last_key
 
 
-def to_csv(rows: Iterator[dict[str, Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: _csv_safe(v) for k, v in r.items()})
-    return out.getvalue()
-
-
-_NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
-
-
-def _csv_safe(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula gets a leading quote (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER_RE.match(value):
-        return "'" + value
-    return value
-
-
 def account_logs(principal: Principal, account_id: str, params: Mapping[str, str], limit: int) -> LogPage:
     account = require(principal, Action.READ, account_id)
     return _page(_query(f"account:{account_id}", account, params), limit, params.get("cursor"))
@@ -163,9 +143,9 @@ def agency_logs(principal: Principal, agency_id: str, params: Mapping[str, str],
 
 def account_logs_csv(principal: Principal, account_id: str, params: Mapping[str, str]) -> str:
     account = require(principal, Action.READ, account_id)
-    return to_csv(_all_rows(_query(f"account:{account_id}", account, params)))
+    return to_csv(_all_rows(_query(f"account:{account_id}", account, params)), CSV_COLUMNS)
 
 
 def agency_logs_csv(principal: Principal, agency_id: str, params: Mapping[str, str]) -> str:
     agency = require(principal, Action.READ_AGENCY, agency_id)
-    return to_csv(_all_rows(_query(f"agency:{agency_id}", agency, params)))
+    return to_csv(_all_rows(_query(f"agency:{agency_id}", agency, params)), CSV_COLUMNS)
