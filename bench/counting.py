@@ -11,7 +11,9 @@ Hooks used (all per API call, not per retry, except ``before-send``):
 
 - ``before-parameter-build.dynamodb.*``: the call and its parameters (items written,
   keys requested);
-- ``after-call.dynamodb.*``: the parsed answer (items returned, error code);
+- ``after-call.dynamodb.*``: the parsed answer (items returned, Query/Scan ScannedCount,
+  error code), per operation and per table (the table is taken from the call's
+  parameters, or from a BatchGetItem answer);
 - ``before-send.dynamodb.*``: every HTTP attempt, retries included;
 - ``after-call-error.dynamodb.*``: calls that never got an answer (network).
 """
@@ -29,6 +31,7 @@ import botocore.session
 
 _HOOK_PREFIX = "bench-counting"
 _CONTEXT_KEY = "bench_counting_operation"
+_TABLE_KEY = "bench_counting_table"
 
 
 def _written_items(operation: str, params: dict[str, Any]) -> int:
@@ -65,6 +68,14 @@ def _items_returned(operation: str, parsed: dict[str, Any]) -> int:
     return 0
 
 
+def _items_returned_by_table(operation: str, parsed: dict[str, Any], table: str | None) -> dict[str, int]:
+    """Items returned, per table (BatchGetItem answers per table; the others name one)."""
+    if operation == "BatchGetItem":
+        return {name: len(items) for name, items in parsed.get("Responses", {}).items() if items}
+    returned = _items_returned(operation, parsed)
+    return {table or "?": returned} if returned else {}
+
+
 @dataclass
 class Tally:
     """What one counting window saw."""
@@ -76,6 +87,9 @@ class Tally:
     keys_requested: Counter[str] = field(default_factory=Counter)  # by operation (point reads)
     items_read: Counter[str] = field(default_factory=Counter)  # items returned, by operation
     unprocessed: int = 0  # BatchGet/BatchWrite leftovers the caller had to resend
+    items_scanned: Counter[str] = field(default_factory=Counter)  # Query/Scan ScannedCount, by operation
+    requests_by_table: Counter[str] = field(default_factory=Counter)  # single-table calls, by table name
+    items_read_by_table: Counter[str] = field(default_factory=Counter)  # items returned, by table name
 
     @property
     def total_requests(self) -> int:
@@ -93,6 +107,9 @@ class Tally:
             "items_read": sum(self.items_read.values()),
             "items_read_by_operation": dict(sorted(self.items_read.items())),
             "unprocessed_keys_or_items": self.unprocessed,
+            "items_scanned": sum(self.items_scanned.values()),
+            "requests_by_table": dict(sorted(self.requests_by_table.items())),
+            "items_read_by_table": dict(sorted(self.items_read_by_table.items())),
         }
 
 
@@ -162,11 +179,15 @@ class RequestCounter:
     def _on_call(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         operation = str(model.name)
         context[_CONTEXT_KEY] = operation
+        table = params.get("TableName")
+        context[_TABLE_KEY] = table
         with self._lock:
             tally = self._tally
             if tally is None:
                 return
             tally.requests[operation] += 1
+            if isinstance(table, str):
+                tally.requests_by_table[table] += 1
             written = _written_items(operation, params)
             if written:
                 tally.items_written[operation] += written
@@ -174,8 +195,9 @@ class RequestCounter:
             if keys:
                 tally.keys_requested[operation] += keys
 
-    def _on_answer(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+    def _on_answer(self, parsed: dict[str, Any], model: Any, context: dict[str, Any] | None = None, **_: Any) -> None:
         operation = str(model.name)
+        table = (context or {}).get(_TABLE_KEY)
         with self._lock:
             tally = self._tally
             if tally is None:
@@ -187,6 +209,9 @@ class RequestCounter:
             returned = _items_returned(operation, parsed)
             if returned:
                 tally.items_read[operation] += returned
+                tally.items_read_by_table.update(_items_returned_by_table(operation, parsed, table))
+            if operation in ("Query", "Scan"):
+                tally.items_scanned[operation] += int(parsed.get("ScannedCount", 0))
             leftovers = parsed.get("UnprocessedKeys") or {}
             tally.unprocessed += sum(len(spec.get("Keys", [])) for spec in leftovers.values())
             tally.unprocessed += sum(len(items) for items in (parsed.get("UnprocessedItems") or {}).values())

@@ -1,7 +1,7 @@
-"""`make bench`: DynamoDB request counts of the usage writer and the import cost of the handlers.
+"""`make bench`: DynamoDB request counts of the usage writer and the reports, and the import cost of the handlers.
 
     python -m bench.run                      # everything; starts its own DynamoDB Local (in memory)
-    python -m bench.run --only ingest        # or: --only import_cost
+    python -m bench.run --only ingest        # or: --only import_cost, --only reports
     python -m bench.run --endpoint http://127.0.0.1:8001   # use a running DynamoDB Local
 
 Writes bench/results.json and prints a table. Exits 0 whether or not the targets
@@ -11,7 +11,9 @@ itself could not run (the others still run and are written).
 Targets: at most 45 DynamoDB requests per 1,000 events at batch 1,000; importing
 the HTTP handler module (`app`) and the ingest handler module each at most 1.5x
 `import boto3` (judged on CPU time, wall clock reported beside it); the ingest path
-imports neither jinja2 nor a PDF library.
+imports neither jinja2 nor a PDF library. The 12-month agency usage report (100
+sub-accounts) reads the same number of items at 10N events as at N, at most 9,600,
+and its totals equal the sums of the events written.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import import_cost, ingest
+from . import import_cost, ingest, reports
 from .counting import RequestCounter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,8 +126,60 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
             "value": forbidden,
             "met": not forbidden,
         }
+    report_volumes = (results.get("reports") or {}).get("volumes")
+    if report_volumes:
+        checks.update(_report_targets(results["reports"]))
     checks_met = [c["met"] for c in checks.values()]
     return {"checks": checks, "all_met": all(checks_met) if checks_met else None}
+
+
+def _report_targets(bench: dict[str, Any]) -> dict[str, Any]:
+    checks: dict[str, Any] = {}
+    volumes = bench["volumes"]
+    labels = list(volumes)  # N, then 10N
+    for group_by, ratio in bench["ratio_10n_to_n"].items():
+        items = {label: volumes[label]["reports"][group_by]["dynamodb"]["items_read"] for label in labels}
+        checks[f"reports_items_read_10n_over_n_{group_by}"] = {
+            "limit": "= 1.00",
+            "value": ratio["dynamodb_items_read"],
+            "items_read": items,
+            "met": ratio["dynamodb_items_equal"],
+        }
+    largest = max(
+        (v["reports"][g]["dynamodb"]["items_read"], label, g) for label, v in volumes.items() for g in v["reports"]
+    )
+    bound = max(v["expected_reads"]["bound_items"] for v in volumes.values())
+    accounts = max(v["accounts"] for v in volumes.values())
+    checks["reports_items_read_max"] = {
+        "limit": f"<= {reports.MAX_ITEMS_READ:,}; the issue's bound for this agency: {bound:,} = {accounts} "
+        f"account items + {reports.MONTHS} x categories present, summed over the {accounts} accounts "
+        "of the report (the agency is one)",
+        "value": largest[0],
+        "where": f"{largest[1]}, group_by={largest[2]}",
+        "bound_items_categories_present": bound,
+        "met": largest[0] <= reports.MAX_ITEMS_READ,
+    }
+    exact = [v["reports"][g]["dynamodb"]["reads_exactly_expected"] for v in volumes.values() for g in v["reports"]]
+    checks["reports_read_only_accounts_and_monthly_rollups"] = {
+        "limit": "items = 1 agency + 100 sub-accounts + the monthly rollups of the window; no daily rollup, "
+        "no ledger entry, no scan",
+        "value": "exactly" if all(exact) else "other reads too",
+        "met": all(exact),
+    }
+    wrong = [
+        f"{label} {g}"
+        for label, v in volumes.items()
+        for g, r in v["reports"].items()
+        if not (r["correctness"]["ok"] and r["sqlite"]["correct"])
+    ]
+    wrong += [f"{label} write" for label, v in volumes.items() if v["write"]["problems"] or not v["balances"]["ok"]]
+    checks["reports_totals_exact"] = {
+        "limit": "every row (account x month x category), every total = sums of the generated events "
+        "(DynamoDB report and SQLite peer); balances = recharges - usage",
+        "value": "exact at every volume" if not wrong else f"wrong: {', '.join(wrong)}",
+        "met": not wrong,
+    }
+    return checks
 
 
 # -- printing ---------------------------------------------------------------------
@@ -222,6 +276,8 @@ def print_report(results: dict[str, Any]) -> None:
             "heaviest packages pulled in, ms (-X importtime, cumulative)",
         ]
         print(_table(headers, rows, left=frozenset({0, 5, 6})))
+    if (results.get("reports") or {}).get("volumes"):
+        _print_reports(results["reports"])
     checks = results["targets"]["checks"]
     if checks:
         print("\ntargets")
@@ -231,12 +287,88 @@ def print_report(results: dict[str, Any]) -> None:
             print(f"  [{verdict:>6}] {name}: {c['value']}{wall} (target {c['limit']})")
 
 
+def _print_reports(bench: dict[str, Any]) -> None:
+    config = bench["config"]
+    window = config["window"]
+    first = next(iter(bench["volumes"].values()))
+    print(
+        f"\nreports: agency_usage over {window['from']} .. {window['to']} ({window['months']} months), "
+        f"1 agency + {config['sub_accounts']} sub-accounts ({first['shared_billing_sub_accounts']} shared billing, "
+        f"{first['own_billing_sub_accounts']} own), {len(first['time_zones'])} time zones; one call per row, counted"
+    )
+    rows = []
+    for label, v in bench["volumes"].items():
+        for group_by, r in v["reports"].items():
+            ddb, peer = r["dynamodb"], r["sqlite"]
+            ops = ddb["requests_by_operation"]
+            rows.append(
+                [
+                    f"{label} = {v['usage_events']:,}",
+                    group_by,
+                    str(ddb["requests"]),
+                    f"{ops.get('GetItem', 0)}/{ops.get('Query', 0)}/{ops.get('BatchGetItem', 0)}",
+                    f"{ddb['items_read']:,}",
+                    f"{ddb['rollup_items_read']:,}",
+                    f"{v['expected_reads']['items']:,}",
+                    f"{ddb['wall_time_ms']:.0f}",
+                    f"{peer['rows_read']:,}",
+                    f"{peer['wall_time_ms']:.0f}",
+                    f"{r['rows_read_ratio_sqlite_to_dynamodb']:.2f}",
+                    "ok" if r["correctness"]["ok"] and peer["correct"] else "WRONG",
+                ]
+            )
+    headers = [
+        "events",
+        "group_by",
+        "requests",
+        "Get/Query/BGet",
+        "items read",
+        "rollups",
+        "expected",
+        "ddb ms",
+        "sqlite rows",
+        "sqlite ms",
+        "rows ratio",
+        "exact",
+    ]
+    print(_table(headers, rows, left=frozenset({0, 1})))
+    for label, v in bench["volumes"].items():
+        w, e = v["write"], v["expected_reads"]
+        print(
+            f"  {label}: wrote {v['usage_events']:,} usage + {v['recharge_events']} recharge "
+            f"+ {v['events_just_outside_window']} just-outside-the-window events in "
+            f"{w['wall_time_s']} s ({w['record_usage_calls']} record_usage calls, {w['transactions']} transactions); "
+            f"expected items = {e['account_items']} accounts + {e['monthly_rollups_usage']:,} usage + "
+            f"{e['monthly_rollups_recharge']} recharge monthly rollups; report total "
+            f"{v['reports']['month']['correctness']['report_total_amount']}"
+        )
+        for problem in w["problems"]:
+            print(f"  {label}: {problem}")
+        if not v["balances"]["ok"]:
+            print(f"  {label}: balances wrong: {v['balances']['wrong']}")
+        for group_by, r in v["reports"].items():
+            for problem in r["correctness"]["problems"] + r["sqlite"]["problems"]:
+                print(f"  {label} {group_by}: {problem}")
+    plan = next(iter(first["reports"].values()))["sqlite"]["query_plan"]
+    print(f"  sqlite plan: {'; '.join(plan)}")
+    ratio = bench["ratio_10n_to_n"]
+    print(
+        "  10N / N: DynamoDB items "
+        + ", ".join(f"{g} {r['dynamodb_items_read']:.2f}" for g, r in ratio.items())
+        + "; SQLite rows "
+        + ", ".join(f"{g} {r['sqlite_rows_read']:.2f}" for g, r in ratio.items())
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=("ingest", "import_cost"), help="run one benchmark only")
+    parser.add_argument("--only", choices=("ingest", "import_cost", "reports"), help="run one benchmark only")
     parser.add_argument("--endpoint", help="use this running DynamoDB Local instead of starting one")
     parser.add_argument("--repetitions", type=int, default=import_cost.REPETITIONS, help="import samples per target")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON results")
+    parser.add_argument(
+        "--reports-n", type=int, default=reports.N, help="N of the reports benchmark (it also runs 10N)"
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -245,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "ingest": None,
         "import_cost": None,
+        "reports": None,
     }
     failures: list[str] = []
     # Import cost first: the JVM of DynamoDB Local would otherwise compete for the CPU.
@@ -267,6 +400,25 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             failures.append("ingest")
             results["ingest"] = {"error": _failure(exc)}
+        finally:
+            counter.uninstall()
+    if args.only in (None, "reports"):
+        from .stack import dynamodb
+
+        counter = RequestCounter()
+        counter.install()
+        try:
+            print("reports: starting DynamoDB Local ..." if not args.endpoint else "reports: ...", flush=True)
+            with dynamodb(args.endpoint) as setup:
+                started_reports = time.perf_counter()
+                results["reports"] = {
+                    "dynamodb": setup,
+                    **reports.run(counter, setup["table_prefix"], n=args.reports_n),
+                }
+                results["reports"]["wall_time_s"] = round(time.perf_counter() - started_reports, 1)
+        except Exception as exc:
+            failures.append("reports")
+            results["reports"] = {"error": _failure(exc)}
         finally:
             counter.uninstall()
     results["machine"]["load_average_at_end"] = _load_average()

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from devtools.environment import apply_env, restore_env
 from devtools.processes import DDB_JAR_SHA256, Service, free_port, start_dynamodb_local
-
-
-def reset_caches() -> None:
-    """Forget settings, table bindings and clients, so the next use reads the environment."""
-    from chalicelib.adapters.aws import reset_clients
-    from chalicelib.adapters.queues import reset_queue_urls
-    from chalicelib.adapters.tables.base import unbind
-    from chalicelib.config import reset_settings
-
-    reset_settings()
-    unbind()
-    reset_clients()
-    reset_queue_urls()
 
 
 @contextmanager
@@ -44,11 +31,7 @@ def dynamodb(endpoint: str | None = None) -> Iterator[dict[str, str]]:
         "BILLING_TABLE_PREFIX": prefix,
     }
     cleared = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "BILLING_DEFAULT_RATES", "BILLING_STAGE")
-    saved = {k: os.environ.get(k) for k in (*env, *cleared)}
-    os.environ.update(env)
-    for key in cleared:
-        os.environ.pop(key, None)
-    reset_caches()
+    saved = apply_env({**env, **dict.fromkeys(cleared)})
     try:
         from chalicelib.adapters.schema import create_tables
 
@@ -68,11 +51,6 @@ def dynamodb(endpoint: str | None = None) -> Iterator[dict[str, str]]:
                 delete_tables()
             except Exception as exc:
                 print(f"bench: could not delete the bench tables ({prefix}*): {exc}")
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        reset_caches()
+        restore_env(saved)
         if service is not None:
             service.stop()
