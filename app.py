@@ -10,6 +10,7 @@ from chalicelib.api.accounts import accounts_bp
 from chalicelib.api.auth import auth_bp
 from chalicelib.api.http import reject_unauthenticated
 from chalicelib.api.logs import logs_bp
+from chalicelib.api.payments import payments_bp
 from chalicelib.api.reports import reports_bp
 from chalicelib.api.usage import usage_bp
 from chalicelib.observability import get_logger, record_ingest
@@ -19,10 +20,12 @@ app.register_blueprint(auth_bp)
 app.register_blueprint(accounts_bp)
 app.register_blueprint(logs_bp)
 app.register_blueprint(reports_bp)
+app.register_blueprint(payments_bp)
 app.register_blueprint(usage_bp)
 app.register_middleware(reject_unauthenticated, "http")
 
 USAGE_QUEUE = "usage-events.fifo"
+BILLING_TASKS_QUEUE = "billing-tasks"
 
 
 # FIFO event sources take at most 10 messages a batch; a message may carry many
@@ -36,3 +39,10 @@ def ingest_usage_events(event: SQSEvent) -> dict[str, Any]:
     for message_id, reason in outcome.dead_lettered:
         get_logger().warning("usage event dead-lettered", extra={"message_id": message_id, "reason": reason})
     return response
+
+
+@app.on_sqs_message(queue=BILLING_TASKS_QUEUE, batch_size=10)
+def process_billing_tasks(event: SQSEvent) -> dict[str, Any]:
+    from chalicelib.handlers.billing import process_billing_tasks as process
+
+    return process(event)

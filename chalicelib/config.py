@@ -23,8 +23,11 @@ class Settings:
     jwt_secret: str
     usage_queue_name: str
     usage_dlq_name: str
+    billing_tasks_queue_name: str
+    billing_tasks_dlq_name: str
     low_balance_micros: int
     default_rates_json: str | None
+    sender: str  # BILLING_SENDER: the verified SES identity emails come from
 
     def table_name(self, base: str) -> str:
         return f"{self.table_prefix}{base}"
@@ -41,9 +44,12 @@ def get_settings() -> Settings:
         jwt_secret=_jwt_secret(stage, env.get("BILLING_JWT_SECRET")),
         usage_queue_name=env.get("BILLING_USAGE_QUEUE", "usage-events.fifo"),
         usage_dlq_name=env.get("BILLING_USAGE_DLQ", "usage-events-dlq.fifo"),
+        billing_tasks_queue_name=env.get("BILLING_TASKS_QUEUE", "billing-tasks"),
+        billing_tasks_dlq_name=env.get("BILLING_TASKS_DLQ", "billing-tasks-dlq"),
         # Below this the balance reads `low` (the platform recharges below $15).
         low_balance_micros=int(env.get("BILLING_LOW_BALANCE_MICROS", "15000000")),
         default_rates_json=env.get("BILLING_DEFAULT_RATES"),
+        sender=env.get("BILLING_SENDER", "billing@example.com"),
     )
 
 

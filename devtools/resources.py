@@ -30,7 +30,7 @@ def ensure_queue(name: str, attributes: dict[str, str]) -> str:
 
 
 def create_queues() -> dict[str, str]:
-    """The FIFO usage queue and its FIFO dead-letter queue (redrive after 5 receives)."""
+    """The FIFO usage queue, the billing-tasks queue, and their dead-letter queues (after 5 receives)."""
     settings = get_settings()
     sqs = client("sqs")
     dlq_url = ensure_queue(
@@ -47,7 +47,18 @@ def create_queues() -> dict[str, str]:
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
         },
     )
-    return {"usage": queue_url, "dlq": dlq_url}
+    tasks_dlq_url = ensure_queue(settings.billing_tasks_dlq_name, {"MessageRetentionPeriod": "1209600"})
+    tasks_dlq_arn = sqs.get_queue_attributes(QueueUrl=tasks_dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    tasks_url = ensure_queue(
+        settings.billing_tasks_queue_name,
+        {
+            "VisibilityTimeout": "60",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": tasks_dlq_arn, "maxReceiveCount": "5"}),
+        },
+    )
+    return {"usage": queue_url, "dlq": dlq_url, "billing_tasks": tasks_url, "billing_tasks_dlq": tasks_dlq_url}
 
 
 def verify_sender() -> str:

@@ -65,6 +65,8 @@ def aws(dynamodb_endpoint: str, moto_endpoint: str) -> Iterator[dict[str, object
         "BILLING_TABLE_PREFIX": prefix,
         "BILLING_USAGE_QUEUE": f"{prefix}usage-events.fifo",
         "BILLING_USAGE_DLQ": f"{prefix}usage-events-dlq.fifo",
+        "BILLING_TASKS_QUEUE": f"{prefix}billing-tasks",
+        "BILLING_TASKS_DLQ": f"{prefix}billing-tasks-dlq",
         "BILLING_JWT_SECRET": TEST_SECRET,
     }
     saved = apply_env(env)

@@ -22,6 +22,7 @@ from ..domain.categories import Category
 from ..domain.ledger import BalanceState, LedgerEntry, Plan
 from ..domain.periods import format_instant, parse_instant
 from ..domain.rollups import RollupKey, RollupTotals
+from .billing_repo import head_from_record, update_actions
 from .tables.balances import BalanceRecord
 from .tables.base import bind
 from .tables.ledger import LedgerEntryRecord
@@ -104,28 +105,16 @@ class LedgerRepository:
     def balance(self, billing_account_id: str) -> BalanceState:
         bind()
         try:
-            record = BalanceRecord.get(billing_account_id, consistent_read=True)
+            return _state(BalanceRecord.get(billing_account_id, consistent_read=True))
         except DoesNotExist:
             return BalanceState(billing_account_id, 0, 0, None, exists=False)
-        return BalanceState(
-            billing_account_id=billing_account_id,
-            balance_micros=int(record.balance_micros),
-            seq=int(record.seq),
-            last_posted_at=record.last_posted_at,
-            exists=True,
-        )
 
     def balances(self, billing_account_ids: Sequence[str], consistent: bool = False) -> dict[str, BalanceState]:
         """Several balance heads in one BatchGetItem (per 100 keys)."""
         bind()
         keys = sorted(set(billing_account_ids))
         records = BalanceRecord.batch_get(keys, consistent_read=consistent) if keys else []
-        found = {
-            r.billing_account_id: BalanceState(
-                r.billing_account_id, int(r.balance_micros), int(r.seq), r.last_posted_at, exists=True
-            )
-            for r in records
-        }
+        found = {r.billing_account_id: _state(r) for r in records}
         return {b: found.get(b) or BalanceState(b, 0, 0, None, exists=False) for b in billing_account_ids}
 
     def all_billing_account_ids(self) -> Iterator[str]:
@@ -135,8 +124,16 @@ class LedgerRepository:
             yield record.billing_account_id
 
     # -- appending ------------------------------------------------------------
-    def commit(self, plan: Plan, currency: str, rollups: Mapping[RollupKey, RollupTotals]) -> None:
-        """Write the plan and its rollup counters atomically, or raise CommitConflict."""
+    def commit(
+        self,
+        plan: Plan,
+        currency: str,
+        rollups: Mapping[RollupKey, RollupTotals],
+        head_updates: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write the plan, its rollup counters and any `head_updates` (attribute -> value,
+        None removes) on the balance head atomically, or raise CommitConflict."""
+        head_updates = dict(head_updates or {})
         if not plan.entries:
             return
         bind()
@@ -153,6 +150,8 @@ class LedgerRepository:
                     head.currency = currency
                     head.last_posted_at = plan.after.last_posted_at
                     head.updated_at = now
+                    for name, value in head_updates.items():
+                        setattr(head, name, value)
                     tx.save(head, condition=BalanceRecord.billing_account_id.does_not_exist())
                 else:
                     tx.update(
@@ -162,6 +161,7 @@ class LedgerRepository:
                             BalanceRecord.seq.set(plan.after.seq),
                             BalanceRecord.last_posted_at.set(plan.after.last_posted_at or now),
                             BalanceRecord.updated_at.set(now),
+                            *update_actions(head_updates),
                         ],
                         condition=BalanceRecord.seq == plan.before.seq,
                     )
@@ -241,6 +241,17 @@ class LedgerRepository:
             last_record = record
         last_key = _index_key(index, last_record) if more and last_record is not None else None
         return EntryPage(entries, last_key)
+
+
+def _state(record: BalanceRecord) -> BalanceState:
+    return BalanceState(
+        billing_account_id=record.billing_account_id,
+        balance_micros=int(record.balance_micros or 0),
+        seq=int(record.seq or 0),
+        last_posted_at=record.last_posted_at,
+        exists=True,
+        billing=head_from_record(record),
+    )
 
 
 _POSTED_INDEXES: dict[str, Any] = {

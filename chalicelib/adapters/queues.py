@@ -58,16 +58,36 @@ def send_usage_messages(messages: Sequence[OutgoingMessage]) -> None:
 
 
 def dead_letter(body: str, reason: str, message_id: str, source: str) -> None:
-    """Park a message that can never be charged, with the reason, for a person to look at."""
-    url = queue_url(get_settings().usage_dlq_name)
+    """Park a message that can never be processed, with the reason, for a person to look at."""
+    settings = get_settings()
+    fifo = source == "usage-events"
+    url = queue_url(settings.usage_dlq_name if fifo else settings.billing_tasks_dlq_name)
+    fifo_fields = (
+        {"MessageGroupId": "malformed", "MessageDeduplicationId": _dedupe_id(f"{source}:{message_id}:{body}")}
+        if fifo
+        else {}
+    )
     client("sqs").send_message(
         QueueUrl=url,
         MessageBody=body,
-        MessageGroupId="malformed",
-        MessageDeduplicationId=_dedupe_id(f"{source}:{message_id}:{body}"),
+        **fifo_fields,
         MessageAttributes={
             "reason": {"DataType": "String", "StringValue": reason[:1000] or "unknown"},
             "source_message_id": {"DataType": "String", "StringValue": message_id or "-"},
             "source": {"DataType": "String", "StringValue": source},
         },
     )
+
+
+def send_billing_tasks(bodies: Sequence[str]) -> None:
+    """Put work for the billing worker (recharges, alerts) on its standard queue."""
+    url = queue_url(get_settings().billing_tasks_queue_name)
+    sqs = client("sqs")
+    for start in range(0, len(bodies), SQS_BATCH):
+        batch = bodies[start : start + SQS_BATCH]
+        response = sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)]
+        )
+        failed = response.get("Failed") or []
+        if failed:
+            raise RuntimeError(f"SQS refused {len(failed)} billing tasks: {failed[0].get('Message')}")

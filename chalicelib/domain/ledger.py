@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
 
 from .categories import Category
 from .events import MetadataValue, UsageEvent
+from .payments import BillingHead
 
 # Entry ids are derived from the event id, so a retried write produces the same id.
 _ENTRY_NAMESPACE = uuid.UUID("6f1c3a52-5d8e-4c7b-9a0e-2b7d4e1f8c90")
@@ -37,6 +38,7 @@ class BalanceState:
     seq: int  # sequence number of the last entry; 0 before the first
     last_posted_at: datetime | None
     exists: bool
+    billing: BillingHead = field(default_factory=BillingHead)
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,8 @@ def plan_entries(state: BalanceState, events: Sequence[PricedEvent], now: dateti
                 metadata=event.metadata,
             )
         )
-    after = BalanceState(
-        billing_account_id=state.billing_account_id,
+    after = replace(
+        state,
         balance_micros=balance,
         seq=seq,
         last_posted_at=posted_at if entries else state.last_posted_at,

@@ -19,7 +19,13 @@ from .reports import spend_over_last_days
 def balance_view(account: Account) -> dict[str, Any]:
     billing_id = account.billing_account_id
     state = LedgerRepository().balance(billing_id)
-    threshold = get_settings().low_balance_micros
+    settings = state.billing.settings
+    # "low" below the account's own alert threshold, else the platform default.
+    threshold = (
+        settings.low_balance_alert_micros
+        if settings.low_balance_alert_micros is not None
+        else get_settings().low_balance_micros
+    )
     payer = account if billing_id == account.account_id else AccountRepository().get(billing_id)
     daily_spend = average_daily_spend(spend_over_last_days(payer or account, RUNWAY_WINDOW_DAYS))
     return {
@@ -34,6 +40,13 @@ def balance_view(account: Account) -> dict[str, Any]:
         # Runway: how long the balance lasts at the average spend of the last 30 days.
         "average_daily_spend": format_micros(daily_spend),
         "runway_days": runway_days(state.balance_micros, daily_spend),
+        "auto_recharge": {
+            "enabled": settings.auto_recharge_enabled,
+            "threshold": format_micros(settings.threshold_micros),
+            "amount": format_micros(settings.amount_micros),
+            "in_flight": state.billing.recharge.in_flight_id is not None,
+            "paused": state.billing.recharge.paused,
+        },
         "entries": state.seq,
         "last_posted_at": format_instant(state.last_posted_at) if state.last_posted_at else None,
     }

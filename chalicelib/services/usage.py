@@ -14,15 +14,17 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from ..adapters.accounts_repo import AccountRepository
+from ..adapters.billing_repo import recharge_attributes
 from ..adapters.ledger_repo import CommitConflict, LedgerRepository
 from ..config import get_settings
 from ..domain.accounts import Account
 from ..domain.events import UsageEvent, decode_message
 from ..domain.ledger import BalanceState, PricedEvent, chunk_for_transactions, plan_entries
+from ..domain.payments import BillingTask, reactions
 from ..domain.pricing import RateCard, RateCardError, default_rates, price_event
 from ..domain.rollups import RollupKey, keys_for, rollup_deltas
 
@@ -43,6 +45,7 @@ class UsageOutcome:
     dead_lettered: list[tuple[str, str]] = field(default_factory=list)  # (message id, reason)
     failed_message_ids: list[str] = field(default_factory=list)
     transactions: int = 0
+    tasks: list[BillingTask] = field(default_factory=list)  # to send once the batch is written
 
 
 # (the message it came in, the reason, the event's own JSON)
@@ -173,10 +176,17 @@ def _write_billing_group(
         pending = list(chunk)
         attempts = 0
         while pending:
-            plan = plan_entries(state, pending, clock())
+            now = clock()
+            plan = plan_entries(state, pending, now)
+            # Auto-recharge and low-balance alerts are decided in the same transaction
+            # that moves the balance, so concurrent writers can never both request one.
+            recharge, tasks = reactions(
+                billing_account_id, state.billing, plan.after.balance_micros, plan.after.seq, now
+            )
+            head_updates = recharge_attributes(recharge) if recharge != state.billing.recharge else {}
             try:
                 outcome.transactions += 1
-                ledger.commit(plan, currency, rollup_deltas(plan.entries, zones))
+                ledger.commit(plan, currency, rollup_deltas(plan.entries, zones), head_updates)
             except CommitConflict as conflict:
                 attempts += 1
                 if conflict.duplicate_event_ids:
@@ -194,7 +204,8 @@ def _write_billing_group(
                 # retried by SQS and the dedupe condition makes that safe.
                 return _messages_from(chunks[index:], messages_of)
             outcome.charged += len(plan.entries)
-            state = plan.after
+            outcome.tasks.extend(tasks)
+            state = replace(plan.after, billing=replace(plan.after.billing, recharge=recharge))
             break
     return set()
 

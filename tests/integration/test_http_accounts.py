@@ -241,6 +241,13 @@ def test_balance_of_a_new_account(client: Client) -> None:
         "low_balance_threshold": "15.00",
         "average_daily_spend": "0.00",
         "runway_days": None,
+        "auto_recharge": {
+            "enabled": False,
+            "threshold": "15.00",
+            "amount": "25.00",
+            "in_flight": False,
+            "paused": False,
+        },
         "entries": 0,
         "last_posted_at": None,
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -40,11 +41,17 @@ class FlakyLedger(LedgerRepository):
     def __init__(self, rng: random.Random, rate: float) -> None:
         self.rng, self.rate, self.enabled = rng, rate, True
 
-    def commit(self, plan: Plan, currency: str, rollups: Mapping[RollupKey, RollupTotals]) -> None:
+    def commit(
+        self,
+        plan: Plan,
+        currency: str,
+        rollups: Mapping[RollupKey, RollupTotals],
+        head_updates: Mapping[str, Any] | None = None,
+    ) -> None:
         roll = self.rng.random()
         if self.enabled and roll < self.rate / 2:
             raise ConnectionError("injected: request never reached DynamoDB")
-        super().commit(plan, currency, rollups)
+        super().commit(plan, currency, rollups, head_updates)
         if self.enabled and roll < self.rate:
             raise TimeoutError("injected: committed, but the reply was lost")
 

@@ -128,10 +128,10 @@ def test_a_failed_group_fails_its_later_messages_but_not_other_groups():
     b = provision(new_id("acct"))
 
     class FailingFor(LedgerRepository):
-        def commit(self, plan, currency, rollups):
+        def commit(self, plan, *args, **kwargs):
             if plan.before.billing_account_id == a:
                 raise ConnectionError("injected")
-            return super().commit(plan, currency, rollups)
+            return super().commit(plan, *args, **kwargs)
 
     first_a, first_b, second_a = (
         message(event_body(new_id("e"), a), a),

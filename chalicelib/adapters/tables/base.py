@@ -20,10 +20,12 @@ _bound = False
 def all_models() -> list[Any]:
     from .accounts import AccountRecord
     from .balances import BalanceRecord
+    from .idempotency import IdempotencyRecord
     from .ledger import LedgerEntryRecord
+    from .payments import PaymentRecord
     from .rollups import RollupRecord
 
-    return [AccountRecord, BalanceRecord, LedgerEntryRecord, RollupRecord]
+    return [AccountRecord, BalanceRecord, LedgerEntryRecord, RollupRecord, PaymentRecord, IdempotencyRecord]
 
 
 def bind(force: bool = False) -> None:

@@ -1,0 +1,1 @@
+"""Card payment gateways: a simulated one (the local default) and Stripe."""

@@ -1,0 +1,222 @@
+"""Payments and idempotency records in DynamoDB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+
+from ..domain.payments import Payment, PaymentKind, PaymentStatus
+from ..domain.periods import format_instant
+from .tables.base import bind
+from .tables.idempotency import IdempotencyRecord
+from .tables.payments import PaymentRecord
+
+IDEMPOTENCY_TTL = timedelta(days=1)
+
+
+def _to_domain(r: PaymentRecord) -> Payment:
+    return Payment(
+        payment_id=r.payment_id,
+        billing_account_id=r.billing_account_id,
+        account_id=r.account_id,
+        kind=PaymentKind(r.kind),
+        amount_micros=int(r.amount_micros),
+        currency=r.currency,
+        status=PaymentStatus(r.status),
+        card_brand=r.card_brand,
+        card_last4=r.card_last4,
+        created_at=r.created_at,
+        gateway=r.gateway,
+        gateway_reference=r.gateway_reference,
+        failure_code=r.failure_code,
+        failure_reason=r.failure_reason,
+        recharge_id=r.recharge_id,
+        description=r.description or "",
+    )
+
+
+def _conditional_failed(exc: PutError | UpdateError) -> bool:
+    return exc.cause_response_code == "ConditionalCheckFailedException"
+
+
+@dataclass(frozen=True)
+class PaymentPage:
+    payments: list[Payment]
+    last_key: dict[str, Any] | None
+
+
+class PaymentRepository:
+    def get(self, payment_id: str) -> Payment | None:
+        bind()
+        try:
+            return _to_domain(PaymentRecord.get(payment_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def create_pending(self, payment: Payment) -> Payment:
+        """Record a payment about to be charged; if it exists already, return the stored one."""
+        bind()
+        record = PaymentRecord(
+            payment.payment_id,
+            billing_account_id=payment.billing_account_id,
+            account_id=payment.account_id,
+            kind=payment.kind.value,
+            amount_micros=payment.amount_micros,
+            currency=payment.currency,
+            status=PaymentStatus.PENDING.value,
+            card_brand=payment.card_brand,
+            card_last4=payment.card_last4,
+            gateway=payment.gateway,
+            recharge_id=payment.recharge_id,
+            description=payment.description,
+            created_at=payment.created_at,
+            created_key=f"{format_instant(payment.created_at)}#{payment.payment_id}",
+            updated_at=payment.created_at,
+        )
+        try:
+            record.save(condition=PaymentRecord.payment_id.does_not_exist())
+        except PutError as exc:
+            if not _conditional_failed(exc):
+                raise
+            stored = self.get(payment.payment_id)
+            assert stored is not None
+            return stored
+        return payment
+
+    def finish(
+        self,
+        payment_id: str,
+        status: PaymentStatus,
+        now: datetime,
+        *,
+        gateway_reference: str | None,
+        failure_code: str | None = None,
+        failure_reason: str | None = None,
+    ) -> Payment:
+        """Move a pending payment to its outcome (once); returns the stored payment."""
+        bind()
+        actions: list[Any] = [
+            PaymentRecord.status.set(status.value),
+            PaymentRecord.updated_at.set(now),
+        ]
+        for attribute, value in (
+            (PaymentRecord.gateway_reference, gateway_reference),
+            (PaymentRecord.failure_code, failure_code),
+            (PaymentRecord.failure_reason, failure_reason),
+        ):
+            if value is not None:
+                actions.append(attribute.set(value))
+        try:
+            PaymentRecord(payment_id).update(
+                actions=actions, condition=PaymentRecord.status == PaymentStatus.PENDING.value
+            )
+        except UpdateError as exc:
+            if not _conditional_failed(exc):
+                raise
+        stored = self.get(payment_id)
+        assert stored is not None
+        return stored
+
+    def claim_receipt(self, payment_id: str, now: datetime) -> bool:
+        """True once per payment: whoever claims it sends the receipt email."""
+        bind()
+        try:
+            PaymentRecord(payment_id).update(
+                actions=[PaymentRecord.receipt_sent_at.set(now)],
+                condition=PaymentRecord.receipt_sent_at.does_not_exist() & PaymentRecord.payment_id.exists(),
+            )
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def release_receipt(self, payment_id: str) -> None:
+        bind()
+        PaymentRecord(payment_id).update(actions=[PaymentRecord.receipt_sent_at.remove()])
+
+    def page(
+        self,
+        billing_account_id: str,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        after: dict[str, Any] | None,
+    ) -> PaymentPage:
+        """Newest first, created in [start, end)."""
+        bind()
+        condition: Any = None
+        index = PaymentRecord.by_billing_created
+        if start is not None and end is not None:
+            condition = PaymentRecord.created_key.between(format_instant(start), format_instant(end))
+        elif start is not None:
+            condition = PaymentRecord.created_key >= format_instant(start)
+        elif end is not None:
+            condition = PaymentRecord.created_key < format_instant(end)
+        results = index.query(
+            billing_account_id,
+            range_key_condition=condition,
+            scan_index_forward=False,
+            last_evaluated_key=after,
+            page_size=limit + 1,
+        )
+        payments: list[Payment] = []
+        last: PaymentRecord | None = None
+        more = False
+        for record in results:
+            if len(payments) == limit:
+                more = True
+                break
+            payments.append(_to_domain(record))
+            last = record
+        last_key = None
+        if more and last is not None:
+            last_key = {
+                "payment_id": {"S": last.payment_id},
+                "billing_account_id": {"S": last.billing_account_id},
+                "created_key": {"S": last.created_key},
+            }
+        return PaymentPage(payments, last_key)
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    request_digest: str
+    payment_id: str
+    status_code: int | None
+    response_json: str | None
+
+
+class IdempotencyRepository:
+    def claim(self, key: str, request_digest: str, payment_id: str, now: datetime) -> StoredRequest | None:
+        """Record a new request under `key`; or return what is stored under it already."""
+        bind()
+        record = IdempotencyRecord(
+            key,
+            request_digest=request_digest,
+            payment_id=payment_id,
+            created_at=now,
+            expires_at=int((now + IDEMPOTENCY_TTL).timestamp()),
+        )
+        try:
+            record.save(condition=IdempotencyRecord.key.does_not_exist())
+        except PutError as exc:
+            if not _conditional_failed(exc):
+                raise
+            stored = IdempotencyRecord.get(key, consistent_read=True)
+            return StoredRequest(
+                stored.request_digest,
+                stored.payment_id,
+                None if stored.status_code is None else int(stored.status_code),
+                stored.response_json,
+            )
+        return None
+
+    def answer(self, key: str, status_code: int, response_json: str) -> None:
+        bind()
+        IdempotencyRecord(key).update(
+            actions=[IdempotencyRecord.status_code.set(status_code), IdempotencyRecord.response_json.set(response_json)]
+        )

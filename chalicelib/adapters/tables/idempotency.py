@@ -1,0 +1,27 @@
+"""Table `idempotency_keys`: what a request with an Idempotency-Key answered.
+
+Key: "<account id>#<idempotency key>". The first request stores the digest of its
+body; a repeat with the same body gets the stored answer, a different body a 409.
+Records expire after a day (DynamoDB TTL on `expires_at`).
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.models import Model
+
+
+class IdempotencyRecord(Model):
+    TABLE_BASE = "idempotency_keys"
+
+    class Meta:
+        table_name = "unbound-idempotency_keys"
+        billing_mode = "PAY_PER_REQUEST"
+
+    key = UnicodeAttribute(hash_key=True)
+    request_digest = UnicodeAttribute()
+    payment_id = UnicodeAttribute()
+    status_code = NumberAttribute(null=True)  # set once answered
+    response_json = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    expires_at = NumberAttribute()  # epoch seconds, for DynamoDB TTL

@@ -1,0 +1,267 @@
+"""Card payments: crediting the ledger, adding funds now, Payment History, receipts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..adapters.accounts_repo import AccountRepository
+from ..adapters.gateway.base import ChargeStatus, GatewayError, GatewayTimeout, InvalidCard, PaymentGateway
+from ..adapters.payments_repo import IdempotencyRepository, PaymentRepository
+from ..config import get_settings
+from ..domain.access import Action, Principal
+from ..domain.accounts import Account, Billing
+from ..domain.cursor import CursorError, decode_cursor, derive_cursor_key, encode_cursor
+from ..domain.money import MoneyError, format_micros, parse_micros
+from ..domain.payments import (
+    CENT_MICROS,
+    MAX_RECHARGE_MICROS,
+    MIN_RECHARGE_MICROS,
+    CardOnFile,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+    payment_id_for_request,
+)
+from ..domain.periods import PeriodError, format_instant, local_range
+from .accounts import require
+from .errors import BadRequest, Conflict, ServiceError, Unavailable
+from .usage import QueuedMessage, record_usage
+
+KIND_LABELS = {
+    PaymentKind.AUTO_RECHARGE: "Auto recharge",
+    PaymentKind.MANUAL: "Manual payment",
+    PaymentKind.SUBSCRIPTION: "Subscription",
+}
+
+
+class SharedBilling(ServiceError):
+    """The account draws from its agency's balance: cards and payments are the agency's."""
+
+    status = 422
+    code = "shared_billing"
+
+
+class CardDeclined(ServiceError):
+    status = 422
+    code = "card_declined"
+
+
+def payment_view(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.payment_id,
+        "created_at": format_instant(payment.created_at),
+        "kind": payment.kind.value,
+        "amount": format_micros(payment.amount_micros),
+        "currency": payment.currency,
+        "status": payment.status.value,
+        "card_brand": payment.card_brand,
+        "card_last4": payment.card_last4,
+        "failure_code": payment.failure_code,
+        "failure_reason": payment.failure_reason,
+        "gateway_reference": payment.gateway_reference,
+        "billing_account_id": payment.billing_account_id,
+        "description": payment.description,
+    }
+
+
+def credit_payment(payment: Payment) -> None:
+    """Credit a succeeded payment to its balance, exactly once (the entry is keyed by the payment)."""
+    assert payment.status is PaymentStatus.SUCCEEDED
+    body = {
+        "event_id": payment.credit_event_id,
+        "account_id": payment.billing_account_id,
+        "category": "recharge",
+        "amount": format_micros(payment.amount_micros),
+        "occurred_at": payment.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "description": f"{KIND_LABELS[payment.kind]} ({payment.card_brand.title()} •••• {payment.card_last4})",
+        "metadata": {"payment_id": payment.payment_id},
+    }
+    problems: list[str] = []
+    outcome = record_usage(
+        [QueuedMessage(payment.payment_id, json.dumps(body), payment.billing_account_id)],
+        dead_letter=lambda _message, reason, _raw: problems.append(reason),
+    )
+    if problems or outcome.failed_message_ids or outcome.charged + outcome.duplicates != 1:
+        raise RuntimeError(f"could not credit payment {payment.payment_id}: {problems or outcome}")
+
+
+def charge_card(
+    gateway: PaymentGateway, payment: Payment, card: CardOnFile, payments: PaymentRepository, now: datetime
+) -> Payment:
+    """Charge a pending payment (idempotent: its id is the gateway's idempotency key)."""
+    stored = payments.create_pending(payment)
+    if stored.status is not PaymentStatus.PENDING:
+        return stored
+    try:
+        result = gateway.charge(
+            amount_cents=stored.amount_micros // CENT_MICROS,
+            currency=stored.currency,
+            card_token=card.token,
+            idempotency_key=stored.payment_id,
+            description=stored.description,
+            metadata={"payment_id": stored.payment_id, "billing_account_id": stored.billing_account_id},
+        )
+    except InvalidCard as exc:
+        return payments.finish(
+            stored.payment_id, PaymentStatus.FAILED, now, gateway_reference=None,
+            failure_code="invalid_card", failure_reason=str(exc),
+        )  # fmt: skip
+    if result.status is ChargeStatus.SUCCEEDED:
+        return payments.finish(
+            stored.payment_id, PaymentStatus.SUCCEEDED, now, gateway_reference=result.gateway_reference
+        )
+    return payments.finish(
+        stored.payment_id,
+        PaymentStatus.FAILED,
+        now,
+        gateway_reference=result.gateway_reference,
+        failure_code=result.failure_code or "card_declined",
+        failure_reason=result.failure_message or "The card was declined.",
+    )
+
+
+def own_billing(account: Account) -> None:
+    if account.billing is Billing.AGENCY:
+        raise SharedBilling(
+            f"account {account.account_id!r} draws from agency {account.billing_account_id!r}'s balance: "
+            "its cards, settings and payments are the agency's"
+        )
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+
+
+def add_funds(principal: Principal, account_id: str, body: object, idempotency_key: str | None) -> Answer:
+    """POST /accounts/{id}/payments: charge the card now and credit the balance."""
+    from ..adapters.billing_repo import BillingRepository
+    from ..adapters.gateway.factory import get_gateway
+    from .notifications import send_receipt
+
+    account = require(principal, Action.ADMIN, account_id)
+    own_billing(account)
+    if not idempotency_key or not 1 <= len(idempotency_key) <= 255 or not idempotency_key.isprintable():
+        raise BadRequest("an Idempotency-Key header (1-255 printable characters) is required")
+    if not isinstance(body, dict) or not set(body) <= {"amount", "card"} or "amount" not in body:
+        raise BadRequest('body must be {"amount": "50.00", "card": "primary"|"backup"}')
+    try:
+        amount = parse_micros(body["amount"], field="amount")
+    except MoneyError as exc:
+        raise BadRequest(str(exc)) from None
+    if amount % CENT_MICROS or not MIN_RECHARGE_MICROS <= amount <= MAX_RECHARGE_MICROS:
+        raise BadRequest("amount must be whole cents between 10.00 and 10000.00")
+    which = body.get("card", "primary")
+    if which not in ("primary", "backup"):
+        raise BadRequest("card must be primary or backup")
+
+    digest = hashlib.sha256(json.dumps({"amount": amount, "card": which}, sort_keys=True).encode()).hexdigest()
+    payment_id = payment_id_for_request(account_id, idempotency_key)
+    record_key = f"{account_id}#{idempotency_key}"
+    idempotency = IdempotencyRepository()
+    now = datetime.now(UTC)
+    stored = idempotency.claim(record_key, digest, payment_id, now)
+    if stored is not None:
+        if stored.request_digest != digest:
+            raise Conflict("this Idempotency-Key was used with a different request")
+        if stored.status_code is not None and stored.response_json is not None:
+            return Answer(stored.status_code, json.loads(stored.response_json))
+        # Claimed but never answered (a crash, or a retry racing it): finish the same payment.
+
+    settings = BillingRepository().head(account.account_id).settings
+    card = settings.primary_card if which == "primary" else settings.backup_card
+    if card is None:
+        raise BadRequest(f"no {which} card on file: add one in billing settings")
+    gateway = get_gateway()
+    payments = PaymentRepository()
+    payment = Payment(
+        payment_id=payment_id,
+        billing_account_id=account.account_id,
+        account_id=account.account_id,
+        kind=PaymentKind.MANUAL,
+        amount_micros=amount,
+        currency=account.currency,
+        status=PaymentStatus.PENDING,
+        card_brand=card.brand,
+        card_last4=card.last4,
+        created_at=now,
+        gateway=gateway.name,
+        description=f"Added funds by {principal.subject}",
+    )
+    try:
+        result = charge_card(gateway, payment, card, payments, now)
+    except (GatewayTimeout, GatewayError) as exc:
+        raise Unavailable(f"the card gateway did not answer; retry with the same Idempotency-Key ({exc})") from None
+    if result.status is PaymentStatus.SUCCEEDED:
+        credit_payment(result)
+        send_receipt(result)
+        answer = Answer(201, payment_view(result))
+    else:
+        error = CardDeclined(result.failure_reason or "The card was declined.", [payment_view(result)])
+        answer = Answer(422, {"error": {"code": error.code, "message": error.message, "details": error.details}})
+    idempotency.answer(record_key, answer.status, json.dumps(answer.body))
+    return answer
+
+
+def list_payments(principal: Principal, account_id: str, params: Mapping[str, str], limit: int) -> dict[str, Any]:
+    account = require(principal, Action.READ, account_id)
+    header = {
+        "account_id": account.account_id,
+        "billing": account.billing.value,
+        "billing_account_id": account.billing_account_id,
+        "time_zone": account.time_zone,
+    }
+    if account.billing is Billing.AGENCY:
+        payer = AccountRepository().get(account.billing_account_id)
+        return {
+            **header,
+            "paid_by": {"account_id": account.billing_account_id, "name": payer.name if payer else None},
+            "items": [],
+            "next_cursor": None,
+        }
+    try:
+        period = local_range(params.get("from"), params.get("to"), account.time_zone)
+    except PeriodError as exc:
+        raise BadRequest(str(exc)) from None
+    scope = f"payments:{account.account_id}"
+    query = {"from": period.first, "to": period.last}
+    key = derive_cursor_key(get_settings().jwt_secret)
+    after = None
+    if params.get("cursor"):
+        try:
+            after = decode_cursor(key, scope, query, params["cursor"])
+        except CursorError as exc:
+            raise BadRequest(str(exc)) from None
+    page = PaymentRepository().page(account.account_id, period.start, period.end, limit, after)
+    return {
+        **header,
+        "items": [payment_view(p) for p in page.payments],
+        "next_cursor": encode_cursor(key, scope, query, page.last_key) if page.last_key else None,
+    }
+
+
+def receipt_html(principal: Principal, account_id: str, payment_id: str) -> str:
+    from ..rendering import render
+    from .errors import NotFound
+
+    account = require(principal, Action.READ, account_id)
+    payment = PaymentRepository().get(payment_id) if payment_id.startswith("pay_") else None
+    if payment is None or payment.billing_account_id != account.account_id:
+        raise NotFound(f"payment {payment_id!r} not found")
+    return render("receipt.html", **receipt_context(payment, account))
+
+
+def receipt_context(payment: Payment, account: Account) -> dict[str, Any]:
+    """What templates/receipt.{html,txt} read."""
+    return {
+        "account_name": account.name,
+        "billing_account_id": payment.billing_account_id,
+        "time_zone": account.time_zone,
+        "payment": payment,
+    }
