@@ -339,7 +339,10 @@ def app_sources(app_module: Any | None = None) -> tuple[list[QueueSource], list[
     chalice_app = app_module.app
     settings = get_settings()
     # The app names the stage's queue by its default name; the settings may rename it.
-    renames = {getattr(app_module, "USAGE_QUEUE", "usage-events.fifo"): settings.usage_queue_name}
+    renames = {
+        getattr(app_module, "USAGE_QUEUE", "usage-events.fifo"): settings.usage_queue_name,
+        getattr(app_module, "BILLING_TASKS_QUEUE", "billing-tasks"): settings.billing_tasks_queue_name,
+    }
     queues: list[QueueSource] = []
     schedules: list[ScheduledSource] = []
     for config in chalice_app.event_sources:

@@ -298,6 +298,9 @@ def seed(today: date | None = None, verbose: bool = True) -> SeedSummary:
             summary.duplicates += outcome.duplicates
             if outcome.failed_message_ids:
                 raise RuntimeError(f"seeding failed for {len(outcome.failed_message_ids)} event(s) posted {posted}")
+    from .seed_payments import seed_payments
+
+    seed_payments(today, verbose=verbose)
     summary.seconds = time.monotonic() - started
     if summary.rejected:
         raise RuntimeError("demo events were rejected: " + "; ".join(summary.rejected[:5]))

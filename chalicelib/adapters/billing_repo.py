@@ -100,16 +100,14 @@ class BillingRepository:
         except BalanceRecord.DoesNotExist:
             return BillingHead()
 
-    def save_settings(self, billing_account_id: str, currency: str, settings: BillingSettings, now: datetime) -> None:
+    def save_settings(
+        self, billing_account_id: str, currency: str, settings: BillingSettings, now: datetime, *, changed: bool
+    ) -> None:
         """Replace the settings; a change of settings also lifts a pause and the cool-down."""
         bind()
-        values: dict[str, Any] = {
-            "settings": settings_to_map(settings),
-            "recharge_paused": False,
-            "consecutive_declines": 0,
-            "cooldown_until": None,
-            "updated_at": now,
-        }
+        values: dict[str, Any] = {"settings": settings_to_map(settings), "updated_at": now}
+        if changed:
+            values.update({"recharge_paused": False, "consecutive_declines": 0, "cooldown_until": None})
         try:
             # A balance without entries has no head yet: create it, empty.
             BalanceRecord(

@@ -116,5 +116,5 @@ def put_billing_settings(principal: Principal, account_id: str, body: object) ->
         raise BadRequest("primary_card: auto-recharge needs a card on file")
     if updated.backup_card is not None and updated.primary_card is None:
         raise BadRequest("backup_card: a backup card needs a primary card")
-    repo.save_settings(account.account_id, account.currency, updated, datetime.now(UTC))
+    repo.save_settings(account.account_id, account.currency, updated, datetime.now(UTC), changed=updated != current)
     return settings_view(account, repo.head(account.account_id))

@@ -30,6 +30,7 @@ from ..domain.payments import (
 from ..domain.periods import PeriodError, format_instant, local_range
 from .accounts import require
 from .errors import BadRequest, Conflict, ServiceError, Unavailable
+from .tasks import dispatch
 from .usage import QueuedMessage, record_usage
 
 KIND_LABELS = {
@@ -88,6 +89,8 @@ def credit_payment(payment: Payment) -> None:
     )
     if problems or outcome.failed_message_ids or outcome.charged + outcome.duplicates != 1:
         raise RuntimeError(f"could not credit payment {payment.payment_id}: {problems or outcome}")
+    # A credit that still leaves the balance below its threshold sets off a recharge too.
+    dispatch(outcome.tasks)
 
 
 def charge_card(

@@ -1,0 +1,23 @@
+"""Handing billing tasks (recharges, alerts) that a ledger write set off to the worker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from ..domain.payments import BillingTask
+
+
+def dispatch(tasks: Sequence[BillingTask]) -> None:
+    """Best effort: a recharge whose task is lost stays flagged on the balance head and
+    is put on the queue again by a later write (see domain.payments.needs_redrive)."""
+    if not tasks:
+        return
+    from ..adapters.queues import send_billing_tasks
+
+    try:
+        send_billing_tasks([json.dumps(t.to_json()) for t in tasks])
+    except Exception:
+        from ..observability import get_logger
+
+        get_logger().exception("billing tasks not sent", extra={"tasks": [t.to_json() for t in tasks]})
