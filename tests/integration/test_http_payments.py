@@ -202,3 +202,15 @@ def test_shared_billing_says_who_pays(client):
     assert ok_json(send(client, "GET", f"/accounts/{shared}/billing-settings", viewer(shared)))["paid_by"] == agency
     assert_error(settings(client, shared, {"primary_card": "pm_card_visa"}), 422, "shared_billing")
     assert_error(add_funds(client, shared, {"amount": "10.00"}, "s1"), 422, "shared_billing")
+
+
+def test_receipts_follow_the_access_policy(client):
+    agency, _shared, own = agency_with_subs(client)
+    sibling = provision(client, agency_id=agency)
+    settings(client, own, {"primary_card": "pm_card_visa"})
+    payment = ok_json(add_funds(client, own, {"amount": "10.00"}, "x1"), 201)
+    path = f"/accounts/{own}/payments/{payment['id']}/receipt"
+    assert send(client, "GET", path, viewer(own)).status_code == 200
+    assert send(client, "GET", path, viewer(agency)).status_code == 200  # the agency reaches its sub
+    assert_error(send(client, "GET", path, viewer(sibling)), 404)
+    assert_error(send(client, "GET", f"/accounts/{sibling}/payments/{payment['id']}/receipt", viewer(sibling)), 404)
