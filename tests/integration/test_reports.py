@@ -191,3 +191,46 @@ def stored(account_id: str) -> Any:
     account = AccountRepository().get(account_id)
     assert account is not None
     return account
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    subs=st.lists(st.tuples(st.sampled_from(ZONES), st.booleans()), min_size=1, max_size=4),
+    events=st.lists(st.tuples(st.integers(0, 4), instants, st.sampled_from(sorted(CATEGORIES))), max_size=30),
+    group_by=st.sampled_from(list(GroupBy)),
+)
+def test_agency_totals_equal_the_sum_of_its_accounts(subs, events, group_by):
+    agency = provision(new_id("ag"), kind="agency", time_zone="America/New_York")
+    accounts = [agency] + [
+        provision(new_id("sub"), agency_id=agency, billing="agency" if shared else "own", time_zone=zone)
+        for zone, shared in subs
+    ]
+    record_usage(
+        [
+            message(
+                event_body(
+                    new_id("e"),
+                    accounts[i % len(accounts)],
+                    category,
+                    quantity=CATEGORIES[category][0],
+                    occurred_at=iso(at),
+                )
+            )
+            for i, at, category in events
+        ],
+        dead_letter=never,
+    )
+    report = agency_usage(SERVICE, agency, {"from": "2025-12-01", "to": "2026-11-20", "group_by": group_by.value})
+    blocks = report["accounts"]
+    assert {b["account_id"] for b in blocks} == set(accounts)
+    assert parse_micros(report["totals"]["total_amount"]) == sum(parse_micros(b["total_amount"]) for b in blocks)
+    summed: dict[tuple[str, str], int] = defaultdict(int)
+    for block in blocks:
+        for row in block["rows"]:
+            summed[(row["period"], row["category"])] += parse_micros(row["amount"])
+        # each block is its own account's ledger, in its own zone
+        first, last = date(2025, 12, 1), date(2026, 11, 20)
+        assert report_rows(block) == expected_rows(block["account_id"], block["time_zone"], first, last, group_by)
+    assert {(r["period"], r["category"]): parse_micros(r["amount"]) for r in report["totals"]["rows"]} == dict(summed)
