@@ -166,18 +166,3 @@ def chunk_for_transactions(
     if current:
         chunks.append(current)
     return chunks
-
-
-def dedupe_by_event_id(events: Iterable[T], event_id: Callable[[T], str]) -> tuple[list[T], list[T]]:
-    """Keep the first of each event id; return (unique, duplicates) in input order."""
-    seen: set[str] = set()
-    unique: list[T] = []
-    duplicates: list[T] = []
-    for item in events:
-        key = event_id(item)
-        if key in seen:
-            duplicates.append(item)
-        else:
-            seen.add(key)
-            unique.append(item)
-    return unique, duplicates

@@ -56,11 +56,6 @@ def parse_micros(value: object, *, field: str = "amount") -> int:
     return micros
 
 
-def round_half_up_micros(value: Decimal) -> int:
-    """Round an exact Decimal amount (in currency units) half-up to micro-units."""
-    return int((value * MICROS_PER_UNIT).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
 def multiply_micros(quantity: Decimal, unit_price_micros: int) -> int:
     """quantity times unit price, rounded half-up (away from zero on .5) to a micro-unit."""
     product = quantity * unit_price_micros
@@ -81,13 +76,6 @@ def format_cents(micros: int) -> str:
     """Display to the cent (half-up), as statements and receipts show money."""
     dec = (Decimal(micros) / MICROS_PER_UNIT).quantize(_CENT, rounding=ROUND_HALF_UP)
     return f"{dec:.2f}"
-
-
-def format_quantity(quantity: Decimal) -> str:
-    """A quantity without exponent or needless trailing zeros: 3, 1.5, 0.25."""
-    normalized = quantity.normalize()
-    text = format(normalized, "f")
-    return text
 
 
 def format_quantity_micros(quantity_micros: int) -> str:

@@ -65,10 +65,6 @@ def local_range(from_text: str | None, to_text: str | None, zone_name: str) -> L
     return LocalRange(first, last, zone_name, start, end)
 
 
-def local_date_of(instant: datetime, zone: ZoneInfo) -> date:
-    return instant.astimezone(zone).date()
-
-
 def format_instant(instant: datetime) -> str:
     """RFC 3339 UTC with microseconds: sorts as text in time order."""
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -12,7 +12,6 @@ from chalicelib.domain.ledger import (
     LedgerEntry,
     PricedEvent,
     chunk_for_transactions,
-    dedupe_by_event_id,
     entry_id_for,
     plan_entries,
 )
@@ -58,11 +57,6 @@ def test_chunks_count_shared_items_once():
 def test_one_item_bigger_than_a_transaction_is_an_error():
     with pytest.raises(ValueError):
         chunk_for_transactions([1], shared_keys=lambda _: set(range(100)))
-
-
-def test_dedupe_keeps_the_first():
-    unique, dups = dedupe_by_event_id(["a", "b", "a", "c", "b"], lambda x: x)
-    assert (unique, dups) == (["a", "b", "c"], ["a", "b"])
 
 
 @given(st.lists(st.integers(min_value=-(10**9), max_value=10**9), max_size=60), st.integers(1, 30))
