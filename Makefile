@@ -3,7 +3,9 @@
 #   make run        the whole service locally (DynamoDB Local, moto, chalice local, event pump)
 #   make test       ruff, mypy and every test tier (starts what it needs itself)
 #   make bench      the benchmarks against DynamoDB Local (writes bench/results.json)
+#   make package    the SAM/CloudFormation template and the Lambda zip, in dist/package (README: Deploying)
 #   make reconcile  check every balance of the local stack against its ledger entries
+#   make statements-now  fire the statement scheduler once against the local stack (AT=<RFC 3339> to pretend)
 #   make clean      forget local data and caches (keeps the venv and the DynamoDB Local jar)
 #   make distclean  clean, and remove the venv and the downloaded jar too
 #
@@ -17,10 +19,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format format-check typecheck pytest bench reconcile clean distclean
+.PHONY: help venv chromium run test lint format format-check typecheck pytest bench reconcile package statements-now clean distclean
 
 help:
-	@sed -n '3,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +32,11 @@ $(STAMP): requirements.txt requirements-dev.txt | $(PY)
 	touch $@
 
 venv: $(STAMP)
+
+# Debian's Chromium for the browser tests (tests/browser, Playwright drives it; no
+# `playwright install`). Installed when missing, a no-op when /usr/bin/chromium is there.
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 run: venv
 	$(PY) -m devtools.run
@@ -46,26 +53,36 @@ format-check: venv
 typecheck: venv
 	$(VENV)/bin/mypy
 
-pytest: venv
-	$(PY) -m pytest tests/unit tests/integration tests/e2e
+pytest: venv chromium
+	$(PY) -m pytest tests/unit tests/integration tests/e2e tests/deploy tests/browser
 
 # In this order, even under make -j: lint, types, then the test tiers.
-test: venv
+test: venv chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(PY) -m pytest tests/unit tests/integration tests/e2e
+	$(PY) -m pytest tests/unit tests/integration tests/e2e tests/deploy tests/browser
 
 bench: venv
 	$(PY) -m bench.run
+
+# chalice package --merge-template (deploy/template.py) + boto3/botocore taken out of the
+# zip; reused while nothing it is made from changes. Needs PyPI (manylinux wheels).
+package: venv
+	$(PY) -m deploy.package
 
 # The same environment as `make run` (DynamoDB Local on DYNAMODB_PORT, default 8001);
 # DynamoDB Local is started for the check when `make run` is not running.
 reconcile: venv
 	$(PY) -m devtools.run exec $(PY) -m chalicelib.services.reconcile
 
+# The statement scheduler's 15-minute tick, once, now (or at AT=2026-12-01T11:00:00Z), against
+# the same local stack; then it sends what it queued (the pump of `make run` may beat it to it).
+statements-now: venv
+	$(PY) -m devtools.run exec $(PY) -m devtools.statements_now $(if $(AT),--at $(AT))
+
 clean:
-	rm -rf .local/dynamodb-data .local/tokens.env .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .local/dynamodb-data .local/tokens.env .pytest_cache .mypy_cache .ruff_cache .hypothesis dist
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

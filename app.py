@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Chalice, SQSEvent
+from chalice.app import Chalice, CloudWatchEvent, Rate, SQSEvent
 
 from chalicelib.api.accounts import accounts_bp
 from chalicelib.api.auth import auth_bp
+from chalicelib.api.console import console_bp
 from chalicelib.api.http import reject_unauthenticated
 from chalicelib.api.logs import logs_bp
+from chalicelib.api.openapi import openapi_bp
 from chalicelib.api.payments import payments_bp
 from chalicelib.api.reports import reports_bp
+from chalicelib.api.statements import statements_bp
 from chalicelib.api.usage import usage_bp
-from chalicelib.observability import get_logger, record_ingest
+from chalicelib.observability import log_context, record_ingest
 
 app = Chalice(app_name="charges-and-usage")
 app.register_blueprint(auth_bp)
@@ -22,10 +25,17 @@ app.register_blueprint(logs_bp)
 app.register_blueprint(reports_bp)
 app.register_blueprint(payments_bp)
 app.register_blueprint(usage_bp)
+app.register_blueprint(statements_bp)
+app.register_blueprint(console_bp)
+# Statement PDFs: API Gateway returns binary bodies to requests that Accept this type.
+app.api.binary_types.append("application/pdf")
 app.register_middleware(reject_unauthenticated, "http")
+app.register_blueprint(openapi_bp)
+app.register_middleware(log_context, "all")
 
 USAGE_QUEUE = "usage-events.fifo"
 BILLING_TASKS_QUEUE = "billing-tasks"
+STATEMENTS_QUEUE = "statements"
 
 
 # FIFO event sources take at most 10 messages a batch; a message may carry many
@@ -36,8 +46,6 @@ def ingest_usage_events(event: SQSEvent) -> dict[str, Any]:
 
     response, outcome = ingest_usage(event)
     record_ingest(outcome.charged, outcome.duplicates, len(outcome.dead_lettered), len(outcome.failed_message_ids))
-    for message_id, reason in outcome.dead_lettered:
-        get_logger().warning("usage event dead-lettered", extra={"message_id": message_id, "reason": reason})
     return response
 
 
@@ -46,3 +54,19 @@ def process_billing_tasks(event: SQSEvent) -> dict[str, Any]:
     from chalicelib.handlers.billing import process_billing_tasks as process
 
     return process(event)
+
+
+# Printable statements: every 15 minutes, queue the scheduled statements that are due;
+# the sender builds and emails each one once per (schedule, period).
+@app.schedule(Rate(15, unit=Rate.MINUTES))
+def statements_due(event: CloudWatchEvent) -> dict[str, int]:
+    from chalicelib.handlers.statements import statements_due as run
+
+    return run(event)
+
+
+@app.on_sqs_message(queue=STATEMENTS_QUEUE, batch_size=5)
+def send_statements(event: SQSEvent) -> dict[str, Any]:
+    from chalicelib.handlers.statements import send_statements as send
+
+    return send(event)

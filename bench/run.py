@@ -31,7 +31,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import import_cost, ingest, reports
+from . import import_cost, ingest, reports, statements
 from .counting import RequestCounter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,6 +129,21 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     report_volumes = (results.get("reports") or {}).get("volumes")
     if report_volumes:
         checks.update(_report_targets(results["reports"]))
+    statement_bench = results.get("statements") or {}
+    if statement_bench.get("volumes"):
+        items = {label: v["build"]["items_read"] for label, v in statement_bench["volumes"].items()}
+        checks["statements_items_read_independent_of_entries"] = {
+            "limit": "items read to build an account-month statement at 10N entries = at N",
+            "value": statement_bench["items_read_ratio_10n_to_n"],
+            "items_read": items,
+            "met": len(set(items.values())) == 1,
+        }
+        render = statement_bench["render"]
+        checks["statements_render_1000_rows_ratio_to_import_boto3"] = {
+            "limit": "reported (HTML + PDF of a 1,000-row statement / import boto3, same run)",
+            "value": render["ratio_to_import_boto3"],
+            "met": render["pdf_reproducible"],
+        }
     checks_met = [c["met"] for c in checks.values()]
     return {"checks": checks, "all_met": all(checks_met) if checks_met else None}
 
@@ -278,6 +293,20 @@ def print_report(results: dict[str, Any]) -> None:
         print(_table(headers, rows, left=frozenset({0, 5, 6})))
     if (results.get("reports") or {}).get("volumes"):
         _print_reports(results["reports"])
+    if (results.get("statements") or {}).get("volumes"):
+        bench = results["statements"]
+        print(f"\nstatements: one account-month ({bench['month']['from']} .. {bench['month']['to']}), counted")
+        for label, v in bench["volumes"].items():
+            b = v["build"]
+            print(
+                f"  {label} = {v['entries']:,} entries: {b['items_read']} items read in {b['requests']} requests "
+                f"({b['requests_by_operation']}), {b['wall_time_ms']:.0f} ms"
+            )
+        r = bench["render"]
+        print(
+            f"  render {r['table_rows']:,} rows: HTML {r['html_ms']:.0f} ms + PDF {r['pdf_ms']:.0f} ms "
+            f"({r['pdf_bytes']:,} bytes) = {r['ratio_to_import_boto3']}x import boto3 ({r['import_boto3_ms']:.0f} ms)"
+        )
     checks = results["targets"]["checks"]
     if checks:
         print("\ntargets")
@@ -362,7 +391,9 @@ def _print_reports(bench: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=("ingest", "import_cost", "reports"), help="run one benchmark only")
+    parser.add_argument(
+        "--only", choices=("ingest", "import_cost", "reports", "statements"), help="run one benchmark only"
+    )
     parser.add_argument("--endpoint", help="use this running DynamoDB Local instead of starting one")
     parser.add_argument("--repetitions", type=int, default=import_cost.REPETITIONS, help="import samples per target")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON results")
@@ -378,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         "ingest": None,
         "import_cost": None,
         "reports": None,
+        "statements": None,
     }
     failures: list[str] = []
     # Import cost first: the JVM of DynamoDB Local would otherwise compete for the CPU.
@@ -419,6 +451,20 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             failures.append("reports")
             results["reports"] = {"error": _failure(exc)}
+        finally:
+            counter.uninstall()
+    if args.only in (None, "statements"):
+        from .stack import dynamodb
+
+        counter = RequestCounter()
+        counter.install()
+        try:
+            print("statements: starting DynamoDB Local ..." if not args.endpoint else "statements: ...", flush=True)
+            with dynamodb(args.endpoint) as setup:
+                results["statements"] = {"dynamodb": setup, **statements.run(counter)}
+        except Exception as exc:
+            failures.append("statements")
+            results["statements"] = {"error": _failure(exc)}
         finally:
             counter.uninstall()
     results["machine"]["load_average_at_end"] = _load_average()

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 # A printed, well-known default so `make run` works out of the box; deployed
-# stages must set BILLING_JWT_SECRET (the template reads it from SSM).
+# stages set BILLING_JWT_SECRET_PARAMETER (an SSM SecureString, read on first use) or BILLING_JWT_SECRET.
 LOCAL_JWT_SECRET = "local-dev-secret-change-me-0123456789abcdef"
 
 
@@ -20,7 +20,8 @@ class Settings:
     stage: str
     region: str
     table_prefix: str
-    jwt_secret: str
+    jwt_secret_value: str | None  # BILLING_JWT_SECRET (or the local default)
+    jwt_secret_parameter: str | None  # BILLING_JWT_SECRET_PARAMETER: SSM parameter read on first use
     usage_queue_name: str
     usage_dlq_name: str
     billing_tasks_queue_name: str
@@ -28,9 +29,20 @@ class Settings:
     low_balance_micros: int
     default_rates_json: str | None
     sender: str  # BILLING_SENDER: the verified SES identity emails come from
+    statements_queue_name: str = "statements"
+    statements_dlq_name: str = "statements-dlq"
 
     def table_name(self, base: str) -> str:
         return f"{self.table_prefix}{base}"
+
+    @cached_property
+    def jwt_secret(self) -> str:
+        """The token secret: the variable's value, or the SSM parameter's (one call, then cached)."""
+        if self.jwt_secret_value:
+            return self.jwt_secret_value
+        from .adapters.secrets import ssm_secret  # boto3 only when a secret is needed
+
+        return ssm_secret(str(self.jwt_secret_parameter))
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +53,8 @@ def get_settings() -> Settings:
         stage=stage,
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         table_prefix=env.get("BILLING_TABLE_PREFIX", f"billing-{stage}-"),
-        jwt_secret=_jwt_secret(stage, env.get("BILLING_JWT_SECRET")),
+        jwt_secret_value=_jwt_secret(stage, env.get("BILLING_JWT_SECRET"), env.get("BILLING_JWT_SECRET_PARAMETER")),
+        jwt_secret_parameter=env.get("BILLING_JWT_SECRET_PARAMETER") or None,
         usage_queue_name=env.get("BILLING_USAGE_QUEUE", "usage-events.fifo"),
         usage_dlq_name=env.get("BILLING_USAGE_DLQ", "usage-events-dlq.fifo"),
         billing_tasks_queue_name=env.get("BILLING_TASKS_QUEUE", "billing-tasks"),
@@ -50,6 +63,8 @@ def get_settings() -> Settings:
         low_balance_micros=int(env.get("BILLING_LOW_BALANCE_MICROS", "15000000")),
         default_rates_json=env.get("BILLING_DEFAULT_RATES"),
         sender=env.get("BILLING_SENDER", "billing@example.com"),
+        statements_queue_name=env.get("BILLING_STATEMENTS_QUEUE", "statements"),
+        statements_dlq_name=env.get("BILLING_STATEMENTS_DLQ", "statements-dlq"),
     )
 
 
@@ -57,12 +72,15 @@ class ConfigurationError(RuntimeError):
     pass
 
 
-def _jwt_secret(stage: str, configured: str | None) -> str:
-    """The token secret; only the local stage may fall back to the printed default."""
+def _jwt_secret(stage: str, configured: str | None, parameter: str | None = None) -> str | None:
+    """The token secret (None: read from the SSM parameter on first use); only the local
+    stage may fall back to the printed default."""
     if configured:
         return configured
+    if parameter:
+        return None
     if stage != "local":
-        raise ConfigurationError(f"BILLING_JWT_SECRET must be set for stage {stage!r}")
+        raise ConfigurationError(f"BILLING_JWT_SECRET or BILLING_JWT_SECRET_PARAMETER must be set for stage {stage!r}")
     return LOCAL_JWT_SECRET
 
 

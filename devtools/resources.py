@@ -30,7 +30,7 @@ def ensure_queue(name: str, attributes: dict[str, str]) -> str:
 
 
 def create_queues() -> dict[str, str]:
-    """The FIFO usage queue, the billing-tasks queue, and their dead-letter queues (after 5 receives)."""
+    """The FIFO usage queue, the billing-tasks and statements queues, and their dead-letter queues."""
     settings = get_settings()
     sqs = client("sqs")
     dlq_url = ensure_queue(
@@ -58,7 +58,26 @@ def create_queues() -> dict[str, str]:
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": tasks_dlq_arn, "maxReceiveCount": "5"}),
         },
     )
-    return {"usage": queue_url, "dlq": dlq_url, "billing_tasks": tasks_url, "billing_tasks_dlq": tasks_dlq_url}
+    # Statements: the lease on a statement is 5 minutes, so a retry comes after it expired.
+    statements_dlq_url = ensure_queue(settings.statements_dlq_name, {"MessageRetentionPeriod": "1209600"})
+    statements_dlq_arn = sqs.get_queue_attributes(QueueUrl=statements_dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    statements_url = ensure_queue(
+        settings.statements_queue_name,
+        {
+            "VisibilityTimeout": "360",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": statements_dlq_arn, "maxReceiveCount": "5"}),
+        },
+    )
+    return {
+        "usage": queue_url,
+        "dlq": dlq_url,
+        "billing_tasks": tasks_url,
+        "billing_tasks_dlq": tasks_dlq_url,
+        "statements": statements_url,
+        "statements_dlq": statements_dlq_url,
+    }
 
 
 def verify_sender() -> str:

@@ -67,6 +67,7 @@ class StackConfig:
     chalice_log: Path | None = None  # None: chalice local writes to this terminal
     verbose: bool = True
     token_ttl: timedelta = timedelta(days=30)
+    pump: bool = True  # False: queue messages stay queued (the API fuzz test wants no background writes)
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -236,7 +237,8 @@ def start_stack(config: StackConfig) -> Stack:
         wait_for_port(config.api_port, process, "chalice local", timeout=90)
 
         stack.pump = app_pump(verbose=config.verbose)
-        stack._pump_thread, stack._pump_stop = start_pump_thread(stack.pump)
+        if config.pump:
+            stack._pump_thread, stack._pump_stop = start_pump_thread(stack.pump)
     except BaseException:
         stack.stop()
         raise
@@ -251,6 +253,8 @@ def banner(stack: Stack) -> str:
         "Charges & Usage is running locally.",
         "",
         f"  API              {config.api_url}",
+        f"  console (admin)  {config.api_url}/console#token={stack.tokens['AGENCY_ADMIN_TOKEN']}   (agency_demo)",
+        f"  console (viewer) {config.api_url}/console#token={stack.tokens['VIEWER_TOKEN']}   (acct_own_1)",
         f"  DynamoDB Local   {config.dynamodb_url}"
         + ("" if config.db_path is None else f"   (data: {_relative(config.db_path)})"),
         f"  moto (SQS, SES)  {config.moto_url}",

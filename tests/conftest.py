@@ -67,6 +67,8 @@ def aws(dynamodb_endpoint: str, moto_endpoint: str) -> Iterator[dict[str, object
         "BILLING_USAGE_DLQ": f"{prefix}usage-events-dlq.fifo",
         "BILLING_TASKS_QUEUE": f"{prefix}billing-tasks",
         "BILLING_TASKS_DLQ": f"{prefix}billing-tasks-dlq",
+        "BILLING_STATEMENTS_QUEUE": f"{prefix}statements",
+        "BILLING_STATEMENTS_DLQ": f"{prefix}statements-dlq",
         "BILLING_JWT_SECRET": TEST_SECRET,
     }
     saved = apply_env(env)

@@ -22,6 +22,7 @@ from ..domain.categories import Category
 from ..domain.ledger import BalanceState, LedgerEntry, Plan
 from ..domain.periods import format_instant, parse_instant
 from ..domain.rollups import RollupKey, RollupTotals
+from ..domain.statements import Boundary, ChainEntry
 from .billing_repo import head_from_record, update_actions
 from .tables.balances import BalanceRecord
 from .tables.base import bind
@@ -193,6 +194,33 @@ class LedgerRepository:
         bind()
         for record in LedgerEntryRecord.by_billing_seq.query(billing_account_id, scan_index_forward=True):
             yield entry_from_record(record)
+
+    def boundary(self, billing_account_id: str, before: datetime) -> Boundary:
+        """The balance just before an instant: the newest entry posted before it, and its predecessor.
+
+        One Query on `by_billing_posted`, newest first, two items (the predecessor lets
+        a statement check that the chain links up there); never reads the entries between.
+        """
+        bind()
+        # Posted keys are "<instant>#<seq>": one posted at `before` itself sorts above
+        # the bare "<before>" text, so `<` leaves it out (half-open periods).
+        results = LedgerEntryRecord.by_billing_posted.query(
+            billing_account_id,
+            range_key_condition=LedgerEntryRecord.posted_key < format_instant(before),
+            scan_index_forward=False,
+            limit=2,
+            page_size=2,
+        )
+        found = [
+            ChainEntry(
+                seq=int(r.seq),
+                amount_micros=int(r.amount_micros),
+                balance_after_micros=int(r.balance_after_micros),
+                posted_at=parse_instant(r.posted_at),
+            )
+            for r in results
+        ]
+        return Boundary(before, found[0] if found else None, found[1] if len(found) > 1 else None)
 
     def page(
         self,

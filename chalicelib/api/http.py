@@ -95,7 +95,7 @@ def api_errors(view: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return view(*args, **kwargs)
         except ServiceError as exc:
-            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else getattr(exc, "headers", None)
             return error_response(exc.status, exc.code, exc.message, headers, exc.details)
 
     return wrapper

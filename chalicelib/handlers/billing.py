@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..adapters.queues import dead_letter
 from ..domain.payments import BillingTask
-from ..observability import get_logger
+from ..observability import get_logger, record_dead_lettered, record_recharge
 from ..services.recharge import run_task
 
 if TYPE_CHECKING:
@@ -23,6 +23,8 @@ def process_billing_tasks(event: SQSEvent) -> dict[str, Any]:
             task = BillingTask.from_json(json.loads(record.body))
         except (ValueError, KeyError, TypeError) as exc:
             dead_letter(record.body, f"not a billing task: {exc}", message_id, source="billing-tasks")
+            record_dead_lettered("billing-tasks")
+            get_logger().warning("billing task dead-lettered", extra={"message_id": message_id, "reason": str(exc)})
             continue
         try:
             outcome = run_task(task)
@@ -30,5 +32,9 @@ def process_billing_tasks(event: SQSEvent) -> dict[str, Any]:
             get_logger().exception("billing task failed", extra={"task": task.to_json()})
             failures.append({"itemIdentifier": message_id})
         else:
-            get_logger().info("billing task done", extra={"task": task.to_json(), "outcome": outcome.value})
+            record_recharge(outcome.value)
+            get_logger().info(
+                "billing task done",
+                extra={"task": task.to_json(), "outcome": outcome.value, "account_id": task.billing_account_id},
+            )
     return {"batchItemFailures": failures}

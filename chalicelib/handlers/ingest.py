@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.queues import dead_letter
+from ..observability import get_logger
 from ..services.tasks import dispatch
 from ..services.usage import QueuedMessage, UsageOutcome, record_usage
 
@@ -23,6 +25,17 @@ def messages_of(event: SQSEvent) -> list[QueuedMessage]:
 
 def _dead_letter(message: QueuedMessage, reason: str, raw: str) -> None:
     dead_letter(raw, reason, message.message_id, source="usage-events")
+    event_id = account_id = None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        event_id, account_id = data.get("event_id"), data.get("account_id")
+    get_logger().warning(
+        "usage event dead-lettered",
+        extra={"message_id": message.message_id, "event_id": event_id, "account_id": account_id, "reason": reason},
+    )
 
 
 def ingest_usage(event: SQSEvent) -> tuple[dict[str, Any], UsageOutcome]:

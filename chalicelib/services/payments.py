@@ -146,7 +146,9 @@ def add_funds(principal: Principal, account_id: str, body: object, idempotency_k
     """POST /accounts/{id}/payments: charge the card now and credit the balance."""
     from ..adapters.billing_repo import BillingRepository
     from ..adapters.gateway.factory import get_gateway
+    from ..domain.rate_limit import ADD_FUNDS
     from .notifications import send_receipt
+    from .rate_limits import enforce as enforce_rate_limit
 
     account = require(principal, Action.ADMIN, account_id)
     own_billing(account)
@@ -176,6 +178,8 @@ def add_funds(principal: Principal, account_id: str, body: object, idempotency_k
         if stored.status_code is not None and stored.response_json is not None:
             return Answer(stored.status_code, json.loads(stored.response_json))
         # Claimed but never answered (a crash, or a retry racing it): finish the same payment.
+    # Per-account abuse limit (429 + Retry-After); a replayed answer above is not counted.
+    enforce_rate_limit(ADD_FUNDS, account.account_id)
 
     settings = BillingRepository().head(account.account_id).settings
     card = settings.primary_card if which == "primary" else settings.backup_card

@@ -9,14 +9,15 @@ caller that is not authenticated is 401.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 import pytest
 from chalice.test import Client
 
-from chalicelib.domain.access import Role
+from chalicelib.domain.access import Principal, Role
+from chalicelib.services.statements import request_statement
 from tests.conftest import TEST_SECRET
 from tests.integration.http_helpers import (
     Headers,
@@ -41,9 +42,14 @@ class Endpoint:
     path: str  # with {id}
     kind: str  # read | agency_read | set_rates | provision | post_usage
     success: int = 200
+    accept: str | None = None  # an Accept header the endpoint needs (binary responses)
 
     def url(self, target: str) -> str:
-        return self.path.format(id=target)
+        # {sid}: a statement of the target (tenants() builds one per own-billing tenant).
+        return self.path.format(id=target, sid=STATEMENT_IDS.get(target, "st_" + "0" * 24))
+
+
+STATEMENT_IDS: dict[str, str] = {}
 
 
 ENDPOINTS = [
@@ -66,6 +72,13 @@ ENDPOINTS = [
     Endpoint("put_rates", "PUT", "/accounts/{id}/rates", "set_rates"),
     Endpoint("put_account", "PUT", "/accounts/{id}", "provision"),
     Endpoint("post_usage_events", "POST", "/usage-events", "post_usage", 202),
+    Endpoint("list_statements", "GET", "/accounts/{id}/statements", "read"),
+    Endpoint("get_statement", "GET", "/accounts/{id}/statements/{sid}", "read"),
+    Endpoint("statement_html", "GET", "/accounts/{id}/statements/{sid}/html", "read"),
+    Endpoint("statement_pdf", "GET", "/accounts/{id}/statements/{sid}/pdf", "read", accept="application/pdf"),
+    Endpoint("get_statement_schedule", "GET", "/accounts/{id}/statement-schedule", "read"),
+    Endpoint("send_statement", "POST", "/accounts/{id}/statements", "admin", 202),
+    Endpoint("put_statement_schedule", "PUT", "/accounts/{id}/statement-schedule", "admin"),
 ]
 IDS = ["A", "A1", "A2", "B", "B1", "S"]
 
@@ -93,7 +106,17 @@ def tenants(client: Client) -> dict[str, str]:
         [credit(ids[name], "10.00", event_id=f"{ids[name]}-rc") for name in IDS]
         + [usage_event(ids[name], event_id=f"{ids[name]}-call-{i}") for name in IDS for i in range(3)]
     )
+    STATEMENT_IDS.clear()
+    for name in IDS:  # a statement of every tenant with a balance of its own (A1 shares A's)
+        if name != "A1":
+            owner = Principal(f"admin-of-{name}", ids[name], Role.ADMIN)
+            STATEMENT_IDS[ids[name]] = request_statement(owner, ids[name], body_for_statement())["statement_id"]
     return ids
+
+
+def body_for_statement() -> dict[str, Any]:
+    today = datetime.now(UTC).date()
+    return {"from": (today - timedelta(days=40)).isoformat(), "to": today.isoformat(), "recipients": ["t@example.com"]}
 
 
 # The same bodies the tenants were provisioned with, so an allowed PUT changes nothing.
@@ -117,11 +140,18 @@ def body_for(endpoint: Endpoint, target: str, tenants: dict[str, str]) -> Any:
         return {"alert_recipients": []}
     if endpoint.name == "add_funds":
         return {"amount": "10.00"}
+    if endpoint.name == "send_statement":
+        return body_for_statement()
+    if endpoint.name == "put_statement_schedule":
+        return {"frequency": "monthly", "recipients": ["t@example.com"]}
     return None
 
 
 def call(client: Client, endpoint: Endpoint, target: str, headers: Headers, tenants: dict[str, str]) -> Any:
-    return send(client, endpoint.method, endpoint.url(target), headers, body_for(endpoint, target, tenants))
+    accept = {"Accept": endpoint.accept} if endpoint.accept and headers else {}
+    return send(
+        client, endpoint.method, endpoint.url(target), {**headers, **accept}, body_for(endpoint, target, tenants)
+    )
 
 
 # What each kind of endpoint answers, per relationship between caller and target.
@@ -199,7 +229,10 @@ def test_matrix(
     caller_id = tenants.get(caller, caller)
     response = call(client, endpoint, tenants[target], _auth(caller_id, role), tenants)
     want = expected[endpoint.kind]
-    if want == OK and endpoint.kind == "admin":
+    if want == OK and "{sid}" in endpoint.path and tenants[target] not in STATEMENT_IDS:
+        # A shared-billing sub-account has no statements of its own (its agency's cover it).
+        assert_error(response, 404, "not_found")
+    elif want == OK and endpoint.kind == "admin":
         # Past the access policy: what is left is the account's own state (no card on
         # file yet: 400; shared billing: 422), never 401/403/404.
         assert response.status_code in (endpoint.success, 400, 422), response.body

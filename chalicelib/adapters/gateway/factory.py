@@ -23,6 +23,7 @@ from chalicelib.config import ConfigurationError
 GATEWAY_ENV = "BILLING_PAYMENT_GATEWAY"
 STRIPE_API_KEY_ENV = "BILLING_STRIPE_API_KEY"
 STRIPE_API_BASE_ENV = "BILLING_STRIPE_API_BASE"
+STRIPE_API_KEY_PARAMETER_ENV = "BILLING_STRIPE_API_KEY_PARAMETER"  # SSM SecureString name (deployed stages)
 
 _lock = threading.Lock()
 _gateway: PaymentGateway | None = None
@@ -65,8 +66,14 @@ def _build() -> PaymentGateway:
         return SimulatedGateway()
     if choice == "stripe":
         api_key = env.get(STRIPE_API_KEY_ENV)
+        if not api_key and env.get(STRIPE_API_KEY_PARAMETER_ENV):
+            from chalicelib.adapters.secrets import ssm_secret
+
+            api_key = ssm_secret(env[STRIPE_API_KEY_PARAMETER_ENV])
         if not api_key:
-            raise ConfigurationError(f"{STRIPE_API_KEY_ENV} must be set when {GATEWAY_ENV}=stripe")
+            raise ConfigurationError(
+                f"{STRIPE_API_KEY_ENV} or {STRIPE_API_KEY_PARAMETER_ENV} must be set when {GATEWAY_ENV}=stripe"
+            )
         from chalicelib.adapters.gateway.stripe_gateway import StripeGateway
 
         return StripeGateway(api_key, api_base=env.get(STRIPE_API_BASE_ENV) or None)

@@ -23,9 +23,22 @@ def all_models() -> list[Any]:
     from .idempotency import IdempotencyRecord
     from .ledger import LedgerEntryRecord
     from .payments import PaymentRecord
+    from .rate_limits import RateLimitRecord
     from .rollups import RollupRecord
+    from .statement_schedules import StatementScheduleRecord
+    from .statements import StatementRecord
 
-    return [AccountRecord, BalanceRecord, LedgerEntryRecord, RollupRecord, PaymentRecord, IdempotencyRecord]
+    return [
+        AccountRecord,
+        BalanceRecord,
+        LedgerEntryRecord,
+        RollupRecord,
+        PaymentRecord,
+        IdempotencyRecord,
+        StatementRecord,
+        StatementScheduleRecord,
+        RateLimitRecord,
+    ]
 
 
 def bind(force: bool = False) -> None:

@@ -13,6 +13,7 @@ from pynamodb.models import Model
 
 class IdempotencyRecord(Model):
     TABLE_BASE = "idempotency_keys"
+    TTL_ATTRIBUTE = "expires_at"  # the deployment template switches DynamoDB TTL on for it
 
     class Meta:
         table_name = "unbound-idempotency_keys"

@@ -7,7 +7,10 @@ orders come from indexes:
 
 - `by_billing_seq` (billing account, seq): the total order of a balance's entries;
 - `by_account_posted` (account, posted key): an account's Logs;
-- `by_agency_posted` (agency, posted key): an agency's Logs, sparse.
+- `by_agency_posted` (agency, posted key): an agency's Logs, sparse;
+- `by_billing_posted` (billing account, posted key): a balance's entries by posting
+  time, carrying only what a boundary balance needs; a statement asks it for the one
+  entry posted last before an instant (newest first, Limit 2 with its predecessor).
 
 The posted key is `<posted_at RFC 3339 with microseconds>#<seq, 12 digits>`, so it
 sorts by posting time and is unique within a billing account.
@@ -16,7 +19,7 @@ sorts by posting time and is unique within a billing account.
 from __future__ import annotations
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 
@@ -44,6 +47,15 @@ class ByAgencyPostedIndex(GlobalSecondaryIndex["LedgerEntryRecord"]):
         projection = AllProjection()
 
     agency_id = UnicodeAttribute(hash_key=True)
+    posted_key = UnicodeAttribute(range_key=True)
+
+
+class ByBillingPostedIndex(GlobalSecondaryIndex["LedgerEntryRecord"]):
+    class Meta:
+        index_name = "by_billing_posted"
+        projection = IncludeProjection(["seq", "amount_micros", "balance_after_micros", "posted_at"])
+
+    billing_account_id = UnicodeAttribute(hash_key=True)
     posted_key = UnicodeAttribute(range_key=True)
 
 
@@ -75,3 +87,4 @@ class LedgerEntryRecord(Model):
     by_billing_seq = ByBillingSeqIndex()
     by_account_posted = ByAccountPostedIndex()
     by_agency_posted = ByAgencyPostedIndex()
+    by_billing_posted = ByBillingPostedIndex()

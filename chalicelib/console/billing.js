@@ -1,0 +1,361 @@
+// Billing: the balance and its runway, auto-recharge settings, add funds, Payment History.
+
+import { ApiError, getJson, newIdempotencyKey, openDocument, sendJson } from "./api.js";
+import { cardLabel, dateTime, emailList, money, paymentKindLabel, statusLabel } from "./format.js";
+import {
+  badge,
+  busy,
+  button,
+  checkboxField,
+  field,
+  h,
+  inlineError,
+  section,
+  select,
+  showError,
+  settle,
+  showStatus,
+  tableRow,
+} from "./ui.js";
+
+const STATUS_TONES = { ok: "good", low: "warn", past_due: "bad", succeeded: "good", failed: "bad", refunded: "info" };
+const FIRST_PAGE = 3; // the latest payments; "View all" pages back in time
+const PAGE = 50;
+
+function enc(id) {
+  return encodeURIComponent(id);
+}
+
+function stat(label, value, note) {
+  return h("div", { class: "stat" }, h("dt", {}, label), h("dd", {}, value, note ? h("span", { class: "note" }, note) : null));
+}
+
+function balanceStats(balance) {
+  const cur = balance.currency;
+  const runway =
+    balance.runway_days === null || balance.runway_days === undefined
+      ? "No spend in the last 30 days"
+      : `About ${balance.runway_days} days`;
+  const auto = balance.auto_recharge || {};
+  let autoText = auto.enabled
+    ? `On: adds ${money(auto.amount, cur)} when the balance falls below ${money(auto.threshold, cur)}`
+    : "Off";
+  if (auto.paused) autoText += " (paused after repeated declines: save the settings to resume)";
+  else if (auto.in_flight) autoText += " (a recharge is in progress)";
+  return h(
+    "dl",
+    { class: "stats", "data-testid": "balance" },
+    stat(
+      "Balance",
+      h("span", { class: "big" }, money(balance.balance, cur)),
+      badge(statusLabel(balance.status), STATUS_TONES[balance.status]),
+    ),
+    stat("Runway", runway, `at ${money(balance.average_daily_spend, cur)} a day (average of the last 30 days)`),
+    stat("Auto-recharge", autoText),
+    stat("Low-balance level", money(balance.low_balance_threshold, cur)),
+  );
+}
+
+function settingsList(settings) {
+  const cur = settings.currency;
+  const recharge = settings.recharge || {};
+  let state = recharge.in_flight ? "A recharge is in progress" : "Idle";
+  if (recharge.paused) state = `Paused after ${recharge.consecutive_declines} declines in a row`;
+  else if (recharge.consecutive_declines) {
+    state = `${recharge.consecutive_declines} decline(s) in a row`;
+    if (recharge.retry_after) state += `; next try after ${dateTime(recharge.retry_after)}`;
+  }
+  const card = (value) => (value ? cardLabel(value.brand, value.last4) : "None");
+  return h(
+    "dl",
+    { class: "settings", "data-testid": "auto-recharge" },
+    h("dt", {}, "Auto-recharge"),
+    h("dd", {}, settings.auto_recharge_enabled ? "On" : "Off"),
+    h("dt", {}, "When the balance falls below"),
+    h("dd", {}, money(settings.threshold, cur)),
+    h("dt", {}, "Add"),
+    h("dd", {}, money(settings.amount, cur)),
+    h("dt", {}, "Primary card"),
+    h("dd", {}, card(settings.primary_card)),
+    h("dt", {}, "Backup card"),
+    h("dd", {}, card(settings.backup_card)),
+    h("dt", {}, "Low-balance alert"),
+    h("dd", {}, settings.low_balance_alert === null ? "Off" : `Below ${money(settings.low_balance_alert, cur)}`),
+    h("dt", {}, "Alert recipients"),
+    h("dd", {}, settings.alert_recipients.length ? settings.alert_recipients.join(", ") : "The account's billing contacts"),
+    h("dt", {}, "Recharge state"),
+    h("dd", {}, state),
+  );
+}
+
+function settingsForm(ctx, settings, onSaved) {
+  const enabled = h("input", { type: "checkbox", name: "auto_recharge_enabled" });
+  enabled.checked = settings.auto_recharge_enabled;
+  const threshold = h("input", { name: "threshold", inputmode: "decimal", value: settings.threshold, required: true });
+  const amount = h("input", { name: "amount", inputmode: "decimal", value: settings.amount, required: true });
+  const alert = h("input", { name: "low_balance_alert", inputmode: "decimal", value: settings.low_balance_alert || "" });
+  const recipients = h("input", {
+    name: "alert_recipients",
+    type: "text",
+    value: settings.alert_recipients.join(", "),
+    autocomplete: "off",
+  });
+  const primary = h("input", { name: "primary_card", autocomplete: "off", placeholder: "pm_card_visa" });
+  const backup = h("input", { name: "backup_card", autocomplete: "off", placeholder: "pm_card_mastercard" });
+  const submit = h("button", { type: "submit", class: "button primary" }, "Save auto-recharge settings");
+  const form = h(
+    "form",
+    { class: "form", "aria-label": "Change auto-recharge settings", "data-testid": "auto-recharge-form" },
+    checkboxField("Recharge automatically when the balance runs low", enabled),
+    h(
+      "div",
+      { class: "row" },
+      field(`When the balance falls below (${settings.currency})`, threshold),
+      field(`Add this amount (${settings.currency})`, amount),
+      field(`Low-balance alert below (${settings.currency})`, alert, "Empty: no alert."),
+    ),
+    field("Alert recipients", recipients, "Email addresses, separated by commas. Empty: the account's contacts."),
+    h(
+      "div",
+      { class: "row" },
+      field(
+        "New primary card",
+        primary,
+        `A payment-method token from the card form; empty keeps ${settings.primary_card ? cardLabel(settings.primary_card.brand, settings.primary_card.last4) : "no card"}.`,
+      ),
+      field(
+        "New backup card",
+        backup,
+        `Empty keeps ${settings.backup_card ? cardLabel(settings.backup_card.brand, settings.backup_card.last4) : "no backup card"}.`,
+      ),
+    ),
+    submit,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = {
+      auto_recharge_enabled: enabled.checked,
+      threshold: threshold.value.trim(),
+      amount: amount.value.trim(),
+      low_balance_alert: alert.value.trim() || null,
+      alert_recipients: emailList(recipients.value),
+    };
+    if (primary.value.trim()) body.primary_card = primary.value.trim();
+    if (backup.value.trim()) body.backup_card = backup.value.trim();
+    busy(
+      submit,
+      async () => {
+        const { data } = await sendJson("PUT", `/accounts/${enc(ctx.account.account_id)}/billing-settings`, body);
+        const summary = data.auto_recharge_enabled
+          ? `on, adds ${money(data.amount, data.currency)} below ${money(data.threshold, data.currency)}`
+          : "off";
+        showStatus(`Auto-recharge settings saved: ${summary}.`);
+        await onSaved();
+      },
+      "Could not save the auto-recharge settings",
+    );
+  });
+  return form;
+}
+
+function addFundsForm(ctx, settings, onDone) {
+  const cur = settings.currency;
+  const amount = h("input", { name: "amount", inputmode: "decimal", required: true, placeholder: "50.00" });
+  const cards = [["primary", `Primary: ${settings.primary_card ? cardLabel(settings.primary_card.brand, settings.primary_card.last4) : "none on file"}`]];
+  if (settings.backup_card) cards.push(["backup", `Backup: ${cardLabel(settings.backup_card.brand, settings.backup_card.last4)}`]);
+  const card = select({ name: "card" }, cards, "primary");
+  const submit = h("button", { type: "submit", class: "button primary" }, "Add funds");
+  // One Idempotency-Key per submit. It is kept only while no answer came back (a
+  // network failure), so that submitting the same amount again cannot charge twice.
+  let pending = null;
+  const form = h(
+    "form",
+    { class: "form", "aria-label": "Add funds", "data-testid": "add-funds-form" },
+    h("div", { class: "row" }, field(`Amount (${cur})`, amount, "Whole cents, 10.00 to 10000.00."), field("Card", card)),
+    submit,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = { amount: amount.value.trim(), card: card.value };
+    const same = pending && pending.body.amount === body.amount && pending.body.card === body.card;
+    const key = same ? pending.key : newIdempotencyKey();
+    pending = { key, body };
+    busy(
+      submit,
+      async () => {
+        try {
+          const { data } = await sendJson("POST", `/accounts/${enc(ctx.account.account_id)}/payments`, body, {
+            "Idempotency-Key": key,
+          });
+          pending = null;
+          amount.value = "";
+          showStatus(
+            `Added ${money(data.amount, data.currency)} to the balance (${cardLabel(data.card_brand, data.card_last4)}).`,
+          );
+          await onDone();
+        } catch (error) {
+          if (error instanceof ApiError && error.status !== 0 && error.status < 500) pending = null;
+          if (error instanceof ApiError && error.code === "card_declined") await onDone();
+          throw error;
+        }
+      },
+      "Could not add funds",
+    );
+  });
+  return form;
+}
+
+function paymentsTable(ctx, currency) {
+  const timeZone = ctx.account.time_zone;
+  const columns = [
+    { label: "Date", cell: (p) => dateTime(p.created_at, timeZone), rowHeader: true },
+    { label: "Description", cell: (p) => p.description || paymentKindLabel(p.kind) },
+    { label: "Type", cell: (p) => paymentKindLabel(p.kind) },
+    { label: "Card", cell: (p) => cardLabel(p.card_brand, p.card_last4) },
+    { label: "Amount", cell: (p) => money(p.amount, p.currency || currency), numeric: true },
+    {
+      label: "Status",
+      cell: (p) => [
+        badge(statusLabel(p.status), STATUS_TONES[p.status]),
+        p.failure_reason ? h("span", { class: "note" }, p.failure_reason) : null,
+      ],
+    },
+    {
+      label: "Receipt",
+      cell: (p) => {
+        const open = button("Receipt", {
+          class: "button link",
+          "aria-label": `Receipt for ${money(p.amount, p.currency || currency)} on ${dateTime(p.created_at, timeZone)}`,
+        });
+        open.addEventListener("click", () =>
+          busy(
+            open,
+            () =>
+              openDocument(
+                `/accounts/${enc(ctx.account.account_id)}/payments/${enc(p.id)}/receipt`,
+                "the receipt",
+                `receipt-${p.id}.html`,
+              ),
+            "Could not open the receipt",
+          ),
+        );
+        return open;
+      },
+    },
+  ];
+  return columns;
+}
+
+async function renderPayments(ctx, box, currency) {
+  const accountId = ctx.account.account_id;
+  const columns = paymentsTable(ctx, currency);
+  let cursor = null;
+  let shown = 0;
+  const body = h("tbody");
+  const table = h(
+    "table",
+    { class: "data" },
+    h("caption", {}, "Payments, newest first"),
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.numeric ? "num" : null }, c.label)))),
+    body,
+  );
+  const wrap = h("div", { class: "table-wrap", role: "region", "aria-label": "Payments, newest first", tabindex: 0 }, table);
+  const more = button("View all payments", { class: "button secondary", "data-testid": "payments-more" });
+  const count = h("p", { class: "note", "aria-live": "polite" });
+
+  async function load(limit) {
+    const page = await getJson(`/accounts/${enc(accountId)}/payments`, { limit, cursor });
+    for (const payment of page.items) body.append(tableRow(columns, payment));
+    shown += page.items.length;
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+    more.textContent = "Show older payments";
+    count.textContent = `${shown} payment${shown === 1 ? "" : "s"} shown${cursor ? "" : ": that is all of them"}.`;
+    return page;
+  }
+
+  const first = await load(FIRST_PAGE);
+  if (!first.items.length) {
+    settle(box, h("p", { class: "empty" }, "No payments yet."));
+    return;
+  }
+  more.textContent = "View all payments";
+  more.addEventListener("click", () => busy(more, () => load(PAGE), "Could not load older payments"));
+  settle(box, wrap, h("div", { class: "actions" }, more, count));
+}
+
+export async function render(ctx, root) {
+  const account = ctx.account;
+  const id = enc(account.account_id);
+  const balanceBox = h("div", { class: "loading" }, "Loading the balance…");
+  root.append(section("Balance", balanceBox));
+
+  const shared = account.billing === "agency";
+  let settingsBox;
+  let fundsBox;
+  let paymentsBox;
+  if (shared) {
+    const payer = account.billing_account_id;
+    root.append(
+      section(
+        "Auto-recharge and payments",
+        h(
+          "p",
+          {},
+          `${account.name} draws from ${ctx.accountName(payer)}'s balance (shared billing): `,
+          "its card, auto-recharge settings and Payment History are the agency's.",
+        ),
+        ctx.canReach(payer)
+          ? button(`Go to ${ctx.accountName(payer)}`, { class: "button secondary", onclick: () => ctx.switchTo(payer, "billing") })
+          : null,
+      ),
+    );
+  } else {
+    settingsBox = h("div", { class: "loading" }, "Loading the settings…");
+    root.append(section("Auto-recharge", settingsBox));
+    if (ctx.isAdmin) {
+      fundsBox = h("div", { class: "loading" }, "Loading…");
+      root.append(section("Add funds", fundsBox));
+    }
+    paymentsBox = h("div", { class: "loading" }, "Loading payments…");
+    root.append(section("Payment History", paymentsBox));
+  }
+
+  async function loadBalance() {
+    try {
+      const balance = await getJson(`/accounts/${id}/balance`);
+      settle(balanceBox, balanceStats(balance));
+    } catch (error) {
+      settle(balanceBox, inlineError(error, "Could not load the balance"));
+      showError(error, "Could not load the balance");
+    }
+  }
+
+  async function loadSettings() {
+    let settings;
+    try {
+      settings = await getJson(`/accounts/${id}/billing-settings`);
+    } catch (error) {
+      settle(settingsBox, inlineError(error, "Could not load the auto-recharge settings"));
+      if (fundsBox) settle(fundsBox, inlineError(error, "Add funds needs the billing settings"));
+      showError(error, "Could not load the auto-recharge settings");
+      return;
+    }
+    const reload = async () => {
+      await Promise.all([loadBalance(), loadSettings(), loadPayments()]);
+    };
+    settle(settingsBox, settingsList(settings), ctx.isAdmin ? settingsForm(ctx, settings, reload) : null);
+    if (fundsBox) settle(fundsBox, addFundsForm(ctx, settings, reload));
+  }
+
+  async function loadPayments() {
+    try {
+      await renderPayments(ctx, paymentsBox, account.currency);
+    } catch (error) {
+      settle(paymentsBox, inlineError(error, "Could not load the Payment History"));
+      showError(error, "Could not load the Payment History");
+    }
+  }
+
+  await Promise.all(shared ? [loadBalance()] : [loadBalance(), loadSettings(), loadPayments()]);
+}

@@ -1,0 +1,537 @@
+"""Statements: the numbers of a period, and the proof that they add up.
+
+A statement covers local dates `from`..`to` of the account (or agency) that owns a
+balance. Its numbers come from three sources, none of which is "every ledger entry":
+
+- **boundary balances**: the balance after the last entry *posted* before the
+  period's first instant (opening) and before its end (closing), one indexed query
+  each (`by_billing_posted`, newest first, two items: the entry and the one before
+  it, so the link between them can be checked);
+- **rollups** (daily, per account and category): usage by category (count,
+  quantity, amount), recharges and adjustments of the accounts that draw from the
+  balance, bucketed by the local date the activity *occurred*;
+- **payments**: the card charges created in the period.
+
+The reconciliation basis (why there is a "posting-date difference" line)
+------------------------------------------------------------------------
+Balances move when an entry is *posted*; rollups bucket it by the date it
+*occurred*. The two agree except for entries posted in the period that occurred
+outside it (a call at 23:59:58 on the last day of the previous month, posted at
+00:00:01; a late or replayed event; a sub-account whose own time zone puts the
+activity on another local date), or the reverse. Reading the entries posted in the
+period would settle that exactly, but costs one item per entry: a month of a busy
+agency is hundreds of thousands of reads. Instead:
+
+    opening + credits - debits = closing, exactly, in micro-units, where
+
+    credits = recharges (card payments and other funding)       [rollups]
+            + adjustments, when their net is positive             [rollups]
+            + the posting-date difference, when positive
+    debits  = usage by category                                   [rollups]
+            + adjustments, when their net is negative             [rollups]
+            + the posting-date difference, when negative
+
+    posting-date difference = (closing - opening) - (rollup credits - rollup debits)
+
+The difference is shown as its own labelled line, only when it is not zero, so the
+usage lines stay equal to the Usage report for the same dates (occurred basis) and
+the balances stay equal to the Logs page (posted basis). It is not a plug that hides
+errors: the builder refuses (StatementDoesNotReconcile) when the ledger chain itself
+does not add up where the statement touches it:
+
+- at each boundary, the entry found and the one before it must link:
+  `before.balance_after + entry.amount == entry.balance_after`, with consecutive
+  sequence numbers (a gap in a settled part of the chain is refused too);
+- the closing entry may not come before the opening entry, and when no entry was
+  posted in the period the two balances must be equal;
+- when the closing entry is the newest entry, the balance head must say the same;
+- and the stored numbers must satisfy the identity above both in micro-units and in
+  the cents that are printed (`check_reconciles`, run again before every send).
+
+Money is shown to the cent. Every printed group adds up to its printed total:
+cents are allocated by the largest-remainder method (each printed amount is within
+a cent of the exact one), and the exact amounts are in the JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .categories import USAGE_CATEGORIES, Category
+from .periods import format_instant
+from .rollups import RollupTotals
+
+MICROS_PER_CENT = 10_000
+DOC_VERSION = 1
+# A statement spans at most a year (a quarterly statement is ~92 days).
+MAX_STATEMENT_DAYS = 366
+MAX_RECIPIENTS = 10
+# The ledger index is eventually consistent: a boundary younger than this may not
+# show every entry yet, so a gap there is not called a broken chain.
+SETTLED_AFTER_SECONDS = 120
+
+BASIS = (
+    "Balances are the ledger's balances after the last entry posted before each boundary. "
+    "Usage, recharges and adjustments are summed from daily rollups by the local date the activity "
+    "occurred. Activity posted in this period that occurred in another (or the reverse) is shown as "
+    "a posting-date difference, so that opening + credits - debits = closing exactly."
+)
+
+CATEGORY_LABELS: Mapping[str, str] = {
+    Category.CALL_MINUTES.value: "Call minutes",
+    Category.TEXT_MESSAGES.value: "Text messages",
+    Category.NUMBER_RENEWALS.value: "Number renewals",
+    Category.SUBSCRIPTION_FEES.value: "Subscription fees",
+    Category.RECHARGE.value: "Recharges",
+    Category.ADJUSTMENT.value: "Adjustments",
+}
+
+
+class StatementDoesNotReconcile(Exception):
+    """The numbers (or the ledger chain they come from) do not add up: never sent."""
+
+
+# -- inputs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainEntry:
+    """What a boundary query returns of a ledger entry."""
+
+    seq: int
+    amount_micros: int
+    balance_after_micros: int
+    posted_at: datetime
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """The newest entry posted before an instant, and the entry before it (None at the start)."""
+
+    at: datetime
+    entry: ChainEntry | None
+    before: ChainEntry | None = None
+
+    @property
+    def balance_micros(self) -> int:
+        return 0 if self.entry is None else self.entry.balance_after_micros
+
+    @property
+    def seq(self) -> int:
+        return 0 if self.entry is None else self.entry.seq
+
+    def check(self, settled: bool, what: str) -> None:
+        """The entry and the one before it link up (or the entry is the first)."""
+        entry, before = self.entry, self.before
+        if entry is None:
+            return
+        if before is None:
+            if entry.seq == 1:
+                if entry.balance_after_micros != entry.amount_micros:
+                    raise StatementDoesNotReconcile(
+                        f"{what}: the first entry's balance after ({entry.balance_after_micros}) "
+                        f"is not its amount ({entry.amount_micros})"
+                    )
+            elif settled:
+                raise StatementDoesNotReconcile(f"{what}: entries before seq {entry.seq} are missing")
+            return
+        if before.seq != entry.seq - 1:
+            if settled:
+                raise StatementDoesNotReconcile(
+                    f"{what}: the ledger chain has a gap between seq {before.seq} and {entry.seq}"
+                )
+            return
+        if before.balance_after_micros + entry.amount_micros != entry.balance_after_micros:
+            raise StatementDoesNotReconcile(
+                f"{what}: entry seq {entry.seq} does not follow from seq {before.seq} "
+                f"({before.balance_after_micros} + {entry.amount_micros} != {entry.balance_after_micros})"
+            )
+
+
+@dataclass(frozen=True)
+class Head:
+    """The billing account's balance head when the statement was built."""
+
+    seq: int
+    balance_micros: int
+
+
+@dataclass(frozen=True)
+class AccountActivity:
+    """One account that draws from the statement's balance, over the period."""
+
+    account_id: str
+    name: str
+    role: str  # "account" (the owner), "agency" (the owner, an agency) or "shared" (a sub-account)
+    time_zone: str
+    totals: Mapping[Category, RollupTotals]  # every category, summed over the period
+    daily_cost: Mapping[date, int] = field(default_factory=dict)  # usage cost by local day
+    units: Mapping[Category, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CardCharge:
+    payment_id: str
+    created_at: datetime
+    kind: str
+    status: str
+    amount_micros: int
+    card_brand: str
+    card_last4: str
+    description: str = ""
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class OwnBillingAccount:
+    """A sub-account with a balance of its own: listed with its totals, not in the reconciliation."""
+
+    account_id: str
+    name: str
+    time_zone: str
+    usage_cost_micros: int
+    card_charges_micros: int
+    closing_balance_micros: int
+
+
+@dataclass(frozen=True)
+class Owner:
+    account_id: str
+    name: str
+    kind: str  # "account" | "agency"
+    billing: str  # "own"
+    billing_account_id: str
+    time_zone: str
+    currency: str
+    agency_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StatementInputs:
+    statement_id: str
+    owner: Owner
+    first: date
+    last: date
+    start: datetime
+    end: datetime
+    closing_at: datetime  # = end, or the build time for a period still running
+    built_at: datetime
+    opening: Boundary
+    closing: Boundary
+    head: Head
+    activity: Sequence[AccountActivity]
+    card_charges: Sequence[CardCharge]
+    own_billing: Sequence[OwnBillingAccount] = ()
+    origin: str = "on_demand"  # or "scheduled"
+    frequency: str | None = None
+
+
+# -- cents ----------------------------------------------------------------------------------
+
+
+def round_cents(micros: int) -> int:
+    """Half-up (away from zero), like format_cents."""
+    sign = -1 if micros < 0 else 1
+    whole, rest = divmod(abs(micros), MICROS_PER_CENT)
+    return sign * (whole + (1 if rest * 2 >= MICROS_PER_CENT else 0))
+
+
+def allocate_cents(values: Sequence[int], target_cents: int) -> list[int]:
+    """Cents for each value (micro-units) that add up to `target_cents` exactly.
+
+    Largest remainder: every value starts at its floor in cents, and the cents still
+    missing go to the values with the largest remainders (ties: the earlier value).
+    When the target is within a cent of the exact sum (as the totals it is used
+    with are), each result is within a cent of its value.
+    """
+    floors = [v // MICROS_PER_CENT for v in values]
+    remainders = [v - f * MICROS_PER_CENT for v, f in zip(values, floors, strict=True)]
+    missing = target_cents - sum(floors)
+    if not values:
+        if missing:
+            raise ValueError("no values to allocate cents to")
+        return []
+    order = sorted(range(len(values)), key=lambda i: (-remainders[i], i))
+    result = list(floors)
+    n = len(order)
+    for step in range(max(missing, 0)):  # cents still missing: largest remainders first
+        result[order[step % n]] += 1
+    for step in range(max(-missing, 0)):  # cents too many (a target off by more): smallest first
+        result[order[n - 1 - step % n]] -= 1
+    return result
+
+
+# -- building ---------------------------------------------------------------------------------
+
+
+def _line(key: str, label: str, micros: int, note: str | None = None) -> dict[str, Any]:
+    line: dict[str, Any] = {"key": key, "label": label, "amount_micros": micros}
+    if note:
+        line["note"] = note
+    return line
+
+
+def _usage_rows(
+    totals: Mapping[Category, RollupTotals], units: Mapping[Category, str], target_cents: int
+) -> list[dict[str, Any]]:
+    """Usage by category (cost positive), cents allocated to add up to `target_cents`."""
+    rows: list[dict[str, Any]] = []
+    for category in sorted(USAGE_CATEGORIES, key=lambda c: c.value):
+        t = totals.get(category)
+        if t is None or (t.count == 0 and t.amount_micros == 0):
+            continue
+        rows.append(
+            {
+                "category": category.value,
+                "label": CATEGORY_LABELS[category.value],
+                "unit": units.get(category, "item"),
+                "count": t.count,
+                "quantity_micros": t.quantity_micros,
+                "amount_micros": -t.amount_micros,
+            }
+        )
+    for row, cents in zip(rows, allocate_cents([r["amount_micros"] for r in rows], target_cents), strict=True):
+        row["amount_cents"] = cents
+    return rows
+
+
+def _sum_totals(parts: Iterable[Mapping[Category, RollupTotals]]) -> dict[Category, RollupTotals]:
+    result: dict[Category, RollupTotals] = {}
+    for part in parts:
+        for category, totals in part.items():
+            result.setdefault(category, RollupTotals()).add(totals)
+    return result
+
+
+def _usage_cost(totals: Mapping[Category, RollupTotals]) -> int:
+    return -sum(t.amount_micros for c, t in totals.items() if c in USAGE_CATEGORIES)
+
+
+def check_chain(inputs: StatementInputs, settled_opening: bool, settled_closing: bool) -> None:
+    """Refuse numbers that come from a ledger chain that does not add up where it is read."""
+    inputs.opening.check(settled_opening, "opening balance")
+    inputs.closing.check(settled_closing, "closing balance")
+    opening, closing, head = inputs.opening, inputs.closing, inputs.head
+    if closing.seq < opening.seq:
+        raise StatementDoesNotReconcile(
+            f"the closing entry (seq {closing.seq}) comes before the opening entry (seq {opening.seq})"
+        )
+    if closing.seq == opening.seq and closing.balance_micros != opening.balance_micros:
+        raise StatementDoesNotReconcile("no entry was posted in the period, yet the balance moved")
+    if head.seq < closing.seq:
+        raise StatementDoesNotReconcile(f"the balance head (seq {head.seq}) is behind the ledger (seq {closing.seq})")
+    if head.seq == closing.seq and head.balance_micros != closing.balance_micros:
+        raise StatementDoesNotReconcile(
+            f"the balance ({head.balance_micros}) disagrees with its last entry ({closing.balance_micros})"
+        )
+
+
+def build_statement(inputs: StatementInputs) -> dict[str, Any]:
+    """The statement's numbers, as the JSON-able document that is stored; or refuse.
+
+    Amounts are integers: `*_micros` exact, `*_cents` as printed.
+    """
+    settled_opening = (inputs.built_at - inputs.start).total_seconds() >= SETTLED_AFTER_SECONDS
+    settled_closing = (inputs.built_at - inputs.closing_at).total_seconds() >= SETTLED_AFTER_SECONDS
+    check_chain(inputs, settled_opening, settled_closing)
+
+    owner = inputs.owner
+    combined = _sum_totals(a.totals for a in inputs.activity)
+    recharges = combined.get(Category.RECHARGE, RollupTotals()).amount_micros
+    adjustments = combined.get(Category.ADJUSTMENT, RollupTotals()).amount_micros
+    usage_cost = _usage_cost(combined)
+    opening = inputs.opening.balance_micros
+    closing = inputs.closing.balance_micros
+    timing = (closing - opening) - (recharges + adjustments - usage_cost)
+
+    timing_note = (
+        "Activity posted in this period that occurred in another period (or the reverse): late or "
+        "early posting, or a sub-account's own time zone."
+    )
+    credits = [_line("recharges", "Payments and recharges", recharges)]
+    debits = [_line("usage", "Usage charges", usage_cost)]
+    if adjustments > 0:
+        credits.append(_line("adjustments", "Adjustments (net)", adjustments))
+    elif adjustments < 0:
+        debits.append(_line("adjustments", "Adjustments (net)", -adjustments))
+    if timing > 0:
+        credits.append(_line("posting_difference", "Posting-date difference", timing, timing_note))
+    elif timing < 0:
+        debits.append(_line("posting_difference", "Posting-date difference", -timing, timing_note))
+
+    # Cents: the balances round half-up; the lines share the printed movement.
+    opening_cents, closing_cents = round_cents(opening), round_cents(closing)
+    signed = [line["amount_micros"] for line in credits] + [-line["amount_micros"] for line in debits]
+    cents = allocate_cents(signed, closing_cents - opening_cents)
+    for line, c in zip(credits, cents[: len(credits)], strict=True):
+        line["amount_cents"] = c
+    for line, c in zip(debits, cents[len(credits) :], strict=True):
+        line["amount_cents"] = -c
+    usage_cents = debits[0]["amount_cents"]
+
+    units: dict[Category, str] = {}
+    for a in inputs.activity:
+        for category, unit in a.units.items():
+            units.setdefault(category, unit)
+
+    breakdown = []
+    per_account_cost = [_usage_cost(a.totals) for a in inputs.activity]
+    for a, cost, cost_cents in zip(
+        inputs.activity, per_account_cost, allocate_cents(per_account_cost, usage_cents), strict=True
+    ):
+        breakdown.append(
+            {
+                "account_id": a.account_id,
+                "name": a.name,
+                "role": a.role,
+                "time_zone": a.time_zone,
+                "usage": _usage_rows(a.totals, a.units or units, cost_cents),
+                "usage_total_micros": cost,
+                "usage_total_cents": cost_cents,
+                "credits_micros": sum(
+                    t.amount_micros for c, t in a.totals.items() if c in (Category.RECHARGE, Category.ADJUSTMENT)
+                ),
+            }
+        )
+
+    charges = sorted(inputs.card_charges, key=lambda c: (c.created_at, c.payment_id))
+    succeeded = sum(c.amount_micros for c in charges if c.status == "succeeded")
+    daily_cost: dict[date, int] = {}
+    for a in inputs.activity:
+        for day, cost in a.daily_cost.items():
+            daily_cost[day] = daily_cost.get(day, 0) + cost
+
+    doc: dict[str, Any] = {
+        "version": DOC_VERSION,
+        "statement_id": inputs.statement_id,
+        "origin": inputs.origin,
+        "frequency": inputs.frequency,
+        "account": {
+            "account_id": owner.account_id,
+            "name": owner.name,
+            "kind": owner.kind,
+            "billing": owner.billing,
+            "billing_account_id": owner.billing_account_id,
+            "agency_id": owner.agency_id,
+            "time_zone": owner.time_zone,
+            "currency": owner.currency,
+        },
+        "period": {
+            "from": inputs.first.isoformat(),
+            "to": inputs.last.isoformat(),
+            "time_zone": owner.time_zone,
+            "start": format_instant(inputs.start),
+            "end": format_instant(inputs.end),
+            "closing_at": format_instant(inputs.closing_at),
+            "in_progress": inputs.closing_at < inputs.end,
+        },
+        "built_at": format_instant(inputs.built_at),
+        "opening_balance_micros": opening,
+        "opening_balance_cents": opening_cents,
+        "closing_balance_micros": closing,
+        "closing_balance_cents": closing_cents,
+        "credits": credits,
+        "debits": debits,
+        "total_credits_micros": sum(line["amount_micros"] for line in credits),
+        "total_credits_cents": sum(line["amount_cents"] for line in credits),
+        "total_debits_micros": sum(line["amount_micros"] for line in debits),
+        "total_debits_cents": sum(line["amount_cents"] for line in debits),
+        "posting_difference_micros": timing,
+        "usage": _usage_rows(combined, units, usage_cents),
+        "usage_total_micros": usage_cost,
+        "usage_total_cents": usage_cents,
+        "accounts": breakdown,
+        "own_billing_accounts": [
+            {
+                "account_id": o.account_id,
+                "name": o.name,
+                "time_zone": o.time_zone,
+                "usage_total_micros": o.usage_cost_micros,
+                "usage_total_cents": round_cents(o.usage_cost_micros),
+                "card_charges_micros": o.card_charges_micros,
+                "card_charges_cents": round_cents(o.card_charges_micros),
+                "closing_balance_micros": o.closing_balance_micros,
+                "closing_balance_cents": round_cents(o.closing_balance_micros),
+            }
+            for o in sorted(inputs.own_billing, key=lambda o: (o.name.lower(), o.account_id))
+        ],
+        "card_charges": [
+            {
+                "payment_id": c.payment_id,
+                "created_at": format_instant(c.created_at),
+                "kind": c.kind,
+                "status": c.status,
+                "amount_micros": c.amount_micros,
+                "amount_cents": round_cents(c.amount_micros),
+                "card_brand": c.card_brand,
+                "card_last4": c.card_last4,
+                "description": c.description,
+                "failure_reason": c.failure_reason,
+            }
+            for c in charges
+        ],
+        "card_charges_total_micros": succeeded,
+        "card_charges_total_cents": sum(round_cents(c.amount_micros) for c in charges if c.status == "succeeded"),
+        "daily": [{"date": day.isoformat(), "cost_micros": daily_cost.get(day, 0)} for day in _days(inputs)],
+        "chain": {
+            "opening_seq": inputs.opening.seq,
+            "closing_seq": inputs.closing.seq,
+            "entries_posted": inputs.closing.seq - inputs.opening.seq,
+        },
+        "basis": BASIS,
+    }
+    check_reconciles(doc)
+    return doc
+
+
+def _days(inputs: StatementInputs) -> list[date]:
+    """Every local day of the period (up to the build time for a period still running)."""
+    last = inputs.last
+    if inputs.closing_at < inputs.end:
+        last = min(last, inputs.closing_at.astimezone(ZoneInfo(inputs.owner.time_zone)).date())
+    return [inputs.first + timedelta(days=i) for i in range((last - inputs.first).days + 1)]
+
+
+def check_reconciles(doc: Mapping[str, Any]) -> None:
+    """opening + credits - debits = closing, in micro-units and in printed cents; and every
+    printed group adds up to its total. Raises StatementDoesNotReconcile."""
+    try:
+        credits, debits = doc["credits"], doc["debits"]
+        for unit in ("micros", "cents"):
+            opening, closing = doc[f"opening_balance_{unit}"], doc[f"closing_balance_{unit}"]
+            total_credits = sum(line[f"amount_{unit}"] for line in credits)
+            total_debits = sum(line[f"amount_{unit}"] for line in debits)
+            if (total_credits, total_debits) != (doc[f"total_credits_{unit}"], doc[f"total_debits_{unit}"]):
+                raise StatementDoesNotReconcile(f"the credit or debit total ({unit}) is not the sum of its lines")
+            if opening + total_credits - total_debits != closing:
+                raise StatementDoesNotReconcile(
+                    f"opening {opening} + credits {total_credits} - debits {total_debits} != closing {closing} ({unit})"
+                )
+            usage_line = next(line for line in debits if line["key"] == "usage")
+            if sum(row[f"amount_{unit}"] for row in doc["usage"]) != usage_line[f"amount_{unit}"]:
+                raise StatementDoesNotReconcile(f"usage by category does not add up to the usage line ({unit})")
+            if doc[f"usage_total_{unit}"] != usage_line[f"amount_{unit}"]:
+                raise StatementDoesNotReconcile(f"the usage total is not the usage line ({unit})")
+            accounts = doc["accounts"]
+            if accounts and sum(a[f"usage_total_{unit}"] for a in accounts) != usage_line[f"amount_{unit}"]:
+                raise StatementDoesNotReconcile(f"the accounts' usage does not add up to the usage line ({unit})")
+            for a in accounts:
+                if sum(row[f"amount_{unit}"] for row in a["usage"]) != a[f"usage_total_{unit}"]:
+                    raise StatementDoesNotReconcile(f"{a['account_id']}: usage rows do not add up ({unit})")
+    except (KeyError, TypeError, StopIteration) as exc:
+        raise StatementDoesNotReconcile(f"the statement is incomplete: {exc!r}") from None
+
+
+def summary(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The few numbers a list of statements shows."""
+    return {
+        "currency": doc["account"]["currency"],
+        "opening_balance_micros": doc["opening_balance_micros"],
+        "closing_balance_micros": doc["closing_balance_micros"],
+        "total_credits_micros": doc["total_credits_micros"],
+        "total_debits_micros": doc["total_debits_micros"],
+    }
