@@ -28,6 +28,7 @@ from .tables.balances import BalanceRecord
 from .tables.base import bind
 from .tables.ledger import LedgerEntryRecord
 from .tables.rollups import RollupRecord
+from .time_keys import instant_range
 
 
 class CommitConflict(Exception):
@@ -239,15 +240,7 @@ class LedgerRepository:
         """
         bind()
         index = _POSTED_INDEXES[scope]
-        range_condition: Any = None
-        # Posted keys are "<instant>#<seq>": a key posted at `end` sorts above the
-        # bare "<end>" text, so BETWEEN start AND end is the half-open [start, end).
-        if start is not None and end is not None:
-            range_condition = LedgerEntryRecord.posted_key.between(format_instant(start), format_instant(end))
-        elif start is not None:
-            range_condition = LedgerEntryRecord.posted_key >= format_instant(start)
-        elif end is not None:
-            range_condition = LedgerEntryRecord.posted_key < format_instant(end)
+        range_condition = instant_range(LedgerEntryRecord.posted_key, start, end)
         filter_condition = LedgerEntryRecord.category == category if category else None
         results = index.query(
             hash_key,

@@ -13,6 +13,7 @@ from ..domain.periods import format_instant
 from .tables.base import bind
 from .tables.idempotency import IdempotencyRecord
 from .tables.payments import PaymentRecord
+from .time_keys import instant_range
 
 IDEMPOTENCY_TTL = timedelta(days=1)
 
@@ -148,14 +149,8 @@ class PaymentRepository:
     ) -> PaymentPage:
         """Newest first, created in [start, end)."""
         bind()
-        condition: Any = None
+        condition = instant_range(PaymentRecord.created_key, start, end)
         index = PaymentRecord.by_billing_created
-        if start is not None and end is not None:
-            condition = PaymentRecord.created_key.between(format_instant(start), format_instant(end))
-        elif start is not None:
-            condition = PaymentRecord.created_key >= format_instant(start)
-        elif end is not None:
-            condition = PaymentRecord.created_key < format_instant(end)
         results = index.query(
             billing_account_id,
             range_key_condition=condition,
