@@ -1,4 +1,4 @@
-"""The usage queue (SQS FIFO) and its dead-letter queue."""
+"""The SQS queues: usage events (FIFO), billing tasks, statements, and their dead-letter queues."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from ..config import get_settings
 from .aws import client
@@ -34,41 +35,49 @@ def _dedupe_id(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def send_usage_messages(messages: Sequence[OutgoingMessage]) -> None:
-    """Enqueue in order, ten at a time; raises if SQS refused any message."""
-    url = queue_url(get_settings().usage_queue_name)
+def send_batches(queue_name: str, entries: Sequence[dict[str, Any]], what: str) -> None:
+    """SendMessageBatch, ten entries at a time, in order; raises if SQS refused any.
+
+    Each entry holds the message fields (MessageBody, and MessageGroupId and
+    MessageDeduplicationId for a FIFO queue); the batch ids are added here.
+    """
+    url = queue_url(queue_name)
     sqs = client("sqs")
-    for start in range(0, len(messages), SQS_BATCH):
-        batch = messages[start : start + SQS_BATCH]
-        response = sqs.send_message_batch(
-            QueueUrl=url,
-            Entries=[
-                {
-                    "Id": str(i),
-                    "MessageBody": m.body,
-                    "MessageGroupId": m.group_id,
-                    "MessageDeduplicationId": _dedupe_id(m.dedupe_key),
-                }
-                for i, m in enumerate(batch)
-            ],
-        )
+    for start in range(0, len(entries), SQS_BATCH):
+        batch = entries[start : start + SQS_BATCH]
+        response = sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), **e} for i, e in enumerate(batch)])
         failed = response.get("Failed") or []
         if failed:
-            raise RuntimeError(f"SQS refused {len(failed)} usage messages: {failed[0].get('Message')}")
+            raise RuntimeError(f"SQS refused {len(failed)} {what}: {failed[0].get('Message')}")
+
+
+def send_usage_messages(messages: Sequence[OutgoingMessage]) -> None:
+    """Enqueue usage events in order on the FIFO usage queue."""
+    entries = [
+        {"MessageBody": m.body, "MessageGroupId": m.group_id, "MessageDeduplicationId": _dedupe_id(m.dedupe_key)}
+        for m in messages
+    ]
+    send_batches(get_settings().usage_queue_name, entries, "usage messages")
 
 
 def dead_letter(body: str, reason: str, message_id: str, source: str) -> None:
-    """Park a message that can never be processed, with the reason, for a person to look at."""
+    """Park a message that can never be processed, with the reason, for a person to look at.
+
+    `source` is the queue it came from: "usage-events", "billing-tasks" or "statements".
+    """
     settings = get_settings()
-    fifo = source == "usage-events"
-    url = queue_url(settings.usage_dlq_name if fifo else settings.billing_tasks_dlq_name)
+    dlq = {
+        "usage-events": settings.usage_dlq_name,
+        "billing-tasks": settings.billing_tasks_dlq_name,
+        "statements": settings.statements_dlq_name,
+    }[source]
     fifo_fields = (
         {"MessageGroupId": "malformed", "MessageDeduplicationId": _dedupe_id(f"{source}:{message_id}:{body}")}
-        if fifo
+        if dlq.endswith(".fifo")
         else {}
     )
     client("sqs").send_message(
-        QueueUrl=url,
+        QueueUrl=queue_url(dlq),
         MessageBody=body,
         **fifo_fields,
         MessageAttributes={
@@ -81,13 +90,4 @@ def dead_letter(body: str, reason: str, message_id: str, source: str) -> None:
 
 def send_billing_tasks(bodies: Sequence[str]) -> None:
     """Put work for the billing worker (recharges, alerts) on its standard queue."""
-    url = queue_url(get_settings().billing_tasks_queue_name)
-    sqs = client("sqs")
-    for start in range(0, len(bodies), SQS_BATCH):
-        batch = bodies[start : start + SQS_BATCH]
-        response = sqs.send_message_batch(
-            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)]
-        )
-        failed = response.get("Failed") or []
-        if failed:
-            raise RuntimeError(f"SQS refused {len(failed)} billing tasks: {failed[0].get('Message')}")
+    send_batches(get_settings().billing_tasks_queue_name, [{"MessageBody": b} for b in bodies], "billing tasks")
