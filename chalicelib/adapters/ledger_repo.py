@@ -24,6 +24,7 @@ from ..domain.periods import format_instant, parse_instant
 from ..domain.rollups import RollupKey, RollupTotals
 from ..domain.statements import Boundary, ChainEntry
 from .billing_repo import head_from_record, update_actions
+from .paging import take_page
 from .tables.balances import BalanceRecord
 from .tables.base import bind
 from .tables.ledger import LedgerEntryRecord
@@ -251,16 +252,7 @@ class LedgerRepository:
             # One more than asked, to know whether another page exists.
             page_size=500 if category else limit + 1,
         )
-        entries: list[LedgerEntry] = []
-        last_record: LedgerEntryRecord | None = None
-        more = False
-        for record in results:
-            if len(entries) == limit:
-                more = True
-                break
-            entries.append(entry_from_record(record))
-            last_record = record
-        last_key = _index_key(index, last_record) if more and last_record is not None else None
+        entries, last_key = take_page(results, limit, entry_from_record, lambda r: _index_key(index, r))
         return EntryPage(entries, last_key)
 
 

@@ -10,6 +10,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from ..domain.payments import Payment, PaymentKind, PaymentStatus
 from ..domain.periods import format_instant
+from .paging import take_page
 from .tables.base import bind
 from .tables.idempotency import IdempotencyRecord
 from .tables.payments import PaymentRecord
@@ -158,22 +159,16 @@ class PaymentRepository:
             last_evaluated_key=after,
             page_size=limit + 1,
         )
-        payments: list[Payment] = []
-        last: PaymentRecord | None = None
-        more = False
-        for record in results:
-            if len(payments) == limit:
-                more = True
-                break
-            payments.append(_to_domain(record))
-            last = record
-        last_key = None
-        if more and last is not None:
-            last_key = {
-                "payment_id": {"S": last.payment_id},
-                "billing_account_id": {"S": last.billing_account_id},
-                "created_key": {"S": last.created_key},
-            }
+        payments, last_key = take_page(
+            results,
+            limit,
+            _to_domain,
+            lambda r: {
+                "payment_id": {"S": r.payment_id},
+                "billing_account_id": {"S": r.billing_account_id},
+                "created_key": {"S": r.created_key},
+            },
+        )
         return PaymentPage(payments, last_key)
 
 

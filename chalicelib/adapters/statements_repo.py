@@ -18,6 +18,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from ..domain.periods import format_instant
 from ..domain.statement_schedule import Cadence, Frequency
+from .paging import take_page
 from .tables.base import bind
 from .tables.statement_schedules import StatementScheduleRecord
 from .tables.statements import StatementRecord
@@ -265,22 +266,16 @@ class StatementRepository:
         results = StatementRecord.by_account_created.query(
             account_id, scan_index_forward=False, last_evaluated_key=after, page_size=limit + 1
         )
-        items: list[StoredStatement] = []
-        last: StatementRecord | None = None
-        more = False
-        for record in results:
-            if len(items) == limit:
-                more = True
-                break
-            items.append(_stored(record, with_numbers=False))
-            last = record
-        last_key = None
-        if more and last is not None:
-            last_key = {
-                "statement_id": {"S": last.statement_id},
-                "account_id": {"S": last.account_id},
-                "created_key": {"S": last.created_key},
-            }
+        items, last_key = take_page(
+            results,
+            limit,
+            lambda r: _stored(r, with_numbers=False),
+            lambda r: {
+                "statement_id": {"S": r.statement_id},
+                "account_id": {"S": r.account_id},
+                "created_key": {"S": r.created_key},
+            },
+        )
         return StatementPage(items, last_key)
 
 
