@@ -8,16 +8,15 @@ from typing import Any
 
 from ..adapters.accounts_repo import AccountRepository
 from ..adapters.ledger_repo import EntryPage, LedgerRepository
-from ..config import get_settings
 from ..domain.access import Action, Principal
 from ..domain.accounts import Account
 from ..domain.categories import CATEGORY_NAMES
-from ..domain.cursor import CursorError, decode_cursor, derive_cursor_key, encode_cursor
 from ..domain.ledger import LedgerEntry
 from ..domain.money import format_micros
 from ..domain.periods import LocalRange, PeriodError, format_instant, local_range
 from .accounts import require
 from .csv_export import to_csv
+from .cursors import next_cursor, resume_after
 from .errors import BadRequest
 
 CSV_COLUMNS = [
@@ -105,18 +104,10 @@ def row(entry: LedgerEntry, accounts: Mapping[str, Account], currency: str) -> d
 
 
 def _page(query: LogQuery, limit: int, cursor: str | None) -> LogPage:
-    key = derive_cursor_key(get_settings().jwt_secret)
-    after = None
-    if cursor:
-        try:
-            after = decode_cursor(key, query.scope, query.key(), cursor)
-        except CursorError as exc:
-            raise BadRequest(str(exc)) from None
-    page = _fetch(query, limit, after)
+    page = _fetch(query, limit, resume_after(query.scope, query.key(), cursor))
     accounts = _names(query)
     rows = [row(e, accounts, query.owner.currency) for e in page.entries]
-    next_cursor = encode_cursor(key, query.scope, query.key(), page.last_key) if page.last_key else None
-    return LogPage(rows, next_cursor, query.range.zone)
+    return LogPage(rows, next_cursor(query.scope, query.key(), page.last_key), query.range.zone)
 
 
 def _all_rows(query: LogQuery) -> Iterator[dict[str, Any]]:

@@ -12,10 +12,8 @@ from typing import Any
 from ..adapters.accounts_repo import AccountRepository
 from ..adapters.gateway.base import ChargeStatus, GatewayError, GatewayTimeout, InvalidCard, PaymentGateway
 from ..adapters.payments_repo import IdempotencyRepository, PaymentRepository
-from ..config import get_settings
 from ..domain.access import Action, Principal
 from ..domain.accounts import Account, Billing
-from ..domain.cursor import CursorError, decode_cursor, derive_cursor_key, encode_cursor
 from ..domain.money import MoneyError, format_micros, parse_micros
 from ..domain.payments import (
     CENT_MICROS,
@@ -29,6 +27,7 @@ from ..domain.payments import (
 )
 from ..domain.periods import PeriodError, format_instant, local_range
 from .accounts import require
+from .cursors import next_cursor, resume_after
 from .errors import BadRequest, Conflict, ServiceError, Unavailable
 from .tasks import dispatch
 from .usage import QueuedMessage, record_usage
@@ -238,18 +237,12 @@ def list_payments(principal: Principal, account_id: str, params: Mapping[str, st
         raise BadRequest(str(exc)) from None
     scope = f"payments:{account.account_id}"
     query = {"from": period.first, "to": period.last}
-    key = derive_cursor_key(get_settings().jwt_secret)
-    after = None
-    if params.get("cursor"):
-        try:
-            after = decode_cursor(key, scope, query, params["cursor"])
-        except CursorError as exc:
-            raise BadRequest(str(exc)) from None
+    after = resume_after(scope, query, params.get("cursor"))
     page = PaymentRepository().page(account.account_id, period.start, period.end, limit, after)
     return {
         **header,
         "items": [payment_view(p) for p in page.payments],
-        "next_cursor": encode_cursor(key, scope, query, page.last_key) if page.last_key else None,
+        "next_cursor": next_cursor(scope, query, page.last_key),
     }
 
 

@@ -37,7 +37,6 @@ from ..config import get_settings
 from ..domain.access import Action, Principal
 from ..domain.accounts import Account, AccountKind, Billing, is_email_address
 from ..domain.categories import USAGE_CATEGORIES, Category
-from ..domain.cursor import CursorError, decode_cursor, derive_cursor_key, encode_cursor
 from ..domain.money import format_cents, format_micros, format_quantity_micros
 from ..domain.payments import PaymentStatus
 from ..domain.periods import PeriodError, format_instant, local_range, parse_instant
@@ -60,6 +59,7 @@ from ..domain.statements import (
 )
 from ..observability import get_logger, record_statement_sent
 from .accounts import require
+from .cursors import next_cursor, resume_after
 from .errors import BadRequest, Conflict, NotFound, ServiceError, Unavailable
 
 LEASE = timedelta(minutes=5)
@@ -373,18 +373,11 @@ def list_statements(principal: Principal, account_id: str, params: Mapping[str, 
             "next_cursor": None,
         }
     scope, query = f"statements:{account.account_id}", {"list": "newest"}
-    key = derive_cursor_key(get_settings().jwt_secret)
-    after = None
-    if params.get("cursor"):
-        try:
-            after = decode_cursor(key, scope, query, params["cursor"])
-        except CursorError as exc:
-            raise BadRequest(str(exc)) from None
-    page = StatementRepository().page(account.account_id, limit, after)
+    page = StatementRepository().page(account.account_id, limit, resume_after(scope, query, params.get("cursor")))
     return {
         **header,
         "items": [_list_view(s) for s in page.items],
-        "next_cursor": encode_cursor(key, scope, query, page.last_key) if page.last_key else None,
+        "next_cursor": next_cursor(scope, query, page.last_key),
     }
 
 
