@@ -15,11 +15,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from devtools.environment import apply_env, restore_env
 from devtools.processes import Service, free_port, start_dynamodb_local, start_moto_server
+from devtools.run import StackConfig
 
 TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 
@@ -76,3 +78,18 @@ def aws(dynamodb_endpoint: str, moto_endpoint: str) -> Iterator[dict[str, object
         yield create_all()
     finally:
         restore_env(saved)
+
+
+def local_stack_config(chalice_log: Path, *, seed: bool, pump: bool = True) -> StackConfig:
+    """The whole local stack as `make run` starts it, on free ports, in memory, signed with TEST_SECRET."""
+    return StackConfig(
+        api_port=free_port(),
+        dynamodb_port=free_port(),
+        moto_port=free_port(),
+        db_path=None,  # in memory
+        seed=seed,
+        jwt_secret=TEST_SECRET,
+        chalice_log=chalice_log,
+        verbose=False,
+        pump=pump,
+    )

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, ViewportSize, expect, sync_playwright
 
-from devtools.processes import ROOT, free_port
-from devtools.run import Stack, StackConfig, start_stack
-from tests.conftest import TEST_SECRET
+from devtools.processes import ROOT
+from devtools.run import Stack, start_stack
+from tests.conftest import local_stack_config
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -59,16 +59,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     log = tmp_path_factory.mktemp("browser-stack") / "chalice-local.log"
-    config = StackConfig(
-        api_port=free_port(),
-        dynamodb_port=free_port(),
-        moto_port=free_port(),
-        db_path=None,  # in memory
-        seed=True,  # the demo agency the console shows
-        jwt_secret=TEST_SECRET,
-        chalice_log=log,
-        verbose=False,
-    )
+    config = local_stack_config(log, seed=True)
     running = start_stack(config)
     try:
         yield running

@@ -32,9 +32,8 @@ import requests
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from devtools.processes import free_port
-from devtools.run import Stack, StackConfig, start_stack
-from tests.conftest import TEST_SECRET
+from devtools.run import Stack, start_stack
+from tests.conftest import TEST_SECRET, local_stack_config
 from tests.e2e.conftest import SUMMARY
 
 pytestmark = pytest.mark.e2e
@@ -48,17 +47,7 @@ MAX_REPORTED = 25
 @pytest.fixture(scope="module")
 def fuzz_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     log = tmp_path_factory.mktemp("fuzz") / "chalice-local.log"
-    config = StackConfig(
-        api_port=free_port(),
-        dynamodb_port=free_port(),
-        moto_port=free_port(),
-        db_path=None,
-        seed=False,
-        jwt_secret=TEST_SECRET,
-        chalice_log=log,
-        verbose=False,
-        pump=False,
-    )
+    config = local_stack_config(log, seed=False, pump=False)
     running = start_stack(config)
     try:
         yield running

@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from devtools.processes import free_port
-from devtools.run import Stack, StackConfig, start_stack
-from tests.conftest import TEST_SECRET
+from devtools.run import Stack, start_stack
+from tests.conftest import local_stack_config
 
 pytestmark = pytest.mark.e2e
 
@@ -27,16 +26,7 @@ DEADLINE_SECONDS = 30
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     log = tmp_path_factory.mktemp("stack") / "chalice-local.log"
-    config = StackConfig(
-        api_port=free_port(),
-        dynamodb_port=free_port(),
-        moto_port=free_port(),
-        db_path=None,  # in memory
-        seed=False,
-        jwt_secret=TEST_SECRET,
-        chalice_log=log,
-        verbose=False,
-    )
+    config = local_stack_config(log, seed=False)
     running = start_stack(config)
     try:
         yield running
