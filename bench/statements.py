@@ -130,7 +130,6 @@ def _render_doc(rows: int) -> dict[str, Any]:
         AccountActivity,
         Boundary,
         CardCharge,
-        ChainEntry,
         Head,
         Owner,
         StatementInputs,
@@ -154,7 +153,6 @@ def _render_doc(rows: int) -> dict[str, Any]:
     activity[0] = AccountActivity(
         "sub_0000", "Sub-account 0", "shared", ZONE, {**usage, Category.RECHARGE: RollupTotals(charges, 0, credit)}
     )
-    t = period.start - timedelta(days=1)
     inputs = StatementInputs(
         statement_id="st_" + "c" * 24,
         owner=Owner("agency_bench", "Bench Agency", "agency", "own", "agency_bench", ZONE, "USD"),
@@ -164,9 +162,8 @@ def _render_doc(rows: int) -> dict[str, Any]:
         end=period.end,
         closing_at=period.end,
         built_at=datetime(2026, 11, 1, 11, tzinfo=UTC),
-        opening=Boundary(period.start, ChainEntry(1, opening, opening, t)),
-        closing=Boundary(period.end, ChainEntry(3, closing - opening, closing, period.end - timedelta(hours=1)),
-                         ChainEntry(2, 0, opening, t)),
+        opening=Boundary(date(2026, 10, 1), opening, 1),
+        closing=Boundary(date(2026, 11, 1), closing, 3),
         head=Head(3, closing),
         activity=activity,
         card_charges=[

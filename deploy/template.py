@@ -37,7 +37,9 @@ STAGE = "prod"
 
 # Tables whose loss loses money or history: deletion protection, and kept when the
 # stack is deleted or the resource replaced.
-PROTECTED_TABLES = frozenset({"accounts", "balances", "ledger_entries", "payments", "statements"})
+PROTECTED_TABLES = frozenset(
+    {"accounts", "balances", "ledger_entries", "ledger_pages", "rollups", "balance_days", "payments", "statements"}
+)
 
 # Producers' usage events on EventBridge.
 USAGE_EVENT_SOURCE = "call-tracking.telephony"

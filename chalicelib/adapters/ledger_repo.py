@@ -1,14 +1,23 @@
-"""The ledger in DynamoDB: balance heads, atomic appends and the reading orders.
+"""The ledger in DynamoDB: balance heads, atomic postings and the reading orders.
 
-`commit()` writes a plan (entries + new balance head) in one TransactWriteItems
-call. Each entry is conditioned on its event id being new, the balance head on
-the sequence number the plan was computed from. DynamoDB applies all of it or
-none, so a balance can never disagree with its entries.
+`commit()` writes a posting (domain/posting.py) in one TransactWriteItems call:
+each entry, conditioned on its event id being new; the Logs page of each account
+the transaction touched; the balance head, conditioned on the sequence number the
+plan was computed from; the balance's posting day; and the rollup counters.
+DynamoDB applies all of it or none, so no reading order or counter can ever
+disagree with the entries.
+
+Reading: Logs merge the shards of `ledger_pages` (an account's, or an agency's
+through the `by_agency_log` index) newest first, fetching from all shards at once and
+then only from the shards that can still hold the next rows (see `_merge_newest`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import json
+import math
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,17 +28,34 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from ..domain.categories import Category
-from ..domain.ledger import BalanceState, LedgerEntry, Plan
+from ..domain.ledger import BalanceState, LedgerEntry, LedgerPage, entry_id_for
 from ..domain.periods import format_instant, parse_instant
-from ..domain.rollups import RollupKey, RollupTotals
-from ..domain.statements import Boundary, ChainEntry
+from ..domain.posting import Posting
 from .billing_repo import head_from_record, update_actions
-from .paging import take_page
+from .concurrency import run_all
+from .rollups_repo import balance_day_actions, balance_day_location, rollup_actions, rollup_items
+from .scoped_keys import stable_shard
+from .tables.balance_days import BalanceDayRecord
 from .tables.balances import BalanceRecord
 from .tables.base import bind
 from .tables.ledger import LedgerEntryRecord
+from .tables.ledger_pages import PAGE_SHARDS, LedgerPageRecord
 from .tables.rollups import RollupRecord
-from .time_keys import instant_range
+
+# A page row: one array per entry, in this order (the page holds what every row shares).
+PAGE_COLUMNS = (
+    "event_id",
+    "category",
+    "description",
+    "quantity",
+    "unit",
+    "unit_price_micros",
+    "amount_micros",
+    "balance_after_micros",
+    "occurred_at",
+    "metadata",
+)
+MAX_FETCH = 100  # pages per shard in one Query
 
 
 class CommitConflict(Exception):
@@ -45,11 +71,16 @@ class CommitConflict(Exception):
         self.transient = transient
 
 
-def posted_key(posted_at: datetime, seq: int) -> str:
-    return f"{format_instant(posted_at)}#{seq:012d}"
+def row_key(posted_at: datetime, billing_account_id: str, seq: int) -> str:
+    """Orders every row of every page: posting time, then balance, then sequence."""
+    return f"{format_instant(posted_at)}#{billing_account_id}#{seq:012d}"
 
 
-def _entry_record(entry: LedgerEntry) -> LedgerEntryRecord:
+def page_shard(billing_account_id: str, first_seq: int) -> int:
+    return stable_shard(f"{billing_account_id}:{first_seq}", PAGE_SHARDS)
+
+
+def _entry_record(entry: LedgerEntry, page_seq: int, event_digest: str | None) -> LedgerEntryRecord:
     return LedgerEntryRecord(
         entry.event_id,
         entry_id=entry.entry_id,
@@ -66,8 +97,9 @@ def _entry_record(entry: LedgerEntry) -> LedgerEntryRecord:
         balance_after_micros=entry.balance_after_micros,
         occurred_at=format_instant(entry.occurred_at),
         posted_at=format_instant(entry.posted_at),
-        posted_key=posted_key(entry.posted_at, entry.seq),
         metadata=dict(entry.metadata),
+        page_seq=page_seq,
+        event_digest=event_digest,
     )
 
 
@@ -93,10 +125,77 @@ def entry_from_record(record: LedgerEntryRecord) -> LedgerEntry:
     )
 
 
+def page_record(page: LedgerPage) -> LedgerPageRecord:
+    shard = page_shard(page.billing_account_id, page.first_seq)
+    rows = [
+        [
+            e.event_id,
+            e.category.value,
+            e.description,
+            format(e.quantity, "f"),
+            e.unit,
+            e.unit_price_micros,
+            e.amount_micros,
+            e.balance_after_micros,
+            format_instant(e.occurred_at),
+            e.metadata,
+        ]
+        for e in page.entries
+    ]
+    return LedgerPageRecord(
+        f"{page.account_id}#{shard}",
+        row_key(page.posted_at, page.billing_account_id, page.first_seq),
+        agency_log_key=f"{page.agency_id}#{shard}" if page.agency_id else None,
+        account_id=page.account_id,
+        billing_account_id=page.billing_account_id,
+        posted_at=format_instant(page.posted_at),
+        first_seq=page.first_seq,
+        last_seq=page.last_seq,
+        rows=json.dumps(rows, separators=(",", ":"), ensure_ascii=False),
+    )
+
+
+def page_entries(record: LedgerPageRecord) -> list[LedgerEntry]:
+    """The page's entries, oldest first."""
+    agency_id = record.agency_log_key.rsplit("#", 1)[0] if record.agency_log_key else None
+    posted_at = parse_instant(record.posted_at)
+    first_seq = int(record.first_seq)
+    entries = []
+    for i, row in enumerate(json.loads(record.rows)):
+        values = dict(zip(PAGE_COLUMNS, row, strict=True))
+        entries.append(
+            LedgerEntry(
+                entry_id=entry_id_for(values["event_id"]),
+                event_id=values["event_id"],
+                billing_account_id=record.billing_account_id,
+                account_id=record.account_id,
+                agency_id=agency_id,
+                seq=first_seq + i,
+                category=Category(values["category"]),
+                description=values["description"],
+                quantity=Decimal(values["quantity"]),
+                unit=values["unit"],
+                unit_price_micros=values["unit_price_micros"],
+                amount_micros=values["amount_micros"],
+                balance_after_micros=values["balance_after_micros"],
+                occurred_at=parse_instant(values["occurred_at"]),
+                posted_at=posted_at,
+                metadata=values["metadata"],
+            )
+        )
+    return entries
+
+
+def entry_row_key(entry: LedgerEntry) -> str:
+    return row_key(entry.posted_at, entry.billing_account_id, entry.seq)
+
+
 @dataclass(frozen=True)
-class EntryPage:
+class LogSlice:
+    """Entries newest first, and the row key to continue below (None: nothing more)."""
+
     entries: list[LedgerEntry]
-    last_key: dict[str, Any] | None  # where to resume, or None at the end
+    next_key: str | None
 
 
 class LedgerRepository:
@@ -127,30 +226,30 @@ class LedgerRepository:
             yield record.billing_account_id
 
     # -- appending ------------------------------------------------------------
-    def commit(
-        self,
-        plan: Plan,
-        currency: str,
-        rollups: Mapping[RollupKey, RollupTotals],
-        head_updates: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Write the plan, its rollup counters and any `head_updates` (attribute -> value,
-        None removes) on the balance head atomically, or raise CommitConflict."""
+    def commit(self, posting: Posting, head_updates: Mapping[str, Any] | None = None) -> None:
+        """Write the posting and any `head_updates` (attribute -> value, None removes) on the
+        balance head atomically, or raise CommitConflict."""
+        plan = posting.plan
         head_updates = dict(head_updates or {})
         if not plan.entries:
             return
         bind()
         now = datetime.now(UTC)
-        with_balance_put = not plan.before.exists
+        page_of = {e.event_id: page.first_seq for page in posting.pages for e in page.entries}
         try:
             with TransactWrite(connection=self._connection()) as tx:
                 for entry in plan.entries:
-                    tx.save(_entry_record(entry), condition=LedgerEntryRecord.event_id.does_not_exist())
+                    tx.save(
+                        _entry_record(entry, page_of[entry.event_id], posting.event_digests.get(entry.event_id)),
+                        condition=LedgerEntryRecord.event_id.does_not_exist(),
+                    )
+                for page in posting.pages:
+                    tx.save(page_record(page), condition=LedgerPageRecord.log_key.does_not_exist())
                 head = BalanceRecord(plan.after.billing_account_id)
-                if with_balance_put:
+                if not plan.before.exists:
                     head.balance_micros = plan.after.balance_micros
                     head.seq = plan.after.seq
-                    head.currency = currency
+                    head.currency = posting.currency
                     head.last_posted_at = plan.after.last_posted_at
                     head.updated_at = now
                     for name, value in head_updates.items():
@@ -168,92 +267,206 @@ class LedgerRepository:
                         ],
                         condition=BalanceRecord.seq == plan.before.seq,
                     )
-                for key, totals in sorted(rollups.items()):
-                    tx.update(
-                        RollupRecord(key.account_id, key.sort_key),
-                        actions=[
-                            RollupRecord.entry_count.add(totals.count),
-                            RollupRecord.quantity_micros.add(totals.quantity_micros),
-                            RollupRecord.amount_micros.add(totals.amount_micros),
-                        ],
-                    )
+                if posting.balance_day is not None:
+                    day = posting.balance_day
+                    partition, key = balance_day_location(posting.scopes[day.billing_account_id], day)
+                    tx.update(BalanceDayRecord(partition, key), actions=balance_day_actions(day))
+                for (partition, key), totals in rollup_items(posting.rollups, posting.scopes):
+                    tx.update(RollupRecord(partition, key), actions=rollup_actions(totals))
         except TransactWriteError as exc:
-            raise _explain(exc, plan) from exc
+            raise _explain(exc, len(plan.entries), [e.event_id for e in plan.entries]) from exc
 
-    # -- reading ----------------------------------------------------------------
-    def entries_of_account(self, account_id: str) -> Iterator[LedgerEntry]:
-        """Every entry of one account (any billing account), oldest first."""
+    # -- entries by event -------------------------------------------------------
+    def entries(self, event_ids: Iterable[str]) -> dict[str, LedgerEntry]:
+        """The entries charged for these event ids (missing ids are absent); BatchGetItem."""
         bind()
-        for record in LedgerEntryRecord.by_account_posted.query(account_id, scan_index_forward=True):
-            yield entry_from_record(record)
+        ids = sorted(set(event_ids))
+        return {r.event_id: entry_from_record(r) for r in LedgerEntryRecord.batch_get(ids)} if ids else {}
 
-    def has_entries(self, account_id: str) -> bool:
-        bind()
-        return any(True for _ in LedgerEntryRecord.by_account_posted.query(account_id, limit=1))
-
-    def chain(self, billing_account_id: str) -> Iterator[LedgerEntry]:
-        """Every entry of a billing account in sequence order."""
-        bind()
-        for record in LedgerEntryRecord.by_billing_seq.query(billing_account_id, scan_index_forward=True):
-            yield entry_from_record(record)
-
-    def boundary(self, billing_account_id: str, before: datetime) -> Boundary:
-        """The balance just before an instant: the newest entry posted before it, and its predecessor.
-
-        One Query on `by_billing_posted`, newest first, two items (the predecessor lets
-        a statement check that the chain links up there); never reads the entries between.
-        """
-        bind()
-        # Posted keys are "<instant>#<seq>": one posted at `before` itself sorts above
-        # the bare "<before>" text, so `<` leaves it out (half-open periods).
-        results = LedgerEntryRecord.by_billing_posted.query(
-            billing_account_id,
-            range_key_condition=LedgerEntryRecord.posted_key < format_instant(before),
-            scan_index_forward=False,
-            limit=2,
-            page_size=2,
-        )
-        found = [
-            ChainEntry(
-                seq=int(r.seq),
-                amount_micros=int(r.amount_micros),
-                balance_after_micros=int(r.balance_after_micros),
-                posted_at=parse_instant(r.posted_at),
-            )
-            for r in results
-        ]
-        return Boundary(before, found[0] if found else None, found[1] if len(found) > 1 else None)
-
-    def page(
+    # -- reading orders -----------------------------------------------------------
+    def log(
         self,
         scope: str,
-        hash_key: str,
+        owner_id: str,
         start: datetime | None,
         end: datetime | None,
         category: str | None,
         limit: int,
-        after: dict[str, Any] | None,
-    ) -> EntryPage:
-        """Entries of an account (scope "account") or agency ("agency"), newest first.
-
-        At most `limit` entries posted in [start, end), resuming after `after` (the
-        key a previous page ended on); the page's `last_key` is None at the end.
-        """
+        before_key: str | None,
+    ) -> LogSlice:
+        """Up to `limit` entries of an account (scope "account") or an agency ("agency"),
+        newest first, posted in [start, end) and ordered below `before_key` when given."""
         bind()
-        index = _POSTED_INDEXES[scope]
-        range_condition = instant_range(LedgerEntryRecord.posted_key, start, end)
-        filter_condition = LedgerEntryRecord.category == category if category else None
+        lower = format_instant(start) if start else None
+        upper = format_instant(end) if end else None
+        if before_key is not None and (upper is None or before_key < upper):
+            upper = before_key
+
+        def keep(entry: LedgerEntry) -> bool:
+            return (category is None or entry.category.value == category) and (
+                before_key is None or entry_row_key(entry) < before_key
+            )
+
+        streams = [_ShardStream(_shard_query(scope, owner_id, shard, lower, upper)) for shard in range(PAGE_SHARDS)]
+        entries, more = _merge_newest(streams, limit, keep, sparse=category is not None)
+        return LogSlice(entries, entry_row_key(entries[-1]) if more and entries else None)
+
+    def entries_of_account(self, account_id: str) -> Iterator[LedgerEntry]:
+        """Every entry of one account (any billing account), oldest first."""
+        yield from _all_entries(self._pages("account", account_id))
+
+    def entries_of_agency(self, agency_id: str) -> Iterator[LedgerEntry]:
+        """Every entry listed in an agency's Logs (the agency's and every sub-account's), oldest first."""
+        yield from _all_entries(self._pages("agency", agency_id))
+
+    def chain(self, billing_account_id: str) -> Iterator[LedgerEntry]:
+        """Every entry of a billing account in sequence order.
+
+        A balance's entries are its own account's and, for an agency, those of the
+        sub-accounts that drew from it: its account pages and its agency pages.
+        """
+        pages: dict[int, LedgerPageRecord] = {}
+        for scope in ("account", "agency"):
+            for record in self._pages(scope, billing_account_id):
+                if record.billing_account_id == billing_account_id:
+                    pages[int(record.first_seq)] = record
+        for first_seq in sorted(pages):
+            yield from page_entries(pages[first_seq])
+
+    def has_entries(self, account_id: str) -> bool:
+        bind()
+        found = run_all(
+            [
+                lambda shard=shard: any(  # type: ignore[misc]
+                    True for _ in LedgerPageRecord.query(f"{account_id}#{shard}", limit=1, page_size=1)
+                )
+                for shard in range(PAGE_SHARDS)
+            ]
+        )
+        return any(found)
+
+    def _pages(self, scope: str, owner_id: str) -> list[LedgerPageRecord]:
+        """Every page of an account or agency, in row order (reconcile, rebuild, tests)."""
+        bind()
+        shards = run_all(
+            [
+                lambda shard=shard: list(_index(scope).query(f"{owner_id}#{shard}"))  # type: ignore[misc]
+                for shard in range(PAGE_SHARDS)
+            ]
+        )
+        return sorted((r for records in shards for r in records), key=lambda r: r.row_key)
+
+
+def _index(scope: str) -> Any:
+    return LedgerPageRecord if scope == "account" else LedgerPageRecord.by_agency_log
+
+
+def _all_entries(pages: Iterable[LedgerPageRecord]) -> Iterator[LedgerEntry]:
+    for record in pages:
+        yield from page_entries(record)
+
+
+FetchPages = Callable[[int, "dict[str, Any] | None"], "tuple[list[LedgerPageRecord], dict[str, Any] | None]"]
+
+
+def _shard_query(scope: str, owner_id: str, shard: int, lower: str | None, upper: str | None) -> FetchPages:
+    """One shard's pages, newest first, between `lower` (inclusive) and `upper` (exclusive
+    of its own rows: a page starting at `upper` is dropped by the caller's filter)."""
+    index = _index(scope)
+    hash_key = f"{owner_id}#{shard}"
+    attribute = LedgerPageRecord.row_key
+    condition: Any
+    if lower is not None and upper is not None:
+        condition = attribute.between(lower, upper)
+    elif upper is not None:
+        condition = attribute <= upper
+    elif lower is not None:
+        condition = attribute >= lower
+    else:
+        condition = None
+
+    def fetch(count: int, after: dict[str, Any] | None) -> tuple[list[LedgerPageRecord], dict[str, Any] | None]:
         results = index.query(
             hash_key,
-            range_key_condition=range_condition,
-            filter_condition=filter_condition,
+            range_key_condition=condition,
             scan_index_forward=False,
+            limit=count,
+            page_size=count,
             last_evaluated_key=after,
-            # One more than asked, to know whether another page exists.
-            page_size=500 if category else limit + 1,
         )
-        entries, last_key = take_page(results, limit, entry_from_record, lambda r: _index_key(index, r))
-        return EntryPage(entries, last_key)
+        records = list(results)
+        return records, results.last_evaluated_key
+
+    return fetch
+
+
+class _ShardStream:
+    """One shard's pages as they are fetched: a buffer, the lowest key seen, and whether more remain."""
+
+    def __init__(self, fetch: FetchPages) -> None:
+        self._fetch = fetch
+        self.buffer: deque[LedgerPageRecord] = deque()
+        self.lowest_seen: str | None = None
+        self.exhausted = False
+        self._after: dict[str, Any] | None = None
+        self.pages_read = 0
+
+    def fetch(self, count: int) -> None:
+        records, after = self._fetch(count, self._after)
+        self.buffer.extend(records)
+        self.pages_read += len(records)
+        if records:
+            self.lowest_seen = records[-1].row_key
+        self._after = after
+        self.exhausted = after is None
+
+
+def _merge_newest(
+    streams: Sequence[_ShardStream], limit: int, keep: Callable[[LedgerEntry], bool], sparse: bool
+) -> tuple[list[LedgerEntry], bool]:
+    """The newest `limit` kept entries over every stream, and whether any more exist.
+
+    Pages of different shards never overlap in row order, so whole pages are merged:
+    the next page out is the greatest buffered one, unless a stream with an empty
+    buffer may still hold a greater one, in which case that stream (with every other
+    such stream, side by side) is asked for more first. The first round asks every
+    shard for two pages; later rounds size their ask from the rows per page seen so
+    far, so reading stays near the rows returned plus a page or two per shard.
+    """
+    out: list[LedgerEntry] = []
+    want = limit + 1  # one more than asked tells whether another page exists
+    first_round = True
+    while True:
+        buffered = [s for s in streams if s.buffer]
+        best = max(buffered, key=lambda s: s.buffer[0].row_key) if buffered else None
+        best_key = best.buffer[0].row_key if best else None
+        blocked = [
+            s
+            for s in streams
+            if not s.buffer
+            and not s.exhausted
+            and (s.lowest_seen is None or best_key is None or s.lowest_seen > best_key)
+        ]
+        if blocked:
+            if first_round:
+                count = 2 if not sparse else 10
+                first_round = False
+            else:
+                pages = sum(s.pages_read for s in streams) or 1
+                rows_per_page = max(1.0, sum(1 for _ in out) / pages) if out else 1.0
+                count = math.ceil((want - len(out)) / (rows_per_page * len(blocked))) + 1
+                if sparse:
+                    count *= 4
+            count = max(1, min(MAX_FETCH, count))
+            run_all([lambda s=s, n=count: s.fetch(n) for s in blocked])  # type: ignore[misc]
+            continue
+        if best is None:
+            return out[:limit], len(out) > limit
+        for entry in reversed(page_entries(best.buffer.popleft())):
+            if keep(entry):
+                out.append(entry)
+        if len(out) >= want:
+            return out[:limit], True
 
 
 def _state(record: BalanceRecord) -> BalanceState:
@@ -267,36 +480,19 @@ def _state(record: BalanceRecord) -> BalanceState:
     )
 
 
-_POSTED_INDEXES: dict[str, Any] = {
-    "account": LedgerEntryRecord.by_account_posted,
-    "agency": LedgerEntryRecord.by_agency_posted,
-}
-
-
-def _index_key(index: Any, record: LedgerEntryRecord) -> dict[str, Any]:
-    """The ExclusiveStartKey that resumes a posted-key index query just after `record`."""
-    hash_name = index._hash_key_attribute().attr_name
-    return {
-        "event_id": {"S": record.event_id},
-        hash_name: {"S": getattr(record, hash_name)},
-        "posted_key": {"S": record.posted_key},
-    }
-
-
-def _explain(exc: TransactWriteError, plan: Plan) -> CommitConflict:
+def _explain(exc: TransactWriteError, entries: int, event_ids: Sequence[str]) -> CommitConflict:
     reasons = exc.cancellation_reasons
     if exc.cause_response_code != "TransactionCanceledException" or not reasons:
         return CommitConflict(set(), balance_moved=False, transient=True)
     duplicates: set[str] = set()
     balance_moved = False
     transient = False
-    n = len(plan.entries)
     for i, reason in enumerate(reasons):
         if reason is None:
             continue
         if reason.code == "ConditionalCheckFailed":
-            if i < n:
-                duplicates.add(plan.entries[i].event_id)
+            if i < entries:
+                duplicates.add(event_ids[i])
             else:
                 balance_moved = True
         else:  # TransactionConflict, ThrottlingError, …: try again

@@ -34,8 +34,9 @@ def account_usage(account_id: str) -> Response | dict[str, Any]:
 def agency_usage(agency_id: str) -> Response | dict[str, Any]:
     request = reports_bp.current_request
     params = query_params(request)
-    report = reports.agency_usage(principal_of(request), agency_id, params)
-    return _csv(report, f"usage-{agency_id}.csv") if wants_csv(params) else report
+    csv = wants_csv(params)
+    report = reports.agency_usage(principal_of(request), agency_id, params, every_account=csv)
+    return _csv(report, f"usage-{agency_id}.csv") if csv else report
 
 
 @reports_bp.route("/agencies/{agency_id}/dashboard", methods=["GET"], authorizer=jwt_auth, cors=CORS)
@@ -43,3 +44,10 @@ def agency_usage(agency_id: str) -> Response | dict[str, Any]:
 def agency_dashboard(agency_id: str) -> dict[str, Any]:
     request = reports_bp.current_request
     return reports.agency_dashboard(principal_of(request), agency_id, query_params(request))
+
+
+@reports_bp.route("/agencies/{agency_id}/accounts", methods=["GET"], authorizer=jwt_auth, cors=CORS)
+@api_errors
+def agency_accounts(agency_id: str) -> dict[str, Any]:
+    request = reports_bp.current_request
+    return reports.agency_account_list(principal_of(request), agency_id, query_params(request))

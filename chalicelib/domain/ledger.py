@@ -4,6 +4,11 @@ Pure functions: given the billing account's balance state and a batch of events,
 decide each entry's sequence number, posting time and balance after. The adapter
 commits a plan atomically or not at all, so a plan is either fully true or never
 happened.
+
+A plan's entries are also cut into **pages**: the consecutive entries of one account
+(all of one plan share a posting time). Logs read pages, newest first, so a page is
+one stored item however many rows it lists; the writer orders a plan's events by
+account so that an account has one page per transaction.
 """
 
 from __future__ import annotations
@@ -76,6 +81,51 @@ class Plan:
     before: BalanceState
     after: BalanceState
     entries: tuple[LedgerEntry, ...]
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    """Consecutive entries of one account, posted together: one row group of its Logs."""
+
+    account_id: str
+    agency_id: str | None  # the agency whose Logs list this page too
+    billing_account_id: str
+    posted_at: datetime
+    entries: tuple[LedgerEntry, ...]
+
+    @property
+    def first_seq(self) -> int:
+        return self.entries[0].seq
+
+    @property
+    def last_seq(self) -> int:
+        return self.entries[-1].seq
+
+
+def pages_of(entries: Sequence[LedgerEntry]) -> list[LedgerPage]:
+    """Runs of consecutive entries of the same account, billing account and posting time."""
+    pages: list[LedgerPage] = []
+    run: list[LedgerEntry] = []
+
+    def close() -> None:
+        if run:
+            first = run[0]
+            pages.append(
+                LedgerPage(first.account_id, first.agency_id, first.billing_account_id, first.posted_at, tuple(run))
+            )
+
+    for entry in entries:
+        if run and (
+            entry.account_id != run[-1].account_id
+            or entry.billing_account_id != run[-1].billing_account_id
+            or entry.posted_at != run[-1].posted_at
+            or entry.seq != run[-1].seq + 1
+        ):
+            close()
+            run = []
+        run.append(entry)
+    close()
+    return pages
 
 
 def plan_entries(state: BalanceState, events: Sequence[PricedEvent], now: datetime) -> Plan:

@@ -1,12 +1,13 @@
-"""The ledger's invariants, checked over one billing account's entries."""
+"""The ledger's invariants, checked over one billing account's entries and what is derived from them."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from .balance_days import BalanceDay, merge_days
 from .ledger import BalanceState, LedgerEntry
 from .rollups import RollupKey, RollupTotals, rollup_deltas
 
@@ -77,4 +78,54 @@ def check_rollups(
         want, have = expected.get(key, RollupTotals()), stored.get(key, RollupTotals())
         if want != have:
             problems.append(f"rollup {account_id} {key.sort_key}: stored {have}, entries say {want}")
+    return problems
+
+
+def check_listed_entries(listed: Iterable[LedgerEntry], stored: Mapping[str, LedgerEntry]) -> list[str]:
+    """Every entry the Logs pages list is the entry stored under its event id, field for field."""
+    problems = []
+    for entry in listed:
+        found = stored.get(entry.event_id)
+        if found is None:
+            problems.append(f"entry {entry.entry_id} (seq {entry.seq}) is listed, but event {entry.event_id} has none")
+        elif found != entry:
+            fields = [name for name in entry.__dataclass_fields__ if getattr(found, name) != getattr(entry, name)]
+            problems.append(f"entry {entry.entry_id} (seq {entry.seq}) differs from its listing in {', '.join(fields)}")
+    return problems
+
+
+def expected_balance_days(billing_account_id: str, zone: ZoneInfo, chain: Sequence[LedgerEntry]) -> list[BalanceDay]:
+    """The posting days a chain of entries (in sequence order) adds up to."""
+    days: dict[object, list[BalanceDay]] = defaultdict(list)
+    balance = 0
+    for entry in chain:
+        day = entry.posted_at.astimezone(zone).date()
+        days[day].append(
+            BalanceDay(
+                billing_account_id,
+                day,
+                1,
+                entry.amount_micros,
+                entry.seq,
+                balance,
+                entry.seq,
+                entry.balance_after_micros,
+            )
+        )
+        balance = entry.balance_after_micros
+    return [merge_days(parts) for _, parts in sorted(days.items(), key=lambda kv: str(kv[0]))]
+
+
+def check_balance_days(
+    billing_account_id: str, zone: ZoneInfo, chain: Sequence[LedgerEntry], stored: Iterable[BalanceDay]
+) -> list[str]:
+    """Every stored posting day equals what the entries posted that day add up to."""
+    want = {d.day: d for d in expected_balance_days(billing_account_id, zone, chain)}
+    have = {d.day: d for d in stored}
+    problems = []
+    for day in sorted(set(want) | set(have)):
+        if want.get(day) != have.get(day):
+            problems.append(
+                f"posting day {billing_account_id} {day}: stored {have.get(day)}, entries say {want.get(day)}"
+            )
     return problems

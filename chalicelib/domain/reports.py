@@ -8,13 +8,16 @@ months, not of events. Grouping by day or week needs the days themselves.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from .categories import USAGE_CATEGORIES, Category
 from .rollups import DAY, MONTH, RollupKey, RollupTotals, day_bucket, month_bucket
+
+T = TypeVar("T")
 
 
 class GroupBy(StrEnum):
@@ -129,3 +132,66 @@ def sum_totals(parts: Iterable[Mapping[Category, RollupTotals]]) -> dict[Categor
         for category, totals in part.items():
             result.setdefault(category, RollupTotals()).add(totals)
     return dict(sorted(result.items(), key=lambda kv: kv[0].value))
+
+
+# -- the period a dashboard compares with ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    first: date
+    last: date
+    label: str  # "previous month", "previous 3 months", "previous week", "previous 17 days"
+
+
+def _months_between(first: date, last: date) -> int | None:
+    """How many whole calendar months first..last is (None unless it starts on a 1st and ends on a month's end)."""
+    if first.day != 1 or month_end(last) != last:
+        return None
+    return (last.year - first.year) * 12 + last.month - first.month + 1
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def comparison_period(first: date, last: date) -> Comparison:
+    """What a range is compared with: the previous calendar period for whole months (a month,
+    a quarter, a year, any run of months) and for a week from Monday; otherwise the days of
+    the same length just before."""
+    months = _months_between(first, last)
+    if months is not None:
+        prev_first = _add_months(first, -months)
+        label = {1: "previous month", 3: "previous quarter", 12: "previous year"}.get(
+            months, f"previous {months} months"
+        )
+        return Comparison(prev_first, first - timedelta(days=1), label)
+    length = (last - first).days + 1
+    label = "previous week" if length == 7 and first.weekday() == 0 else f"previous {length} days"
+    if length == 1:
+        label = "previous day"
+    return Comparison(first - timedelta(days=length), first - timedelta(days=1), label)
+
+
+# -- paging through an agency's accounts -------------------------------------------------------
+
+SortKey = tuple[int | str, ...]
+
+
+def matches_search(q: str, *texts: str) -> bool:
+    """`q` found, ignoring case, in any of the texts (an account's name or id)."""
+    needle = q.casefold()
+    return any(needle in text.casefold() for text in texts)
+
+
+def page_after(
+    items: Sequence[T], key: Callable[[T], SortKey], after: SortKey | None, limit: int
+) -> tuple[list[T], SortKey | None]:
+    """The `limit` items that sort after `after` (all, without it), and the key to continue from
+    (None when none are left). Keyset paging: an item added or moved meanwhile is neither
+    skipped twice nor shown twice within one walk."""
+    ordered = sorted(items, key=key)
+    remaining = [i for i in ordered if after is None or key(i) > after]
+    page = remaining[:limit]
+    return page, (key(page[-1]) if len(remaining) > limit else None)

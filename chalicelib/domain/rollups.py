@@ -3,7 +3,8 @@
 Rollups are written in the ledger transaction (ADD, so order does not matter),
 which is why they can never disagree with the entries they count. Buckets use the
 local date of `occurred_at` in the account's time zone: a late event lands on the
-day it happened, not the day it was posted.
+day it happened, not the day it was posted. One stored item holds every category
+of an (account, period, bucket); `RollupKey.item` names it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ class RollupKey:
     @property
     def sort_key(self) -> str:
         return f"{self.period}#{self.bucket}#{self.category.value}"
+
+    @property
+    def item(self) -> tuple[str, str, str]:
+        """The stored counter item this key is part of: every category of one account-bucket."""
+        return (self.account_id, self.period, self.bucket)
 
 
 @dataclass

@@ -3,10 +3,10 @@
 A statement covers local dates `from`..`to` of the account (or agency) that owns a
 balance. Its numbers come from three sources, none of which is "every ledger entry":
 
-- **boundary balances**: the balance after the last entry *posted* before the
-  period's first instant (opening) and before its end (closing), one indexed query
-  each (`by_billing_posted`, newest first, two items: the entry and the one before
-  it, so the link between them can be checked);
+- **boundary balances**: the balance before the period's first local day and
+  after its last (or, for a period still running, the balance head), from the
+  balance's posting days (domain/balance_days.py): the head minus what was posted
+  from the boundary on, checked to link up day by day;
 - **rollups** (daily, per account and category): usage by category (count,
   quantity, amount), recharges and adjustments of the accounts that draw from the
   balance, bucketed by the local date the activity *occurred*;
@@ -36,15 +36,15 @@ agency is hundreds of thousands of reads. Instead:
 The difference is shown as its own labelled line, only when it is not zero, so the
 usage lines stay equal to the Usage report for the same dates (occurred basis) and
 the balances stay equal to the Logs page (posted basis). It is not a plug that hides
-errors: the builder refuses (StatementDoesNotReconcile) when the ledger chain itself
-does not add up where the statement touches it:
+errors: the builder refuses (StatementDoesNotReconcile) when the ledger itself does
+not add up where the statement reads it:
 
-- at each boundary, the entry found and the one before it must link:
-  `before.balance_after + entry.amount == entry.balance_after`, with consecutive
-  sequence numbers (a gap in a settled part of the chain is refused too);
-- the closing entry may not come before the opening entry, and when no entry was
+- the posting days from each boundary on must chain (each opens where the one
+  before closed, sequence numbers without a gap) and end at the balance head;
+- the closing boundary may not come before the opening one, and when no entry was
   posted in the period the two balances must be equal;
-- when the closing entry is the newest entry, the balance head must say the same;
+- the head may not be behind the closing boundary, nor disagree with it when no
+  entry was posted since;
 - and the stored numbers must satisfy the identity above both in micro-units and in
   the cents that are printed (`check_reconciles`, run again before every send).
 
@@ -61,6 +61,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .balance_days import Boundary as Boundary  # what StatementInputs carry
 from .categories import USAGE_CATEGORIES, Category
 from .periods import format_instant
 from .rollups import RollupTotals
@@ -70,10 +71,6 @@ DOC_VERSION = 1
 # A statement spans at most a year (a quarterly statement is ~92 days).
 MAX_STATEMENT_DAYS = 366
 MAX_RECIPIENTS = 10
-# The ledger index is eventually consistent: a boundary younger than this may not
-# show every entry yet, so a gap there is not called a broken chain.
-SETTLED_AFTER_SECONDS = 120
-
 BASIS = (
     "Balances are the ledger's balances after the last entry posted before each boundary. "
     "Usage, recharges and adjustments are summed from daily rollups by the local date the activity "
@@ -96,60 +93,6 @@ class StatementDoesNotReconcile(Exception):
 
 
 # -- inputs -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ChainEntry:
-    """What a boundary query returns of a ledger entry."""
-
-    seq: int
-    amount_micros: int
-    balance_after_micros: int
-    posted_at: datetime
-
-
-@dataclass(frozen=True)
-class Boundary:
-    """The newest entry posted before an instant, and the entry before it (None at the start)."""
-
-    at: datetime
-    entry: ChainEntry | None
-    before: ChainEntry | None = None
-
-    @property
-    def balance_micros(self) -> int:
-        return 0 if self.entry is None else self.entry.balance_after_micros
-
-    @property
-    def seq(self) -> int:
-        return 0 if self.entry is None else self.entry.seq
-
-    def check(self, settled: bool, what: str) -> None:
-        """The entry and the one before it link up (or the entry is the first)."""
-        entry, before = self.entry, self.before
-        if entry is None:
-            return
-        if before is None:
-            if entry.seq == 1:
-                if entry.balance_after_micros != entry.amount_micros:
-                    raise StatementDoesNotReconcile(
-                        f"{what}: the first entry's balance after ({entry.balance_after_micros}) "
-                        f"is not its amount ({entry.amount_micros})"
-                    )
-            elif settled:
-                raise StatementDoesNotReconcile(f"{what}: entries before seq {entry.seq} are missing")
-            return
-        if before.seq != entry.seq - 1:
-            if settled:
-                raise StatementDoesNotReconcile(
-                    f"{what}: the ledger chain has a gap between seq {before.seq} and {entry.seq}"
-                )
-            return
-        if before.balance_after_micros + entry.amount_micros != entry.balance_after_micros:
-            raise StatementDoesNotReconcile(
-                f"{what}: entry seq {entry.seq} does not follow from seq {before.seq} "
-                f"({before.balance_after_micros} + {entry.amount_micros} != {entry.balance_after_micros})"
-            )
 
 
 @dataclass(frozen=True)
@@ -311,10 +254,8 @@ def _usage_cost(totals: Mapping[Category, RollupTotals]) -> int:
     return -sum(t.amount_micros for c, t in totals.items() if c in USAGE_CATEGORIES)
 
 
-def check_chain(inputs: StatementInputs, settled_opening: bool, settled_closing: bool) -> None:
-    """Refuse numbers that come from a ledger chain that does not add up where it is read."""
-    inputs.opening.check(settled_opening, "opening balance")
-    inputs.closing.check(settled_closing, "closing balance")
+def check_boundaries(inputs: StatementInputs) -> None:
+    """Refuse boundaries that contradict each other or the balance head."""
     opening, closing, head = inputs.opening, inputs.closing, inputs.head
     if closing.seq < opening.seq:
         raise StatementDoesNotReconcile(
@@ -335,9 +276,7 @@ def build_statement(inputs: StatementInputs) -> dict[str, Any]:
 
     Amounts are integers: `*_micros` exact, `*_cents` as printed.
     """
-    settled_opening = (inputs.built_at - inputs.start).total_seconds() >= SETTLED_AFTER_SECONDS
-    settled_closing = (inputs.built_at - inputs.closing_at).total_seconds() >= SETTLED_AFTER_SECONDS
-    check_chain(inputs, settled_opening, settled_closing)
+    check_boundaries(inputs)
 
     owner = inputs.owner
     combined = _sum_totals(a.totals for a in inputs.activity)

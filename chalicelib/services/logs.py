@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..adapters.accounts_repo import AccountRepository
-from ..adapters.ledger_repo import EntryPage, LedgerRepository
+from ..adapters.ledger_repo import LedgerRepository, LogSlice
 from ..domain.access import Action, Principal
 from ..domain.accounts import Account
 from ..domain.categories import CATEGORY_NAMES
@@ -68,17 +68,19 @@ def _query(scope: str, owner: Account, params: Mapping[str, str]) -> LogQuery:
     return LogQuery(scope, owner, period, category)
 
 
-def _fetch(query: LogQuery, limit: int, after: dict[str, Any] | None) -> EntryPage:
+def _fetch(query: LogQuery, limit: int, before_key: str | None) -> LogSlice:
     scope = query.scope.split(":", 1)[0]
-    return LedgerRepository().page(
-        scope, query.owner.account_id, query.range.start, query.range.end, query.category, limit, after
+    return LedgerRepository().log(
+        scope, query.owner.account_id, query.range.start, query.range.end, query.category, limit, before_key
     )
 
 
-def _names(query: LogQuery) -> dict[str, Account]:
+def _names(query: LogQuery, entries: Iterable[LedgerEntry]) -> dict[str, Account]:
+    """The accounts the rows name: the owner, and for an agency only the sub-accounts on this page."""
     accounts = {query.owner.account_id: query.owner}
-    if query.scope.startswith("agency:"):
-        accounts.update({a.account_id: a for a in AccountRepository().sub_accounts(query.owner.account_id)})
+    others = {e.account_id for e in entries} - set(accounts)
+    if others:
+        accounts.update(AccountRepository().get_many(others))
     return accounts
 
 
@@ -103,23 +105,32 @@ def row(entry: LedgerEntry, accounts: Mapping[str, Account], currency: str) -> d
     }
 
 
+def _before(query: LogQuery, cursor: str | None) -> str | None:
+    position = resume_after(query.scope, query.key(), cursor)
+    before = position.get("before") if position else None
+    if position is not None and not isinstance(before, str):
+        raise BadRequest("cursor: not a cursor of this list")
+    return before
+
+
 def _page(query: LogQuery, limit: int, cursor: str | None) -> LogPage:
-    page = _fetch(query, limit, resume_after(query.scope, query.key(), cursor))
-    accounts = _names(query)
+    page = _fetch(query, limit, _before(query, cursor))
+    accounts = _names(query, page.entries)
     rows = [row(e, accounts, query.owner.currency) for e in page.entries]
-    return LogPage(rows, next_cursor(query.scope, query.key(), page.last_key), query.range.zone)
+    position = {"before": page.next_key} if page.next_key else None
+    return LogPage(rows, next_cursor(query.scope, query.key(), position), query.range.zone)
 
 
 def _all_rows(query: LogQuery) -> Iterator[dict[str, Any]]:
-    accounts = _names(query)
-    after: dict[str, Any] | None = None
+    before: str | None = None
     while True:
-        page = _fetch(query, CSV_PAGE, after)
+        page = _fetch(query, CSV_PAGE, before)
+        accounts = _names(query, page.entries)
         for entry in page.entries:
             yield row(entry, accounts, query.owner.currency)
-        if page.last_key is None:
+        if page.next_key is None:
             return
-        after = page.last_key
+        before = page.next_key
 
 
 def account_logs(principal: Principal, account_id: str, params: Mapping[str, str], limit: int) -> LogPage:

@@ -1,11 +1,12 @@
 """Printable statements: build (from rollups, payments and boundary balances), store, send, read.
 
 `build_numbers` gathers what a statement needs without reading the entries of the
-period (see domain/statements.py for the reconciliation basis): per account that
-draws from the balance, one Query of its daily rollups over the period; the card
-charges of the period (one Query per 500); two boundary queries; the balance head;
-and for an agency's own-billing sub-accounts, their rollup totals (whole months
-monthly, edges daily), payments and closing balance.
+period (see domain/statements.py for the reconciliation basis): the daily rollups
+of the period (point reads for an account; for an agency, one query per partition
+and shard for all its accounts at once, beside the read of its accounts); the card
+charges of the period (one Query per 500); the balance head with the posting days
+since the period began (the boundary balances); and for an agency's own-billing
+sub-accounts, their heads and posting days in one read for all, and their payments.
 
 Sending is at least once from the queue and exactly once per statement: the
 sender takes a lease on the statement item (a conditional update) before it builds
@@ -21,7 +22,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -29,6 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..adapters.accounts_repo import AccountRepository
+from ..adapters.concurrency import run_both
 from ..adapters.ledger_repo import LedgerRepository
 from ..adapters.payments_repo import PaymentRepository
 from ..adapters.rollups_repo import RollupRepository
@@ -36,13 +38,14 @@ from ..adapters.statements_repo import Claim, ScheduleRepository, StatementRepos
 from ..config import get_settings
 from ..domain.access import Action, Principal
 from ..domain.accounts import Account, AccountKind, Billing, is_email_address
+from ..domain.balance_days import BalanceDay, Boundary, ChainDoesNotLink, boundary_before
 from ..domain.categories import USAGE_CATEGORIES, Category
 from ..domain.money import format_cents, format_micros, format_quantity_micros
 from ..domain.payments import PaymentStatus
 from ..domain.periods import PeriodError, format_instant, local_range, parse_instant
 from ..domain.pricing import default_rates
-from ..domain.reports import GroupBy, bucket_ranges
-from ..domain.rollups import DAY, RollupTotals, day_bucket
+from ..domain.reports import BucketRange
+from ..domain.rollups import DAY, RollupKey, RollupTotals, day_bucket
 from ..domain.statement_schedule import Cadence, Frequency, period_for_run
 from ..domain.statements import (
     MAX_RECIPIENTS,
@@ -61,6 +64,7 @@ from ..observability import get_logger, record_statement_sent
 from .accounts import require
 from .cursors import next_cursor, resume_after
 from .errors import BadRequest, Conflict, NotFound, ServiceError, Unavailable
+from .reports import read_agency, scoped
 
 LEASE = timedelta(minutes=5)
 PAYMENT_PAGE = 500
@@ -113,11 +117,11 @@ def _units(account: Account) -> dict[Category, str]:
     return {category: rate.unit for category, rate in rates.items()}
 
 
-def _activity(account: Account, role: str, first: date, last: date, rollups: RollupRepository) -> AccountActivity:
+def _activity(account: Account, role: str, rollups: Iterable[tuple[RollupKey, RollupTotals]]) -> AccountActivity:
     """The account's daily rollups over the period: totals by category and usage cost by day."""
     totals: dict[Category, RollupTotals] = {}
     daily: dict[date, int] = {}
-    for key, t in rollups.range(account.account_id, DAY, day_bucket(first), day_bucket(last)).items():
+    for key, t in rollups:
         totals.setdefault(key.category, RollupTotals()).add(t)
         if key.category in USAGE_CATEGORIES:
             day = date.fromisoformat(key.bucket)
@@ -160,17 +164,83 @@ def _card_charges(billing_account_id: str, start: datetime, end: datetime) -> li
         after = page.last_key
 
 
+BOUNDARY_READS = 3  # a transaction committed between the head's read and the days' is read again
+
+
+def _boundaries(
+    billing: Account, first: date, last: date, running: bool, now: datetime
+) -> tuple[Boundary, Boundary, Head]:
+    """The balance before local day `first`, after day `last` (the head while the period is
+    still running) and the head: one consistent read of the head and of every posting day since."""
+    ledger, rollups = LedgerRepository(), RollupRepository()
+    scope = billing.agency_scope or billing.account_id
+    # A posting day may run a day ahead of this clock (another writer's): read one more.
+    until = max(now.astimezone(billing.zone).date() + timedelta(days=1), last + timedelta(days=1))
+    days_since = [first + timedelta(days=i) for i in range((until - first).days + 1)]
+    problem: ChainDoesNotLink | None = None
+    for _ in range(BOUNDARY_READS):
+        state, days = run_both(
+            lambda: ledger.balance(billing.account_id),
+            lambda: rollups.balance_days_of(scope, billing.account_id, days_since),
+        )
+        head = Head(state.seq, state.balance_micros)
+        try:
+            opening = boundary_before(first, head.seq, head.balance_micros, days)
+            after = last + timedelta(days=1)
+            closing = (
+                Boundary(after, head.balance_micros, head.seq)
+                if running
+                else boundary_before(after, head.seq, head.balance_micros, [d for d in days if d.day >= after])
+            )
+            return opening, closing, head
+        except ChainDoesNotLink as exc:
+            problem = exc
+    raise StatementDoesNotReconcile(f"the balance's posting days do not link up: {problem}")
+
+
 def _own_billing(
-    account: Account, first: date, last: date, start: datetime, closing_at: datetime, rollups: RollupRepository
-) -> OwnBillingAccount:
-    cost = 0
-    for r in bucket_ranges(first, last, GroupBy.TOTAL):
-        for key, t in rollups.range(account.account_id, r.period, r.first, r.last).items():
-            if key.category in USAGE_CATEGORIES:
-                cost -= t.amount_micros
-    paid = sum(c.amount_micros for c in _card_charges(account.account_id, start, closing_at) if c.status == "succeeded")
-    closing = LedgerRepository().boundary(account.account_id, closing_at)
-    return OwnBillingAccount(account.account_id, account.name, account.time_zone, cost, paid, closing.balance_micros)
+    subs: Sequence[Account],
+    rollups: Mapping[str, list[tuple[RollupKey, RollupTotals]]],
+    agency: Account,
+    first: date,
+    last: date,
+    start: datetime,
+    closing_at: datetime,
+    running: bool,
+    now: datetime,
+) -> list[OwnBillingAccount]:
+    """Sub-accounts with a balance of their own: usage cost, card charges and closing balance
+    (at the end of `last` in each one's own zone, as its usage is), read for all at once."""
+    if not subs:
+        return []
+    ids = [a.account_id for a in subs]
+    until = now.astimezone(UTC).date() + timedelta(days=2)
+    heads, days = run_both(
+        lambda: LedgerRepository().balances(ids, consistent=True),
+        lambda: RollupRepository().balance_days_of_scope(agency.account_id, last, until),
+    )
+    days_of: dict[str, list[BalanceDay]] = {}
+    for d in days:
+        days_of.setdefault(d.billing_account_id, []).append(d)
+    result = []
+    for account in subs:
+        cost = -sum(t.amount_micros for k, t in rollups.get(account.account_id, ()) if k.category in USAGE_CATEGORIES)
+        paid = sum(
+            c.amount_micros for c in _card_charges(account.account_id, start, closing_at) if c.status == "succeeded"
+        )
+        head = heads[account.account_id]
+        if running:
+            closing = head.balance_micros
+        else:
+            after = last + timedelta(days=1)
+            mine = [d for d in days_of.get(account.account_id, []) if d.day >= after]
+            try:
+                closing = boundary_before(after, head.seq, head.balance_micros, mine).balance_micros
+            except ChainDoesNotLink:  # moved while read: this one alone, consistently
+                _, closing_boundary, _ = _boundaries(account, first, last, running, now)
+                closing = closing_boundary.balance_micros
+        result.append(OwnBillingAccount(account.account_id, account.name, account.time_zone, cost, paid, closing))
+    return result
 
 
 def build_numbers(
@@ -188,17 +258,25 @@ def build_numbers(
     period = local_range(first.isoformat(), last.isoformat(), account.time_zone)
     assert period.start is not None and period.end is not None
     closing_at = min(period.end, now)
-    rollups = RollupRepository()
-    ledger = LedgerRepository()
-    agency = account.kind is AccountKind.AGENCY
-    subs = AccountRepository().sub_accounts(account.account_id) if agency else []
-    subs.sort(key=lambda a: (a.name.lower(), a.account_id))
+    running = closing_at < period.end
+    days = [BucketRange(DAY, day_bucket(first), day_bucket(last))]
+    if account.kind is AccountKind.AGENCY:
+        reads = read_agency(account, [days])
+        members, rollups = reads.accounts, reads.rollups[0]
+    else:
+        members, rollups = [account], RollupRepository().of_account(scoped(account), days)
+    by_account: dict[str, list[tuple[RollupKey, RollupTotals]]] = {}
+    for key, totals in rollups.items():
+        by_account.setdefault(key.account_id, []).append((key, totals))
+    subs = members[1:]
     shared = [a for a in subs if a.billing_account_id == account.account_id]
     own = [a for a in subs if a.billing_account_id != account.account_id]
 
-    activity = [_activity(account, "agency" if agency else "account", first, last, rollups)]
-    activity += [_activity(a, "shared", first, last, rollups) for a in shared]
+    role = "agency" if account.kind is AccountKind.AGENCY else "account"
+    activity = [_activity(account, role, by_account.get(account.account_id, ()))]
+    activity += [_activity(a, "shared", by_account.get(a.account_id, ())) for a in shared]
     billing_id = account.billing_account_id
+    opening, closing, head = _boundaries(account, first, last, running, now)
     inputs = StatementInputs(
         statement_id=statement_id,
         owner=Owner(
@@ -217,21 +295,16 @@ def build_numbers(
         end=period.end,
         closing_at=closing_at,
         built_at=now,
-        opening=ledger.boundary(billing_id, period.start),
-        closing=ledger.boundary(billing_id, closing_at),
-        head=_head(ledger, billing_id),
+        opening=opening,
+        closing=closing,
+        head=head,
         activity=activity,
         card_charges=_card_charges(billing_id, period.start, closing_at),
-        own_billing=[_own_billing(a, first, last, period.start, closing_at, rollups) for a in own],
+        own_billing=_own_billing(own, by_account, account, first, last, period.start, closing_at, running, now),
         origin=origin,
         frequency=frequency,
     )
     return build_statement(inputs)
-
-
-def _head(ledger: LedgerRepository, billing_account_id: str) -> Head:
-    state = ledger.balance(billing_account_id)
-    return Head(state.seq, state.balance_micros)
 
 
 # -- on request ------------------------------------------------------------------------------

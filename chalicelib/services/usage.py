@@ -2,7 +2,8 @@
 
 `record_usage` is what the SQS handler calls with a batch of queue messages.
 Events are grouped by billing account; each group is read once (its balance
-head) and written in as few transactions as fit. Duplicates, whether inside the
+head) and written in as few transactions as fit, its events ordered by account
+so that each account's entries of a transaction are one Logs page. Duplicates, whether inside the
 batch or charged long ago, are dropped; malformed events are dead-lettered with
 their reason; a transient failure fails only the messages it must (and, for
 FIFO order, every later message of the same message group).
@@ -19,14 +20,16 @@ from datetime import UTC, datetime
 
 from ..adapters.accounts_repo import AccountRepository
 from ..adapters.billing_repo import recharge_attributes
+from ..adapters.concurrency import run_both
 from ..adapters.ledger_repo import CommitConflict, LedgerRepository
 from ..config import get_settings
 from ..domain.accounts import Account
 from ..domain.events import UsageEvent, decode_message
 from ..domain.ledger import BalanceState, PricedEvent, chunk_for_transactions, plan_entries
 from ..domain.payments import BillingTask, reactions
+from ..domain.posting import event_digest, posting_for
 from ..domain.pricing import RateCard, RateCardError, default_rates, price_event
-from ..domain.rollups import RollupKey, keys_for, rollup_deltas
+from ..domain.rollups import keys_for
 
 MAX_COMMIT_ATTEMPTS = 8
 
@@ -105,10 +108,17 @@ def record_usage(
 
     failed: set[str] = set()
     # Every balance head of the batch in one consistent read; a head that moves
-    # meanwhile fails its transaction's condition and is read again.
-    heads = ledger.balances(list(groups), consistent=True) if groups else {}
+    # meanwhile fails its transaction's condition and is read again. The billing
+    # accounts themselves (an agency paying for its sub-accounts) are read beside it.
+    missing = sorted(set(groups) - set(known))
+    heads, payers = run_both(
+        lambda: ledger.balances(list(groups), consistent=True) if groups else {},
+        lambda: accounts.get_many(missing) if missing else {},
+    )
+    known = {**known, **payers}
     for billing_account_id, items in groups.items():
-        failed |= _write_billing_group(heads[billing_account_id], items, ledger, outcome, reject, clock, sleep)
+        payer = known.get(billing_account_id) or items[0].account
+        failed |= _write_billing_group(heads[billing_account_id], payer, items, ledger, outcome, reject, clock, sleep)
 
     outcome.failed_message_ids.extend(_fifo_closure(messages, failed | set(outcome.failed_message_ids)))
     outcome.failed_message_ids = list(dict.fromkeys(outcome.failed_message_ids))
@@ -117,6 +127,7 @@ def record_usage(
 
 def _write_billing_group(
     head: BalanceState,
+    payer: Account,
     items: list[_Item],
     ledger: LedgerRepository,
     outcome: UsageOutcome,
@@ -128,7 +139,8 @@ def _write_billing_group(
     messages_of: dict[str, list[QueuedMessage]] = defaultdict(list)
     priced: list[PricedEvent] = []
     cards: dict[str, RateCard] = {}
-    for item in items:
+    # By account (stable, so each account keeps its events' order): one page per account and transaction.
+    for item in sorted(items, key=lambda i: i.account.account_id):
         event_id = item.event.event_id
         if event_id in messages_of:  # a duplicate inside this batch shares the first's fate
             messages_of[event_id].append(item.message)
@@ -162,14 +174,19 @@ def _write_billing_group(
     if not priced:
         return set()
 
-    currency = items[0].account.currency
+    currency = payer.currency
     zones = {item.account.account_id: item.account.zone for item in items}
+    scopes = {item.account.account_id: item.account.agency_scope or item.account.account_id for item in items}
+    scopes[payer.account_id] = payer.agency_scope or payer.account_id
+    digests = {p.event.event_id: event_digest(p.event) for p in priced}
 
-    def shared_items(p: PricedEvent) -> tuple[RollupKey, ...]:
+    def shared_items(p: PricedEvent) -> tuple[object, ...]:
+        """What this event shares with the others of its transaction: its account's page and rollup items."""
         local_day = p.event.occurred_at.astimezone(zones[p.account_id]).date()
-        return keys_for(p.account_id, p.event.category, local_day)
+        return ("page", p.account_id), *(k.item for k in keys_for(p.account_id, p.event.category, local_day))
 
-    chunks = chunk_for_transactions(priced, shared_keys=shared_items)
+    # Fixed items of every transaction: the balance head and its posting day.
+    chunks = chunk_for_transactions(priced, shared_keys=shared_items, fixed_items=2)
     billing_account_id = head.billing_account_id
     state = head
     for index, chunk in enumerate(chunks):
@@ -186,7 +203,15 @@ def _write_billing_group(
             head_updates = recharge_attributes(recharge) if recharge != state.billing.recharge else {}
             try:
                 outcome.transactions += 1
-                ledger.commit(plan, currency, rollup_deltas(plan.entries, zones), head_updates)
+                posting = posting_for(
+                    plan,
+                    currency=currency,
+                    zones=zones,
+                    billing_zone=payer.zone,
+                    scopes=scopes,
+                    event_digests=digests,
+                )
+                ledger.commit(posting, head_updates)
             except CommitConflict as conflict:
                 attempts += 1
                 if conflict.duplicate_event_ids:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from chalice.test import Client
 
+from chalicelib.domain.money import format_micros
 from tests.integration.http_helpers import (
     Headers,
     agency_with_subs,
@@ -387,17 +388,22 @@ def test_agency_logs_cover_the_agency_and_every_sub_account(client: Client, fami
     )
     for r in body["items"]:
         assert set(r) == ROW_KEYS
-    # Each billing account's chain, in the order the batch listed its events.
+    # Each billing account's chain: events posted together are listed account by account
+    # (each account's in the order the batch listed them), one Logs page per account.
     chains: dict[str, list[tuple[str, str]]] = {}
     for r in reversed(body["items"]):
         chains.setdefault(r["billing_account_id"], []).append((r["event_id"], r["balance_after"]))
+    first, second = sorted([agency, shared])
+    by_account = {
+        agency: [(f"{agency}-rc", "40.00"), (f"{agency}-sub", "-30.00")],
+        shared: [(f"{shared}-call", "-0.025"), (f"{shared}-sms", "-0.0237")],
+    }
+    running, expected = 0, []
+    for event_id, amount in by_account[first] + by_account[second]:
+        running += int(Decimal(amount) * 1_000_000)
+        expected.append((event_id, format_micros(running)))
     assert chains == {
-        agency: [
-            (f"{agency}-rc", "40.00"),
-            (f"{shared}-call", "39.975"),
-            (f"{agency}-sub", "9.975"),
-            (f"{shared}-sms", "9.9513"),
-        ],
+        agency: expected,
         own: [(f"{own}-rc", "5.00"), (f"{own}-call", "4.975")],
     }
 

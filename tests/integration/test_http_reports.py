@@ -91,7 +91,12 @@ def test_dashboard_ranks_sub_accounts_by_cost(client, agency):
     top = body["accounts"][0]
     assert (top["calls"], top["minutes"], top["cost"], top["share_percent"]) == (4, "12", "0.15", "79.16")
     assert top["balance"] == "49.85" and top["billing_account_id"] == agency_id
-    assert (body["previous_from"], body["previous_to"]) == ("2026-08-31", "2026-09-30")
+    # October is compared with September, the whole previous calendar month (not Sep 1 - 30 shifted).
+    assert (body["previous_from"], body["previous_to"], body["compared_with"]) == (
+        "2026-09-01",
+        "2026-09-30",
+        "previous month",
+    )
     assert top["change_percent"] is None  # nothing the period before
 
 

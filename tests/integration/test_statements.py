@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from chalicelib.adapters.accounts_repo import AccountRepository
 from chalicelib.adapters.ledger_repo import LedgerRepository
+from chalicelib.adapters.tables.balance_days import BalanceDayRecord
 from chalicelib.adapters.tables.base import bind
-from chalicelib.adapters.tables.ledger import LedgerEntryRecord
 from chalicelib.domain.categories import USAGE_CATEGORIES
 from chalicelib.domain.payments import PaymentStatus
 from chalicelib.domain.periods import local_range
@@ -241,18 +241,16 @@ def test_viewers_cannot_send_or_schedule_and_shared_billing_is_422(client):
 def test_a_statement_whose_ledger_does_not_add_up_is_refused_409_and_never_sent(client, moto_endpoint):
     account = funded_account(client)
     first, last = month_with_activity(account)
-    # Tamper with the entry the closing balance is read from.
+    # Tamper with a posting day the boundary balances are read from.
     bind()
-    end = local_range(first.isoformat(), last.isoformat(), "America/New_York").end
-    assert end is not None
-    boundary = LedgerRepository().boundary(account, end)
-    assert boundary.entry is not None
-    [record] = [r for r in LedgerEntryRecord.by_billing_seq.query(account) if int(r.seq) == boundary.entry.seq]
-    record.update(actions=[LedgerEntryRecord.balance_after_micros.set(int(record.balance_after_micros) + 10_000)])
+    days = [r for r in BalanceDayRecord.scan() if r.bucket_key.endswith(f"#{account}")]
+    assert days
+    record = max(days, key=lambda r: r.bucket_key)
+    record.update(actions=[BalanceDayRecord.closing_micros.set(int(record.closing_micros) + 10_000)])
     to = inbox()
     body = {"from": first.isoformat(), "to": last.isoformat(), "recipients": [to]}
     error = assert_error(send(client, "POST", f"/accounts/{account}/statements", admin(account), body), 409)
-    assert error["code"] == "statement_does_not_reconcile" and "does not follow" in error["message"]
+    assert error["code"] == "statement_does_not_reconcile" and "do not link up" in error["message"]
     assert run_statement_queue() == []
     assert read_sent_emails(moto_endpoint, to=to) == []
     assert ok_json(send(client, "GET", f"/accounts/{account}/statements", viewer(account)))["items"] == []

@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from chalicelib.adapters.ledger_repo import LedgerRepository
-from chalicelib.domain.ledger import Plan
-from chalicelib.domain.rollups import RollupKey, RollupTotals
+from chalicelib.domain.posting import Posting
 from chalicelib.services.usage import QueuedMessage, record_usage
 
 from .usage_helpers import assert_ledger_consistent, event_body, message, new_id, provision
@@ -41,17 +40,11 @@ class FlakyLedger(LedgerRepository):
     def __init__(self, rng: random.Random, rate: float) -> None:
         self.rng, self.rate, self.enabled = rng, rate, True
 
-    def commit(
-        self,
-        plan: Plan,
-        currency: str,
-        rollups: Mapping[RollupKey, RollupTotals],
-        head_updates: Mapping[str, Any] | None = None,
-    ) -> None:
+    def commit(self, posting: Posting, head_updates: Mapping[str, Any] | None = None) -> None:
         roll = self.rng.random()
         if self.enabled and roll < self.rate / 2:
             raise ConnectionError("injected: request never reached DynamoDB")
-        super().commit(plan, currency, rollups, head_updates)
+        super().commit(posting, head_updates)
         if self.enabled and roll < self.rate:
             raise TimeoutError("injected: committed, but the reply was lost")
 

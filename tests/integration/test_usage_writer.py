@@ -10,13 +10,12 @@ import pytest
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.ledger_repo import LedgerRepository
 from chalicelib.adapters.queues import queue_url
-from chalicelib.adapters.rollups_repo import RollupRepository
 from chalicelib.config import get_settings
 from chalicelib.domain.rollups import RollupTotals
 from chalicelib.handlers.ingest import _dead_letter
 from chalicelib.services.usage import record_usage
 
-from .usage_helpers import assert_ledger_consistent, event_body, message, new_id, provision
+from .usage_helpers import assert_ledger_consistent, event_body, message, new_id, provision, rollups_of
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -128,10 +127,10 @@ def test_a_failed_group_fails_its_later_messages_but_not_other_groups():
     b = provision(new_id("acct"))
 
     class FailingFor(LedgerRepository):
-        def commit(self, plan, *args, **kwargs):
-            if plan.before.billing_account_id == a:
+        def commit(self, posting, *args, **kwargs):
+            if posting.plan.before.billing_account_id == a:
                 raise ConnectionError("injected")
-            return super().commit(plan, *args, **kwargs)
+            return super().commit(posting, *args, **kwargs)
 
     first_a, first_b, second_a = (
         message(event_body(new_id("e"), a), a),
@@ -165,7 +164,7 @@ def test_rollups_bucket_by_the_accounts_local_date_of_occurrence():
         ],
         dead_letter=never,
     )
-    rollups = {(k.period, k.bucket, k.category.value): v for k, v in RollupRepository().all_of(account).items()}
+    rollups = {(k.period, k.bucket, k.category.value): v for k, v in rollups_of(account).items()}
     assert rollups[("D", "2026-11-25", "call_minutes")] == RollupTotals(1, 3_000_000, -37_500)
     assert rollups[("D", "2026-11-26", "call_minutes")] == RollupTotals(1, 3_000_000, -37_500)
     assert rollups[("D", "2026-11-25", "text_messages")] == RollupTotals(1, 2_000_000, -15_800)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from chalicelib.adapters.accounts_repo import AccountRepository
 from chalicelib.adapters.ledger_repo import LedgerRepository
+from chalicelib.adapters.rollups_repo import RollupRepository
 from chalicelib.domain.access import Principal, Role
-from chalicelib.domain.reconcile import check_chain
+from chalicelib.domain.accounts import Account
+from chalicelib.domain.rollups import RollupKey, RollupTotals
 from chalicelib.services.accounts import put_account
-from chalicelib.services.reconcile import reconcile_rollups
+from chalicelib.services.reconcile import reconcile_account, reconcile_rollups
 from chalicelib.services.usage import QueuedMessage
 
 SERVICE = Principal("tests", "platform", Role.SERVICE)
@@ -45,14 +47,39 @@ def message(body: str, group: str | None = None) -> QueuedMessage:
 
 
 def assert_ledger_consistent(billing_account_id: str) -> int:
-    """Invariants 1-4 on the stored ledger; returns the balance in micros."""
+    """Every invariant `make reconcile` checks, on one balance and the rollups of its scope;
+    returns the balance in micros."""
     ledger = LedgerRepository()
-    head = ledger.balance(billing_account_id)
-    entries = list(ledger.chain(billing_account_id))
-    report = check_chain(head, entries)
+    billing = AccountRepository().get(billing_account_id)
+    assert billing is not None
+    report = reconcile_account(billing, ledger, recheck_after=0)
     assert report.ok, report.problems
-    for account_id in {e.account_id for e in entries}:
-        account = AccountRepository().get(account_id)
-        assert account is not None
-        assert reconcile_rollups(account, recheck_after=0) == []
-    return head.balance_micros
+    scope = billing.agency_scope or billing.account_id
+    members = scope_members(scope)
+    assert reconcile_rollups(scope, members, recheck_after=0) == []
+    return report.balance_micros
+
+
+def account_of(account_id: str) -> Account:
+    account = AccountRepository().get(account_id)
+    assert account is not None
+    return account
+
+
+def scope_members(scope: str) -> list[Account]:
+    """The accounts whose rollups are kept under `scope`: an agency and its sub-accounts, or one account."""
+    repo = AccountRepository()
+    owner = repo.get(scope)
+    assert owner is not None
+    return [owner, *repo.sub_accounts(scope)]
+
+
+def rollups_of(account_id: str) -> dict[RollupKey, RollupTotals]:
+    """Every rollup of one account (its whole scope read, then filtered)."""
+    account = AccountRepository().get(account_id)
+    assert account is not None
+    today = datetime.now(UTC).date()
+    stored = RollupRepository().all_of_scope(
+        account.agency_scope or account_id, date(2000, 1, 1), today + timedelta(days=2)
+    )
+    return {k: v for k, v in stored.items() if k.account_id == account_id}

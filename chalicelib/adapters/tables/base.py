@@ -19,9 +19,11 @@ _bound = False
 
 def all_models() -> list[Any]:
     from .accounts import AccountRecord
+    from .balance_days import BalanceDayRecord
     from .balances import BalanceRecord
     from .idempotency import IdempotencyRecord
     from .ledger import LedgerEntryRecord
+    from .ledger_pages import LedgerPageRecord
     from .payments import PaymentRecord
     from .rate_limits import RateLimitRecord
     from .rollups import RollupRecord
@@ -32,7 +34,9 @@ def all_models() -> list[Any]:
         AccountRecord,
         BalanceRecord,
         LedgerEntryRecord,
+        LedgerPageRecord,
         RollupRecord,
+        BalanceDayRecord,
         PaymentRecord,
         IdempotencyRecord,
         StatementRecord,

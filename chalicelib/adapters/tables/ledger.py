@@ -1,62 +1,20 @@
-"""Table `ledger_entries`: the append-only ledger, keyed by the source event id.
+"""Table `ledger_entries`: every ledger entry, keyed by its source event id.
 
 Keying the entry by its event id makes the entry its own permanent dedupe
 record: the transaction's `attribute_not_exists` condition on it means an event
-is charged at most once, forever, without a second item per event. Reading
-orders come from indexes:
-
-- `by_billing_seq` (billing account, seq): the total order of a balance's entries;
-- `by_account_posted` (account, posted key): an account's Logs;
-- `by_agency_posted` (agency, posted key): an agency's Logs, sparse;
-- `by_billing_posted` (billing account, posted key): a balance's entries by posting
-  time, carrying only what a boundary balance needs; a statement asks it for the one
-  entry posted last before an instant (newest first, Limit 2 with its predecessor).
-
-The posted key is `<posted_at RFC 3339 with microseconds>#<seq, 12 digits>`, so it
-sorts by posting time and is unique within a billing account.
+is charged at most once, forever, without a second item per event. The table has
+no index: the reading orders (an account's Logs, an agency's Logs, a balance's
+chain) come from `ledger_pages`, written in the same transaction, which list the
+same entries a page per (account, transaction). `page_seq` names the page an entry
+is listed on (the first sequence number of that page); `event_digest` is the
+SHA-256 of the event as charged, so a later copy of the event can be told apart
+from a different event under the same id.
 """
 
 from __future__ import annotations
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
-
-
-class ByBillingSeqIndex(GlobalSecondaryIndex["LedgerEntryRecord"]):
-    class Meta:
-        index_name = "by_billing_seq"
-        projection = AllProjection()
-
-    billing_account_id = UnicodeAttribute(hash_key=True)
-    seq = NumberAttribute(range_key=True)
-
-
-class ByAccountPostedIndex(GlobalSecondaryIndex["LedgerEntryRecord"]):
-    class Meta:
-        index_name = "by_account_posted"
-        projection = AllProjection()
-
-    account_id = UnicodeAttribute(hash_key=True)
-    posted_key = UnicodeAttribute(range_key=True)
-
-
-class ByAgencyPostedIndex(GlobalSecondaryIndex["LedgerEntryRecord"]):
-    class Meta:
-        index_name = "by_agency_posted"
-        projection = AllProjection()
-
-    agency_id = UnicodeAttribute(hash_key=True)
-    posted_key = UnicodeAttribute(range_key=True)
-
-
-class ByBillingPostedIndex(GlobalSecondaryIndex["LedgerEntryRecord"]):
-    class Meta:
-        index_name = "by_billing_posted"
-        projection = IncludeProjection(["seq", "amount_micros", "balance_after_micros", "posted_at"])
-
-    billing_account_id = UnicodeAttribute(hash_key=True)
-    posted_key = UnicodeAttribute(range_key=True)
 
 
 class LedgerEntryRecord(Model):
@@ -81,10 +39,6 @@ class LedgerEntryRecord(Model):
     balance_after_micros = NumberAttribute()
     occurred_at = UnicodeAttribute()  # RFC 3339 UTC, microseconds
     posted_at = UnicodeAttribute()
-    posted_key = UnicodeAttribute()
     metadata = MapAttribute(default=dict)  # type: ignore[var-annotated,no-untyped-call]
-
-    by_billing_seq = ByBillingSeqIndex()
-    by_account_posted = ByAccountPostedIndex()
-    by_agency_posted = ByAgencyPostedIndex()
-    by_billing_posted = ByBillingPostedIndex()
+    page_seq = NumberAttribute(null=True)  # null on entries written before pages existed
+    event_digest = UnicodeAttribute(null=True)
