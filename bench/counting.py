@@ -29,9 +29,70 @@ from typing import Any
 
 import botocore.session
 
+from chalicelib.adapters.concurrency import BRANCH_PATH
+
 _HOOK_PREFIX = "bench-counting"
 _CONTEXT_KEY = "bench_counting_operation"
 _TABLE_KEY = "bench_counting_table"
+
+
+@dataclass(frozen=True)
+class Write:
+    """One item a write request touched: a put carries the item, an update or delete its key."""
+
+    table: str
+    kind: str  # "put" | "update" | "delete"
+    transactional: bool
+    item: dict[str, Any]  # low-level attribute values: the whole item (put) or its key
+
+
+def _writes(operation: str, params: dict[str, Any]) -> list[Write]:
+    if operation == "TransactWriteItems":
+        found = []
+        for entry in params.get("TransactItems", []):
+            for kind, spec in entry.items():
+                if kind == "Put":
+                    found.append(Write(spec["TableName"], "put", True, spec["Item"]))
+                elif kind == "Update":
+                    found.append(Write(spec["TableName"], "update", True, spec["Key"]))
+                elif kind == "Delete":
+                    found.append(Write(spec["TableName"], "delete", True, spec["Key"]))
+        return found
+    if operation == "PutItem":
+        return [Write(params["TableName"], "put", False, params["Item"])]
+    if operation == "UpdateItem":
+        return [Write(params["TableName"], "update", False, params["Key"])]
+    if operation == "DeleteItem":
+        return [Write(params["TableName"], "delete", False, params["Key"])]
+    if operation == "BatchWriteItem":
+        found = []
+        for table, requests in params.get("RequestItems", {}).items():
+            for r in requests:
+                if "PutRequest" in r:
+                    found.append(Write(table, "put", False, r["PutRequest"]["Item"]))
+                else:
+                    found.append(Write(table, "delete", False, r["DeleteRequest"]["Key"]))
+        return found
+    return []
+
+
+def critical_path(paths: list[tuple[tuple[int, int], ...]]) -> int:
+    """Round trips one after another: each request counts 1, and a fan-out of side-by-side
+    branches (chalicelib.adapters.concurrency) counts as its longest branch.
+
+    `paths` holds, per request, the branches it ran in (fan-out id, branch index), outermost first.
+    """
+
+    def cost(members: list[tuple[tuple[int, int], ...]], depth: int) -> int:
+        direct = sum(1 for p in members if len(p) == depth)
+        branches: dict[int, dict[int, list[tuple[tuple[int, int], ...]]]] = {}
+        for p in members:
+            if len(p) > depth:
+                fan_out, index = p[depth]
+                branches.setdefault(fan_out, {}).setdefault(index, []).append(p)
+        return direct + sum(max(cost(b, depth + 1) for b in fan.values()) for fan in branches.values())
+
+    return cost(paths, 0)
 
 
 def _written_items(operation: str, params: dict[str, Any]) -> int:
@@ -90,6 +151,16 @@ class Tally:
     items_scanned: Counter[str] = field(default_factory=Counter)  # Query/Scan ScannedCount, by operation
     requests_by_table: Counter[str] = field(default_factory=Counter)  # single-table calls, by table name
     items_read_by_table: Counter[str] = field(default_factory=Counter)  # items returned, by table name
+    writes: list[Write] = field(default_factory=list)  # every item written, for capacity (bench/capacity.py)
+    paths: list[tuple[tuple[int, int], ...]] = field(default_factory=list)  # each request's parallel branch
+    read_keys: list[tuple[str, dict[str, Any], bool]] = field(
+        default_factory=list
+    )  # point reads: table, key, consistent
+
+    @property
+    def round_trips(self) -> int:
+        """Requests on the critical path (independent ones running side by side count once)."""
+        return critical_path(self.paths)
 
     @property
     def total_requests(self) -> int:
@@ -110,6 +181,7 @@ class Tally:
             "items_scanned": sum(self.items_scanned.values()),
             "requests_by_table": dict(sorted(self.requests_by_table.items())),
             "items_read_by_table": dict(sorted(self.items_read_by_table.items())),
+            "round_trips": self.round_trips,
         }
 
 
@@ -186,6 +258,7 @@ class RequestCounter:
             if tally is None:
                 return
             tally.requests[operation] += 1
+            tally.paths.append(BRANCH_PATH.get())
             if isinstance(table, str):
                 tally.requests_by_table[table] += 1
             written = _written_items(operation, params)
@@ -194,6 +267,12 @@ class RequestCounter:
             keys = _keys_requested(operation, params)
             if keys:
                 tally.keys_requested[operation] += keys
+            tally.writes.extend(_writes(operation, params))
+            if operation == "BatchGetItem":
+                for name, spec in params.get("RequestItems", {}).items():
+                    tally.read_keys.extend((name, k, bool(spec.get("ConsistentRead"))) for k in spec.get("Keys", []))
+            elif operation == "GetItem":
+                tally.read_keys.append((str(table), params["Key"], bool(params.get("ConsistentRead"))))
 
     def _on_answer(self, parsed: dict[str, Any], model: Any, context: dict[str, Any] | None = None, **_: Any) -> None:
         operation = str(model.name)

@@ -4,8 +4,8 @@ Build: one account (America/New_York) with a recharge before the month and N (th
 10N, in a second account) usage entries inside the month, spread over every day and
 the four usage categories, plus a card payment per week. Counted (hooks on every
 botocore DynamoDB client): one `build_numbers` call for that month. The items read
-must not depend on the number of entries: daily rollups (days x categories), the
-payments of the month, two boundary items each side and the balance head.
+must not depend on the number of entries: daily rollups (one item per day), the
+payments of the month, the posting days since the month began and the balance head.
 
 Render: a statement document with 1,000 table rows (card charges, and usage rows
 of an agency's sub-accounts) rendered to HTML (+ CSS inlined, as emailed) and to
@@ -78,7 +78,10 @@ def _write(account_id: str, entries: int, first: date, last: date) -> dict[str, 
                 "occurred_at": occurred.strftime("%Y-%m-%dT%H:%M:%SZ"),
             }
         )
-        if len(batch) == 100 or i == entries - 1:
+        # Post at least once every day (as a live account does), so both volumes have a posting
+        # day for every day of the month: boundaries read days, never entries.
+        next_day = (start + step * (i + 1)).astimezone(ZoneInfo(ZONE)).date()
+        if len(batch) == 100 or i == entries - 1 or next_day != occurred.astimezone(ZoneInfo(ZONE)).date():
             posted = occurred + timedelta(seconds=1)
             message = QueuedMessage(uuid.uuid4().hex, json.dumps({"events": batch}), account_id)
             record_usage([message], dead_letter=dead, clock=lambda p=posted: p)  # type: ignore[misc]

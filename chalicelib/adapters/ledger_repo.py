@@ -409,16 +409,15 @@ class _ShardStream:
         self.lowest_seen: str | None = None
         self.exhausted = False
         self._after: dict[str, Any] | None = None
-        self.pages_read = 0
 
-    def fetch(self, count: int) -> None:
+    def fetch(self, count: int) -> list[LedgerPageRecord]:
         records, after = self._fetch(count, self._after)
         self.buffer.extend(records)
-        self.pages_read += len(records)
         if records:
             self.lowest_seen = records[-1].row_key
         self._after = after
         self.exhausted = after is None
+        return records
 
 
 def _merge_newest(
@@ -429,12 +428,12 @@ def _merge_newest(
     Pages of different shards never overlap in row order, so whole pages are merged:
     the next page out is the greatest buffered one, unless a stream with an empty
     buffer may still hold a greater one, in which case that stream (with every other
-    such stream, side by side) is asked for more first. The first round asks every
-    shard for two pages; later rounds size their ask from the rows per page seen so
-    far, so reading stays near the rows returned plus a page or two per shard.
+    such stream, side by side) is asked for more first (see `_asks`), so reading stays
+    near the rows returned plus a page or two per shard.
     """
     out: list[LedgerEntry] = []
     want = limit + 1  # one more than asked tells whether another page exists
+    rows_read = pages_read = 0
     first_round = True
     while True:
         buffered = [s for s in streams if s.buffer]
@@ -448,17 +447,12 @@ def _merge_newest(
             and (s.lowest_seen is None or best_key is None or s.lowest_seen > best_key)
         ]
         if blocked:
-            if first_round:
-                count = 2 if not sparse else 10
-                first_round = False
-            else:
-                pages = sum(s.pages_read for s in streams) or 1
-                rows_per_page = max(1.0, sum(1 for _ in out) / pages) if out else 1.0
-                count = math.ceil((want - len(out)) / (rows_per_page * len(blocked))) + 1
-                if sparse:
-                    count *= 4
-            count = max(1, min(MAX_FETCH, count))
-            run_all([lambda s=s, n=count: s.fetch(n) for s in blocked])  # type: ignore[misc]
+            asks = _asks(streams, blocked, want - len(out), rows_read, pages_read, first_round, sparse)
+            first_round = False
+            fetched = run_all([lambda s=s, n=n: s.fetch(n) for s, n in asks])  # type: ignore[misc]
+            for records in fetched:
+                pages_read += len(records)
+                rows_read += sum(_rows_in(r) for r in records)
             continue
         if best is None:
             return out[:limit], len(out) > limit
@@ -467,6 +461,43 @@ def _merge_newest(
                 out.append(entry)
         if len(out) >= want:
             return out[:limit], True
+
+
+def _rows_in(record: LedgerPageRecord) -> int:
+    return int(record.last_seq) - int(record.first_seq) + 1
+
+
+def _asks(
+    streams: Sequence[_ShardStream],
+    blocked: Sequence[_ShardStream],
+    need: int,
+    rows_read: int,
+    pages_read: int,
+    first_round: bool,
+    sparse: bool,
+) -> list[tuple[_ShardStream, int]]:
+    """How many pages to ask each stream for in this round.
+
+    The first round asks every shard for two pages. Later rounds ask the blocked streams,
+    and every other stream holding less than its share of the rows still needed, for
+    enough pages to cover that share at the rows per page seen so far: a round or two.
+    """
+    if first_round:
+        return [(s, 10 if sparse else 2) for s in blocked]
+    rows_per_page = max(1.0, rows_read / pages_read) if pages_read else 1.0
+    if sparse:  # a filter keeps only some rows: assume a quarter of them
+        rows_per_page /= 4
+    live = [s for s in streams if not s.exhausted or s.buffer]
+    share = math.ceil(need / max(1, len(live)))
+    asks = []
+    for s in streams:
+        if s.exhausted:
+            continue
+        held = sum(_rows_in(r) for r in s.buffer)
+        if s in blocked or held < share:
+            count = math.ceil(max(share - held, 1) / rows_per_page) + 1
+            asks.append((s, max(1, min(MAX_FETCH, count))))
+    return asks
 
 
 def _state(record: BalanceRecord) -> BalanceState:

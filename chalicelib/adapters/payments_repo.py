@@ -37,6 +37,7 @@ def _to_domain(r: PaymentRecord) -> Payment:
         failure_reason=r.failure_reason,
         recharge_id=r.recharge_id,
         description=r.description or "",
+        agency_id=r.agency_id,
     )
 
 
@@ -74,6 +75,7 @@ class PaymentRepository:
             gateway=payment.gateway,
             recharge_id=payment.recharge_id,
             description=payment.description,
+            agency_id=payment.agency_id,
             created_at=payment.created_at,
             created_key=f"{format_instant(payment.created_at)}#{payment.payment_id}",
             updated_at=payment.created_at,
@@ -170,6 +172,17 @@ class PaymentRepository:
             },
         )
         return PaymentPage(payments, last_key)
+
+    def of_agency(self, agency_id: str, start: datetime, end: datetime) -> list[Payment]:
+        """Every payment of the agency's own-billing sub-accounts created in [start, end), newest first."""
+        bind()
+        condition = instant_range(PaymentRecord.created_key, start, end)
+        return [
+            _to_domain(r)
+            for r in PaymentRecord.by_agency_created.query(
+                agency_id, range_key_condition=condition, scan_index_forward=False
+            )
+        ]
 
 
 @dataclass(frozen=True)

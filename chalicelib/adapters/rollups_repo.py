@@ -223,13 +223,29 @@ def _range_condition(attribute: Any, r: BucketRange) -> Any:
 
 
 def _query_rollups(partition: str, r: BucketRange) -> dict[RollupKey, RollupTotals]:
+    """One partition's rollups in a range. An agency report reads thousands of these items, so
+    they are read as raw attribute values (PynamoDB's model objects cost more than the read)."""
+    connection = RollupRecord._get_connection()
+    condition = _range_condition(RollupRecord.bucket_key, r)
     found: dict[RollupKey, RollupTotals] = {}
-    for record in RollupRecord.query(
-        partition, range_key_condition=_range_condition(RollupRecord.bucket_key, r), consistent_read=True
-    ):
-        bucket, account_id = split_bucket_key(record.bucket_key)
-        found.update(_totals_of(record, account_id, r.period, bucket))
-    return found
+    start: dict[str, Any] | None = None
+    while True:
+        page = connection.query(
+            partition, range_key_condition=condition, consistent_read=True, exclusive_start_key=start
+        )
+        for item in page.get("Items", ()):
+            bucket, account_id = split_bucket_key(item["bucket_key"]["S"])
+            for code, category in _CATEGORY_OF_CODE.items():
+                count = item.get(f"{code}_n")
+                if count is not None:
+                    found[RollupKey(account_id, r.period, bucket, category)] = RollupTotals(
+                        int(count["N"]),
+                        int(item[f"{code}_q"]["N"]) if f"{code}_q" in item else 0,
+                        int(item[f"{code}_a"]["N"]) if f"{code}_a" in item else 0,
+                    )
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return found
 
 
 def _query_days(partition: str, r: BucketRange) -> list[BalanceDay]:

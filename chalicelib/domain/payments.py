@@ -177,6 +177,7 @@ class Payment:
     failure_reason: str | None = None
     recharge_id: str | None = None
     description: str = ""
+    agency_id: str | None = None  # the agency of a sub-account that pays its own: its statement lists it
 
     @property
     def amount_cents(self) -> int:

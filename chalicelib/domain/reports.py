@@ -8,6 +8,7 @@ months, not of events. Grouping by day or week needs the days themselves.
 from __future__ import annotations
 
 import calendar
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -37,7 +38,12 @@ class BucketRange:
 
 
 def month_end(day: date) -> date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+    return day.replace(day=_days_in_month(day.year, day.month))
+
+
+@functools.cache
+def _days_in_month(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
 
 
 def bucket_ranges(first: date, last: date, group_by: GroupBy) -> list[BucketRange]:

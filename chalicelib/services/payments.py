@@ -199,6 +199,7 @@ def add_funds(principal: Principal, account_id: str, body: object, idempotency_k
         created_at=now,
         gateway=gateway.name,
         description=f"Added funds by {principal.subject}",
+        agency_id=account.agency_id,
     )
     try:
         result = charge_card(gateway, payment, card, payments, now)

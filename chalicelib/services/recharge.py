@@ -91,6 +91,7 @@ def run_recharge(
                 gateway=gateway.name,
                 recharge_id=recharge_id,
                 description="Auto recharge" + (" (backup card)" if attempt else ""),
+                agency_id=account.agency_id if account else None,
             ),
             card,
             payments,

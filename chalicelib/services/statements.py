@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..adapters.accounts_repo import AccountRepository
-from ..adapters.concurrency import run_both
+from ..adapters.concurrency import run_all, run_both
 from ..adapters.ledger_repo import LedgerRepository
 from ..adapters.payments_repo import PaymentRepository
 from ..adapters.rollups_repo import RollupRepository
@@ -64,7 +64,7 @@ from ..observability import get_logger, record_statement_sent
 from .accounts import require
 from .cursors import next_cursor, resume_after
 from .errors import BadRequest, Conflict, NotFound, ServiceError, Unavailable
-from .reports import read_agency, scoped
+from .reports import AgencyReads, read_agency, scoped
 
 LEASE = timedelta(minutes=5)
 PAYMENT_PAGE = 500
@@ -215,19 +215,25 @@ def _own_billing(
         return []
     ids = [a.account_id for a in subs]
     until = now.astimezone(UTC).date() + timedelta(days=2)
-    heads, days = run_both(
-        lambda: LedgerRepository().balances(ids, consistent=True),
-        lambda: RollupRepository().balance_days_of_scope(agency.account_id, last, until),
+    heads, days, payments = run_all(
+        [
+            lambda: LedgerRepository().balances(ids, consistent=True),
+            lambda: RollupRepository().balance_days_of_scope(agency.account_id, last, until),
+            lambda: PaymentRepository().of_agency(agency.account_id, start, closing_at),
+        ]
     )
+    assert isinstance(heads, dict) and isinstance(days, list) and isinstance(payments, list)
     days_of: dict[str, list[BalanceDay]] = {}
     for d in days:
         days_of.setdefault(d.billing_account_id, []).append(d)
+    paid_by: dict[str, int] = {}
+    for p in payments:
+        if p.status is PaymentStatus.SUCCEEDED:
+            paid_by[p.billing_account_id] = paid_by.get(p.billing_account_id, 0) + p.amount_micros
     result = []
     for account in subs:
         cost = -sum(t.amount_micros for k, t in rollups.get(account.account_id, ()) if k.category in USAGE_CATEGORIES)
-        paid = sum(
-            c.amount_micros for c in _card_charges(account.account_id, start, closing_at) if c.status == "succeeded"
-        )
+        paid = paid_by.get(account.account_id, 0)
         head = heads[account.account_id]
         if running:
             closing = head.balance_micros
@@ -260,11 +266,24 @@ def build_numbers(
     closing_at = min(period.end, now)
     running = closing_at < period.end
     days = [BucketRange(DAY, day_bucket(first), day_bucket(last))]
-    if account.kind is AccountKind.AGENCY:
-        reads = read_agency(account, [days])
-        members, rollups = reads.accounts, reads.rollups[0]
-    else:
-        members, rollups = [account], RollupRepository().of_account(scoped(account), days)
+    start = period.start
+    billing_id = account.billing_account_id
+    # Independent reads side by side: the rollups (and the agency's accounts), the boundary
+    # balances, and the card charges of the period.
+    read, bounds, charges = run_all(
+        [
+            lambda: (
+                read_agency(account, [days])
+                if account.kind is AccountKind.AGENCY
+                else AgencyReads([account], [RollupRepository().of_account(scoped(account), days)])
+            ),
+            lambda: _boundaries(account, first, last, running, now),
+            lambda: _card_charges(billing_id, start, closing_at),
+        ]
+    )
+    assert isinstance(read, AgencyReads) and isinstance(bounds, tuple) and isinstance(charges, list)
+    members, rollups = read.accounts, read.rollups[0]
+    opening, closing, head = bounds
     by_account: dict[str, list[tuple[RollupKey, RollupTotals]]] = {}
     for key, totals in rollups.items():
         by_account.setdefault(key.account_id, []).append((key, totals))
@@ -275,8 +294,6 @@ def build_numbers(
     role = "agency" if account.kind is AccountKind.AGENCY else "account"
     activity = [_activity(account, role, by_account.get(account.account_id, ()))]
     activity += [_activity(a, "shared", by_account.get(a.account_id, ())) for a in shared]
-    billing_id = account.billing_account_id
-    opening, closing, head = _boundaries(account, first, last, running, now)
     inputs = StatementInputs(
         statement_id=statement_id,
         owner=Owner(
@@ -299,7 +316,7 @@ def build_numbers(
         closing=closing,
         head=head,
         activity=activity,
-        card_charges=_card_charges(billing_id, period.start, closing_at),
+        card_charges=charges,
         own_billing=_own_billing(own, by_account, account, first, last, period.start, closing_at, running, now),
         origin=origin,
         frequency=frequency,

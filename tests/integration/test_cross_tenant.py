@@ -65,6 +65,8 @@ ENDPOINTS = [
     Endpoint("agency_usage", "GET", "/agencies/{id}/usage", "agency_read"),
     Endpoint("agency_usage_csv", "GET", "/agencies/{id}/usage?format=csv", "agency_read"),
     Endpoint("agency_dashboard", "GET", "/agencies/{id}/dashboard", "agency_read"),
+    Endpoint("agency_accounts", "GET", "/agencies/{id}/accounts", "agency_read"),
+    Endpoint("agency_accounts_search", "GET", "/agencies/{id}/accounts?q=tenant", "agency_read"),
     Endpoint("get_billing_settings", "GET", "/accounts/{id}/billing-settings", "read"),
     Endpoint("list_payments", "GET", "/accounts/{id}/payments", "read"),
     Endpoint("put_billing_settings", "PUT", "/accounts/{id}/billing-settings", "admin"),
@@ -402,3 +404,43 @@ def test_a_cursor_from_another_account_is_400(client: Client, tenants: dict[str,
     )
     # A caller without reach gets 404 before any cursor is looked at.
     assert_error(send(client, "GET", f"/accounts/{a2}/logs?limit=1&cursor={cursor}", viewer(a1)), 404)
+
+
+AGENCY_LISTS = ["/agencies/{id}/dashboard", "/agencies/{id}/usage", "/agencies/{id}/accounts"]
+
+
+@pytest.mark.parametrize("path", AGENCY_LISTS)
+def test_an_agency_list_cursor_opens_no_other_list(client: Client, tenants: dict[str, str], path: str) -> None:
+    """A page cursor of agency B's list (or of another list of A, or another query) is refused on A's."""
+    a, b = tenants["A"], tenants["B"]
+    b_cursor = send(client, "GET", path.format(id=b) + "?limit=1", service()).json_body["next_cursor"]
+    assert b_cursor
+    assert_error(
+        send(client, "GET", path.format(id=a) + f"?limit=1&cursor={b_cursor}", viewer(a)),
+        400,
+        "bad_request",
+        mentions="cursor",
+    )
+    a_cursor = send(client, "GET", path.format(id=a) + "?limit=1", viewer(a)).json_body["next_cursor"]
+    assert a_cursor
+    other = next(p for p in AGENCY_LISTS if p != path)
+    for wrong in (
+        other.format(id=a) + f"?limit=1&cursor={a_cursor}",
+        path.format(id=a) + f"?limit=1&q=x&cursor={a_cursor}",
+    ):
+        assert_error(send(client, "GET", wrong, viewer(a)), 400, "bad_request", mentions="cursor")
+    # A sub-account's user never reaches the agency's lists, cursor or not.
+    assert_error(send(client, "GET", path.format(id=a) + f"?cursor={a_cursor}", viewer(tenants["A1"])), 404)
+
+
+@pytest.mark.parametrize("path", AGENCY_LISTS)
+def test_search_never_finds_another_agencys_accounts(client: Client, tenants: dict[str, str], path: str) -> None:
+    a, b1 = tenants["A"], tenants["B1"]
+    for q in (b1, "Tenant%20B1", "B1"):
+        body = send(client, "GET", path.format(id=a) + f"?q={q}", viewer(a)).json_body
+        listed = body["items" if "items" in body else "accounts"]
+        assert listed == [] and body["matched"] == 0, (q, listed)
+    # The agency's own sub-account is found by id and by name, and only it.
+    body = send(client, "GET", path.format(id=a) + "?q=tenant%20a1", viewer(a)).json_body
+    listed = body["items" if "items" in body else "accounts"]
+    assert [row["account_id"] for row in listed] == [tenants["A1"]]

@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from ...config import get_settings
+from ..concurrency import MAX_WORKERS
 
 _lock = threading.Lock()
 _bound = False
@@ -57,6 +58,8 @@ def bind(force: bool = False) -> None:
         for model in all_models():
             model.Meta.table_name = settings.table_name(model.TABLE_BASE)
             model.Meta.region = settings.region
+            # Agency pages read a table from up to 16 threads at once (adapters/concurrency.py).
+            model.Meta.max_pool_connections = MAX_WORKERS + 4
             model._connection = None
         _bound = True
 

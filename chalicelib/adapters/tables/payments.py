@@ -22,6 +22,17 @@ class ByBillingCreatedIndex(GlobalSecondaryIndex["PaymentRecord"]):
     created_key = UnicodeAttribute(range_key=True)
 
 
+class ByAgencyCreatedIndex(GlobalSecondaryIndex["PaymentRecord"]):
+    """Sparse: payments of sub-accounts that pay their own, for their agency's statement."""
+
+    class Meta:
+        index_name = "by_agency_created"
+        projection = AllProjection()
+
+    agency_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
 class PaymentRecord(Model):
     TABLE_BASE = "payments"
 
@@ -44,6 +55,7 @@ class PaymentRecord(Model):
     failure_reason = UnicodeAttribute(null=True)
     recharge_id = UnicodeAttribute(null=True)
     description = UnicodeAttribute(default="")
+    agency_id = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     created_key = UnicodeAttribute()  # "<created_at RFC 3339>#<payment id>"
     updated_at = UTCDateTimeAttribute()
@@ -51,3 +63,4 @@ class PaymentRecord(Model):
     receipt_sent_at = UTCDateTimeAttribute(null=True)
 
     by_billing_created = ByBillingCreatedIndex()
+    by_agency_created = ByAgencyCreatedIndex()
