@@ -28,8 +28,8 @@ through `record_usage` as production would after a backfill: per billing account
 in time order, packed 100 to a message, 10 messages (1,000 events) a call.
 
 Counted (hooks on every botocore DynamoDB client, outside the writes): one call of
-`agency_usage(service, agency, {from, to, group_by, limit=500})` (every account on one page) for group_by=month, then one
-for group_by=total. The report must equal, per account x month x category, the sums
+`agency_usage(service, agency, {from, to, group_by, limit=500})` (every account on one
+page) for group_by=month, then one for group_by=total. The report must equal, per account x month x category, the sums
 of the generated events (count, quantity, amount), and its totals the sum of all.
 
 The naive peer: the same raw events (recharges included) in an in-memory SQLite
