@@ -68,7 +68,7 @@ def _to_domain(model: UsageEventIn, now: datetime) -> UsageEvent:
         raise InvalidEvent(str(exc)) from None
     if unit_price is not None and not within_ledger_range(multiply_micros(model.quantity, unit_price)):
         raise InvalidEvent(
-            f"unit_price: quantity {model.quantity} x unit_price {format_micros(unit_price)} is more than "
+            f"unit_price: quantity {model.quantity:f} x unit_price {format_micros(unit_price)} is more than "
             f"the ledger's limit of {format_micros(MAX_ABS_MICROS)} for one entry"
         )
     return UsageEvent(

@@ -64,7 +64,10 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
 
 
 def _bounded(dec: Decimal, field: str) -> Decimal:
-    """`dec` without trailing zeros, or MoneyError when it is out of bounds (no arithmetic)."""
+    """`dec` in plain notation without trailing decimal zeros, or MoneyError when out of bounds.
+
+    Only the digits and the exponent are looked at: no arithmetic, so nothing overflows.
+    """
     sign, digits, exponent = dec.as_tuple()
     assert isinstance(exponent, int)  # finite
     significant = len(digits)
@@ -77,6 +80,8 @@ def _bounded(dec: Decimal, field: str) -> Decimal:
         raise MoneyError(f"{field} has more than {MAX_DECIMALS} decimal places")
     if significant + exponent > MAX_INTEGER_DIGITS:
         raise MoneyError(f"{field} is too large")
+    if exponent > 0:  # 1.5E+3 as 1500: plain notation wherever the value is printed
+        return Decimal((sign, digits[:significant] + (0,) * exponent, 0))
     return Decimal((sign, digits[:significant], exponent))
 
 

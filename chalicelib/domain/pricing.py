@@ -139,7 +139,7 @@ def _in_range(price: Price, quantity: Decimal) -> Price:
         per_unit = price.unit_price_micros
         unit_price = "" if per_unit is None else f" x unit price {format_micros(per_unit)}"
         raise PriceOutOfRange(
-            f"quantity: {quantity}{unit_price} = {format_micros(abs(price.amount_micros))}, more than "
+            f"quantity: {quantity:f}{unit_price} = {format_micros(abs(price.amount_micros))}, more than "
             f"the ledger's limit of {format_micros(MAX_ABS_MICROS)} for one entry"
         )
     return price
