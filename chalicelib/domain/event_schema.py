@@ -102,12 +102,13 @@ MetadataField = Annotated[
 ]
 MetadataKey = Annotated[CleanText, Field(min_length=1, max_length=64)]
 
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$")
+# ASCII digits only (re.ASCII: `\d` would also match other scripts' digits).
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?", re.ASCII)
 
 
 def _rfc3339_text(value: Any) -> Any:
     """Only RFC 3339 text: a bare number would be read as a Unix time, silently."""
-    if not isinstance(value, str) or not _RFC3339.match(value.strip()):
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
         raise ValueError("must be an RFC 3339 time such as 2026-11-26T09:00:00Z")
     return value
 

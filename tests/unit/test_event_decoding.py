@@ -144,6 +144,8 @@ def test_any_json_number_in_any_numeric_field_is_decoded_or_explained(field: str
         ({"description": "a\u2028b"}, "description: must not contain a line break"),
         ({"description": "trailing newline\n"}, "description"),
         ({"quantity": "1000000000", "unit_price": "10000000000"}, "unit_price: quantity 1000000000 x unit_price"),
+        ({"occurred_at": "\uff12\uff10\uff12\uff16-11-26T09:00:00Z"}, "occurred_at: must be an RFC 3339 time"),
+        ({"occurred_at": "2026-11-26T09:00:00Z\n"}, "occurred_at: must be an RFC 3339 time"),
         ({"occurred_at": "0001-01-01T00:00:00+01:00"}, "occurred_at"),
         ({"occurred_at": "9999-12-31T23:59:59-23:59"}, "occurred_at"),
     ],
