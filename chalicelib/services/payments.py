@@ -187,7 +187,6 @@ def add_funds(
     """
     from ..adapters.billing_repo import BillingRepository
     from ..domain.rate_limit import ADD_FUNDS
-    from .rate_limits import RateLimited
     from .rate_limits import enforce as enforce_rate_limit
 
     account = require(principal, Action.ADMIN, account_id)
@@ -216,8 +215,11 @@ def add_funds(
         # A new key: this request is the one that counts against the per-account limit (429 + Retry-After).
         try:
             enforce_rate_limit(ADD_FUNDS, account.account_id)
-        except RateLimited:
-            idempotency.forget(record_key)
+        except BaseException:
+            # Refused (429) or not counted (the table did not answer): nothing was done,
+            # so the key is unused again rather than held by a request that gave up.
+            with contextlib.suppress(Exception):
+                idempotency.forget(record_key)
             raise
     else:
         if stored.request_digest != digest:
