@@ -44,7 +44,7 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
         raise MoneyError(f"{field} must be a decimal string, not a binary float")
     if isinstance(value, int):
         if abs(value) >= 10**MAX_INTEGER_DIGITS:
-            raise MoneyError(f"{field} is too large")
+            raise MoneyError(f"{field} is too large: at most {MAX_INTEGER_DIGITS} digits before the decimal point")
         return Decimal(value)
     if isinstance(value, Decimal):
         if not value.is_finite():
@@ -79,7 +79,7 @@ def _bounded(dec: Decimal, field: str) -> Decimal:
     if exponent < -MAX_DECIMALS:
         raise MoneyError(f"{field} has more than {MAX_DECIMALS} decimal places")
     if significant + exponent > MAX_INTEGER_DIGITS:
-        raise MoneyError(f"{field} is too large")
+        raise MoneyError(f"{field} is too large: at most {MAX_INTEGER_DIGITS} digits before the decimal point")
     if exponent > 0:  # 1.5E+3 as 1500: plain notation wherever the value is printed
         return Decimal((sign, digits[:significant] + (0,) * exponent, 0))
     return Decimal((sign, digits[:significant], exponent))
