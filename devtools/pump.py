@@ -10,11 +10,18 @@ does, by calling the very handlers Lambda would call:
   dead-letter queue after the redrive policy's maxReceiveCount).
 - Schedules: it fires `@app.schedule` functions with a scheduled-event payload
   whose `time` is the scheduled tick (rate(...) and simple cron(...) expressions).
+
+moto keeps its queues in memory, so whatever is still queued when it stops is
+gone. `drain_for_shutdown` is what `make run` does on Ctrl-C once the API has
+stopped accepting: it pumps every queue until all are empty (messages in flight
+included), within a time bound, and says what it could not drain.
 """
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
@@ -49,6 +56,28 @@ class PumpCounts:
         self.failed += other.failed
         self.invocations += other.invocations
         self.scheduled += other.scheduled
+
+
+@dataclass
+class DrainResult:
+    """What a shutdown drain did, and what it left behind (queue name -> messages)."""
+
+    counts: PumpCounts
+    left: dict[str, int]
+    dead_letters: dict[str, int] = field(default_factory=dict)  # dead-letter queue name -> messages
+    seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return not any(self.left.values())
+
+
+# What a queue holds: waiting, in flight (received, not yet deleted) and delayed.
+_BACKLOG_ATTRIBUTES = [
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+]
 
 
 def _lambda_message_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -225,8 +254,14 @@ class Pump:
         if self.verbose:
             print(f"[pump] {text}", flush=True)
 
-    def pump_queue(self, source: QueueSource, wait_seconds: int | None = None) -> PumpCounts:
-        """Receive one batch from the queue and hand it to its handler."""
+    def pump_queue(
+        self, source: QueueSource, wait_seconds: int | None = None, retry_failed_after: int | None = None
+    ) -> PumpCounts:
+        """Receive one batch from the queue and hand it to its handler.
+
+        `retry_failed_after`: make failed messages visible again after that many
+        seconds instead of the queue's visibility timeout (a shutdown drain).
+        """
         counts = PumpCounts()
         url, arn = self._queue(source.queue_name)
         sqs = self._client()
@@ -254,6 +289,8 @@ class Pump:
             return counts
         failed = failed_ids(result)
         done = [m for m in messages if m["MessageId"] not in failed]
+        if retry_failed_after is not None:
+            self._retry_soon([m for m in messages if m["MessageId"] in failed], url, retry_failed_after)
         for start in range(0, len(done), 10):
             chunk = done[start : start + 10]
             sqs.delete_message_batch(
@@ -267,6 +304,73 @@ class Pump:
             summary += f", {counts.failed} failed (left for a retry)"
         self._log(summary)
         return counts
+
+    def _retry_soon(self, messages: list[dict[str, Any]], url: str, seconds: int) -> None:
+        for start in range(0, len(messages), 10):
+            chunk = messages[start : start + 10]
+            self._client().change_message_visibility_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": seconds}
+                    for i, m in enumerate(chunk)
+                ],
+            )
+
+    def backlog(self) -> dict[str, int]:
+        """Messages each queue still holds: waiting, in flight or delayed."""
+        return {source.queue_name: self._queue_size(source.queue_name) for source in self.sources}
+
+    def _queue_size(self, name: str) -> int:
+        url, _ = self._queue(name)
+        attributes = self._client().get_queue_attributes(QueueUrl=url, AttributeNames=_BACKLOG_ATTRIBUTES)
+        values = attributes.get("Attributes") or {}
+        return sum(int(values.get(name, 0)) for name in _BACKLOG_ATTRIBUTES)
+
+    def dead_letter_counts(self) -> dict[str, int]:
+        """Messages on each queue's dead-letter queue (from its redrive policy), where there are any."""
+        counts: dict[str, int] = {}
+        sqs = self._client()
+        for source in self.sources:
+            url, _ = self._queue(source.queue_name)
+            policy = (
+                sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"]).get("Attributes") or {}
+            ).get("RedrivePolicy")
+            if not policy:
+                continue
+            dlq = str(json.loads(policy)["deadLetterTargetArn"]).rsplit(":", 1)[-1]
+            size = self._queue_size(dlq)
+            if size:
+                counts[dlq] = size
+        return counts
+
+    def drain_for_shutdown(
+        self,
+        timeout: float,
+        abandon: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> DrainResult:
+        """Pump every queue until all are empty, in flight included; give up after `timeout` seconds.
+
+        Call it once nothing feeds the queues any more (the API has stopped) and the
+        background loop has stopped. Failed messages are retried after a second
+        rather than the queue's visibility timeout. Setting `abandon` stops early.
+        """
+        started = clock()
+        total = PumpCounts()
+        while True:
+            with self._lock:
+                counts = PumpCounts()
+                for source in self.sources:
+                    counts.add(self.pump_queue(source, wait_seconds=0, retry_failed_after=1))
+                total.add(counts)
+            if counts.received == 0:
+                left = self.backlog()
+                if not any(left.values()) or clock() - started >= timeout or (abandon and abandon.is_set()):
+                    return DrainResult(total, left, self.dead_letter_counts(), clock() - started)
+                sleep(0.5)  # what is left is in flight: it comes back when its visibility ends
+            elif clock() - started >= timeout or (abandon and abandon.is_set()):
+                return DrainResult(total, self.backlog(), self.dead_letter_counts(), clock() - started)
 
     def fire_due(self, now: datetime | None = None) -> PumpCounts:
         """Fire every schedule whose tick has come (each tick at most once)."""

@@ -7,11 +7,13 @@ It fetches DynamoDB Local if needed and starts it (data under .local/dynamodb-da
 kept across restarts), starts moto's server (SQS, SES, EventBridge), creates the
 tables, queues and SES sender, seeds the demo agency (unless SEED=0), starts
 `chalice local` and the event pump, prints the URLs and ready-to-use tokens, and
-on Ctrl-C stops everything it started.
+on Ctrl-C stops everything it started: first the API (nothing more is accepted),
+then it drains the queues into DynamoDB (moto keeps them in memory: what is still
+queued when it stops is lost), within DRAIN_SECONDS; a second Ctrl-C skips the drain.
 
 Settings (environment): API_PORT (8000), DYNAMODB_PORT (8001), MOTO_PORT (4566),
 DYNAMODB_DATA (a folder, or "memory"; default .local/dynamodb-data), SEED (1),
-BILLING_JWT_SECRET (default: the printed local secret).
+BILLING_JWT_SECRET (default: the printed local secret), DRAIN_SECONDS (60).
 
 `start_stack(StackConfig(...))` does the same from Python and returns a handle
 with `stop()`; the end-to-end test runs it on free ports.
@@ -68,6 +70,7 @@ class StackConfig:
     verbose: bool = True
     token_ttl: timedelta = timedelta(days=30)
     pump: bool = True  # False: queue messages stay queued (the API fuzz test wants no background writes)
+    drain_seconds: float = 60.0  # on stop, how long the queues may take to drain (pump on only)
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -85,6 +88,7 @@ class StackConfig:
             db_path=db_path,
             seed=_env_flag("SEED", True),
             jwt_secret=env.get("BILLING_JWT_SECRET") or None,
+            drain_seconds=float(env.get("DRAIN_SECONDS") or 60),
         )
 
     @property
@@ -153,6 +157,7 @@ class Stack:
     seed_summary: Any = None
     _pump_thread: threading.Thread | None = None
     _pump_stop: threading.Event | None = None
+    drain_result: Any = None  # devtools.pump.DrainResult of the last stop, when it drained
     _saved_env: dict[str, str | None] | None = None
     _log: IO[bytes] | None = None
     _stopped: bool = False
@@ -161,22 +166,57 @@ class Stack:
     def chalice(self) -> Service | None:
         return next((s for s in self.services if s.name == "chalice-local"), None)
 
-    def stop(self) -> None:
-        """Stop everything this stack started, newest first (idempotent)."""
+    def stop(self, abandon_drain: threading.Event | None = None) -> None:
+        """Stop everything this stack started (idempotent).
+
+        The API first, so nothing more is accepted; then the pump's loop; then, with
+        the pump on, the queues are drained into DynamoDB (moto loses what is left);
+        then moto and DynamoDB Local. `abandon_drain` set: stop draining now.
+        """
         if self._stopped:
             return
         self._stopped = True
+        chalice = self.chalice
+        if chalice is not None:
+            with contextlib.suppress(ProcessLookupError):
+                chalice.stop()
         if self._pump_stop is not None:
             self._pump_stop.set()
         if self._pump_thread is not None:
             self._pump_thread.join(timeout=15)
+        if self._pump_thread is not None and self.config.drain_seconds > 0:
+            self._drain(abandon_drain)
         for service in reversed(self.services):
+            if service is chalice:
+                continue
             with contextlib.suppress(ProcessLookupError):
                 service.stop()
         if self._log is not None:
             self._log.close()
         if self._saved_env is not None:
             restore_env(self._saved_env)
+
+    def _drain(self, abandon: threading.Event | None) -> None:
+        config = self.config
+        _say(
+            config, f"draining the queues into DynamoDB (at most {config.drain_seconds:.0f}s; Ctrl-C again to skip) ..."
+        )
+        try:
+            result = self.pump.drain_for_shutdown(config.drain_seconds, abandon)
+        except Exception as exc:  # moto or DynamoDB already gone: say so, and stop anyway
+            print(f"could not drain the queues ({type(exc).__name__}: {exc}); queued messages are lost", flush=True)
+            return
+        self.drain_result = result
+        _say(config, f"drained {result.counts.deleted} message(s) in {result.seconds:.1f}s")
+        if not result.complete:
+            left = ", ".join(f"{name}: {n}" for name, n in result.left.items() if n)
+            print(
+                f"gave up draining after {result.seconds:.0f}s; still queued (lost when moto stops): {left}",
+                flush=True,
+            )
+        if result.dead_letters:
+            parked = ", ".join(f"{name}: {n}" for name, n in result.dead_letters.items())
+            print(f"dead-lettered messages (lost when moto stops; read them now if they matter): {parked}", flush=True)
 
     def __enter__(self) -> Stack:
         return self
@@ -305,11 +345,23 @@ class _Stop(BaseException):
     """Raised in the main thread by SIGINT/SIGTERM."""
 
 
+# Set by a second Ctrl-C while stopping: skip the rest of the drain.
+_ABANDON_DRAIN = threading.Event()
+
+
 def _on_signal(signum: int, _frame: Any) -> None:
-    # The first signal stops; further ones are ignored so the cleanup can finish.
+    # The first signal stops (draining the queues); a second one skips the drain;
+    # further ones are ignored so the cleanup can finish.
+    signal.signal(signal.SIGINT, _on_second_signal)
+    signal.signal(signal.SIGTERM, _on_second_signal)
+    raise _Stop(signal.Signals(signum).name)
+
+
+def _on_second_signal(signum: int, _frame: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise _Stop(signal.Signals(signum).name)
+    print(f"\n{signal.Signals(signum).name} again: stopping without finishing the drain", flush=True)
+    _ABANDON_DRAIN.set()
 
 
 def run() -> int:
@@ -331,10 +383,10 @@ def run() -> int:
                 print(f"chalice local exited with code {chalice.process.returncode}; stopping", flush=True)
                 return 1
     except _Stop as stop:
-        print(f"\n{stop.args[0]}: stopping ...", flush=True)
+        print(f"\n{stop.args[0]}: stopping (the API first, then the queues drain) ...", flush=True)
         return 0
     finally:
-        stack.stop()
+        stack.stop(_ABANDON_DRAIN)
         print("stopped.", flush=True)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
 from ..domain.payments import Payment, PaymentKind, PaymentStatus
 from ..domain.periods import format_instant
@@ -191,11 +191,32 @@ class StoredRequest:
     payment_id: str
     status_code: int | None
     response_json: str | None
+    lease_until: int | None = None  # epoch seconds; None or past: nobody is working on it
+
+    @property
+    def answered(self) -> bool:
+        return self.status_code is not None and self.response_json is not None
+
+    def lease_left(self, now: float) -> float:
+        """Seconds the request holding the key may still work on it (0: it may be taken over)."""
+        return 0.0 if self.lease_until is None else max(0.0, self.lease_until - now)
+
+
+def _stored(record: IdempotencyRecord) -> StoredRequest:
+    return StoredRequest(
+        record.request_digest,
+        record.payment_id,
+        None if record.status_code is None else int(record.status_code),
+        record.response_json,
+        None if record.lease_until is None else int(record.lease_until),
+    )
 
 
 class IdempotencyRepository:
-    def claim(self, key: str, request_digest: str, payment_id: str, now: datetime) -> StoredRequest | None:
-        """Record a new request under `key`; or return what is stored under it already."""
+    def claim(
+        self, key: str, request_digest: str, payment_id: str, now: datetime, lease_seconds: int = 60
+    ) -> StoredRequest | None:
+        """Record a new request under `key`, holding its lease; or return what is stored under it already."""
         bind()
         record = IdempotencyRecord(
             key,
@@ -203,20 +224,62 @@ class IdempotencyRepository:
             payment_id=payment_id,
             created_at=now,
             expires_at=int((now + IDEMPOTENCY_TTL).timestamp()),
+            lease_until=int(now.timestamp()) + lease_seconds,
         )
         try:
             record.save(condition=IdempotencyRecord.key.does_not_exist())
         except PutError as exc:
             if not _conditional_failed(exc):
                 raise
-            stored = IdempotencyRecord.get(key, consistent_read=True)
-            return StoredRequest(
-                stored.request_digest,
-                stored.payment_id,
-                None if stored.status_code is None else int(stored.status_code),
-                stored.response_json,
-            )
+            stored = self.get(key)
+            if stored is None:  # forgotten in between: the caller claims again
+                return self.claim(key, request_digest, payment_id, now, lease_seconds)
+            return stored
         return None
+
+    def get(self, key: str) -> StoredRequest | None:
+        bind()
+        try:
+            return _stored(IdempotencyRecord.get(key, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def take_over(self, key: str, now: float, lease_seconds: int) -> bool:
+        """Hold the lease of an unanswered request whose holder let go or ran out of time."""
+        bind()
+        try:
+            IdempotencyRecord(key).update(
+                actions=[IdempotencyRecord.lease_until.set(int(now) + lease_seconds)],
+                condition=IdempotencyRecord.key.exists()
+                & IdempotencyRecord.status_code.does_not_exist()
+                & (IdempotencyRecord.lease_until.does_not_exist() | (IdempotencyRecord.lease_until <= int(now))),
+            )
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def release(self, key: str) -> None:
+        """Let go of an unanswered request (it failed): a repeat may take over at once."""
+        bind()
+        try:
+            IdempotencyRecord(key).update(
+                actions=[IdempotencyRecord.lease_until.set(0)],
+                condition=IdempotencyRecord.key.exists() & IdempotencyRecord.status_code.does_not_exist(),
+            )
+        except UpdateError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def forget(self, key: str) -> None:
+        """Remove an unanswered claim that did nothing (refused by the rate limit): the key is unused again."""
+        bind()
+        try:
+            IdempotencyRecord(key).delete(condition=IdempotencyRecord.status_code.does_not_exist())
+        except DeleteError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
 
     def answer(self, key: str, status_code: int, response_json: str) -> None:
         bind()

@@ -87,8 +87,16 @@ def parse_limit(params: Mapping[str, str]) -> int:
     return int(text)
 
 
+# How long a caller should wait before retrying when a dependency is down or throttled.
+RETRY_AFTER_SECONDS = 5
+
+
 def api_errors(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Views raise ServiceError; the caller gets the contract's JSON error shape."""
+    """Views raise ServiceError; the caller gets the contract's JSON error shape.
+
+    A dependency (DynamoDB, SQS, SES) that is unreachable, timed out or throttled is
+    a 503 with Retry-After (never a 500): the request may be retried as it is.
+    """
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -96,7 +104,24 @@ def api_errors(view: Callable[..., Any]) -> Callable[..., Any]:
             return view(*args, **kwargs)
         except ServiceError as exc:
             headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else getattr(exc, "headers", None)
+            if exc.status == 503:
+                headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **(headers or {})}
             return error_response(exc.status, exc.code, exc.message, headers, exc.details)
+        except Exception as exc:
+            from ..adapters.storage_errors import error_code, is_unavailable
+
+            if not is_unavailable(exc):
+                raise
+            from ..observability import get_logger
+
+            details = {"error": type(exc).__name__, "code": error_code(exc), "detail": str(exc)}
+            get_logger().warning("dependency unavailable", extra=details)
+            return error_response(
+                503,
+                "unavailable",
+                f"a service this request needs is unavailable or throttled; retry in {RETRY_AFTER_SECONDS} seconds",
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
 
     return wrapper
 

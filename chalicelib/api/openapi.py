@@ -449,8 +449,8 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 # Every route may answer these (a bad parameter, no or a bad token, no such account,
-# an unsupported Content-Type).
-COMMON_ERRORS = (400, 401, 403, 404, 415)
+# an unsupported Content-Type, a dependency that is down or throttled).
+COMMON_ERRORS = (400, 401, 403, 404, 415, 503)
 ERROR_TEXT = {
     400: "bad request",
     401: "no valid bearer token",
@@ -460,7 +460,7 @@ ERROR_TEXT = {
     415: "unsupported media type",
     422: "the request is understood but cannot be done",
     429: "too many requests for this account; retry after Retry-After seconds",
-    503: "a dependency did not answer; retry (with the same Idempotency-Key)",
+    503: "a dependency is unavailable or throttled; retry after Retry-After seconds (with the same Idempotency-Key)",
 }
 
 
@@ -532,7 +532,7 @@ def _operation(path: str, method: str, route: Any) -> dict[str, Any]:
             "description": ERROR_TEXT.get(status, "error"),
             "content": {JSON: {"schema": ref("Error")}},
         }
-        if status == 429:
+        if status in (429, 503):
             response["headers"] = {
                 "Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}},
             }

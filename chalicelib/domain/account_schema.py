@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .accounts import AccountError, AccountKind, Billing, is_email_address, is_known_time_zone
-from .event_schema import describe_validation_error
+from .event_schema import CleanText, describe_validation_error
 from .events import ACCOUNT_ID_PATTERN
 
 
@@ -17,13 +17,13 @@ class AccountIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200)
+    name: CleanText = Field(min_length=1, max_length=200)
     kind: AccountKind = AccountKind.ACCOUNT
     time_zone: str = "UTC"
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     agency_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=ACCOUNT_ID_PATTERN)
     billing: Billing = Billing.OWN
-    emails: list[str] = Field(default_factory=list, max_length=20)
+    emails: list[CleanText] = Field(default_factory=list, max_length=20)
 
     @field_validator("emails")
     @classmethod

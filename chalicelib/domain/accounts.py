@@ -65,13 +65,14 @@ class AccountError(ValueError):
         self.field = field_name
 
 
-# Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is
-# SES's business; this only stops typos and header injection.
-_EMAIL_RE = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+# Deliberately simple: one @, no spaces or control characters, a dot in the domain.
+# Deliverability is SES's business; this only stops typos and header injection
+# (fullmatch: `$` would let a trailing newline through).
+_EMAIL_RE = re.compile(r"[^@\s\x00-\x1f\x7f-\x9f<>,;\"]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 
 
 def is_email_address(value: str) -> bool:
-    return len(value) <= 254 and bool(_EMAIL_RE.match(value))
+    return len(value) <= 254 and bool(_EMAIL_RE.fullmatch(value))
 
 
 _ZONES: set[str] | None = None

@@ -11,11 +11,28 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 
 from .categories import Category
-from .events import ACCOUNT_ID_PATTERN, ID_PATTERN, MAX_QUANTITY, MetadataValue
+from .events import (
+    ACCOUNT_ID_PATTERN,
+    ID_PATTERN,
+    MAX_METADATA_INT_DIGITS,
+    MAX_METADATA_TEXT,
+    MAX_QUANTITY,
+    MetadataValue,
+)
 from .money import MoneyError, to_decimal
+from .text import NO_CONTROL_CHARACTERS_PATTERN, text_problem
 
 
 def _exact_decimal(value: Any) -> Decimal:
@@ -27,12 +44,71 @@ def _exact_decimal(value: Any) -> Decimal:
 
 ExactDecimal = Annotated[Decimal, BeforeValidator(_exact_decimal)]
 
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$")
+
+def _clean_text(value: Any) -> Any:
+    """Refuse control characters in the text as sent (before any whitespace is stripped)."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+    return value
+
+
+# Names, descriptions, emails: text without control characters (see domain/text.py).
+CleanText = Annotated[
+    str, BeforeValidator(_clean_text), Field(json_schema_extra={"pattern": NO_CONTROL_CHARACTERS_PATTERN})
+]
+
+
+def _metadata_value(value: Any) -> MetadataValue:
+    """A string, an integer DynamoDB can store exactly (at most 38 digits), or a boolean."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Decimal) and value.is_finite() and value.adjusted() < MAX_METADATA_INT_DIGITS:
+        if value != value.to_integral_value():
+            raise ValueError(f'a number with a fraction is not stored exactly: send it as a string ("{value}")')
+        value = int(value)
+    if isinstance(value, int):
+        if abs(value) >= 10**MAX_METADATA_INT_DIGITS:
+            raise ValueError(
+                f"an integer of more than {MAX_METADATA_INT_DIGITS} digits cannot be stored: send it as a string"
+            )
+        return value
+    if isinstance(value, Decimal):
+        raise ValueError(f"a number this large cannot be stored (over {MAX_METADATA_INT_DIGITS} digits): send a string")
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        if len(value) > MAX_METADATA_TEXT:
+            raise ValueError(f"is longer than {MAX_METADATA_TEXT} characters")
+        return value
+    raise ValueError("must be a string, an integer or true/false")
+
+
+_METADATA_INT_LIMIT = 10**MAX_METADATA_INT_DIGITS - 1
+MetadataField = Annotated[
+    MetadataValue,
+    PlainValidator(_metadata_value),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": MAX_METADATA_TEXT, "pattern": NO_CONTROL_CHARACTERS_PATTERN},
+                {"type": "integer", "minimum": -_METADATA_INT_LIMIT, "maximum": _METADATA_INT_LIMIT},
+                {"type": "boolean"},
+            ]
+        }
+    ),
+]
+MetadataKey = Annotated[CleanText, Field(min_length=1, max_length=64)]
+
+# ASCII digits only (re.ASCII: `\d` would also match other scripts' digits).
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?", re.ASCII)
 
 
 def _rfc3339_text(value: Any) -> Any:
     """Only RFC 3339 text: a bare number would be read as a Unix time, silently."""
-    if not isinstance(value, str) or not _RFC3339.match(value.strip()):
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
         raise ValueError("must be an RFC 3339 time such as 2026-11-26T09:00:00Z")
     return value
 
@@ -50,8 +126,8 @@ class UsageEventIn(BaseModel):
     category: Category
     quantity: ExactDecimal = Decimal(1)
     occurred_at: Rfc3339
-    description: str = Field(default="", max_length=500)
-    metadata: dict[Annotated[str, Field(max_length=64)], MetadataValue] = Field(default_factory=dict, max_length=20)
+    description: CleanText = Field(default="", max_length=500)
+    metadata: dict[MetadataKey, MetadataField] = Field(default_factory=dict, max_length=20)
     unit_price: ExactDecimal | None = None
     amount: ExactDecimal | None = None
 
@@ -63,9 +139,6 @@ class UsageEventIn(BaseModel):
             raise ValueError("quantity must be greater than 0 and at most 1000000000")
         if self.quantity.as_tuple().exponent < -6:  # type: ignore[operator]
             raise ValueError("quantity has more than 6 decimal places")
-        for key, value in self.metadata.items():
-            if isinstance(value, str) and len(value) > 256:
-                raise ValueError(f"metadata.{key} is longer than 256 characters")
         if self.unit_price is not None and self.amount is not None:
             raise ValueError("give unit_price or amount, not both")
         if self.category.is_usage:

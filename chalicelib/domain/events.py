@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from .categories import Category
-from .money import MoneyError, format_micros, parse_micros
+from .money import MAX_ABS_MICROS, MoneyError, format_micros, multiply_micros, parse_micros, within_ledger_range
 
 if TYPE_CHECKING:
     from .event_schema import UsageEventIn
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:#/@+=-]*$"
 ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 MAX_QUANTITY = Decimal(1_000_000_000)
+# DynamoDB stores numbers of at most 38 significant digits; longer ones must be strings.
+MAX_METADATA_INT_DIGITS = 38
+MAX_METADATA_TEXT = 256
 # Producers' clocks drift and events queue up, but an event from next week is a bug.
 MAX_FUTURE_SKEW = timedelta(hours=24)
 EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
@@ -50,7 +53,10 @@ class UsageEvent:
 
 
 def _to_domain(model: UsageEventIn, now: datetime) -> UsageEvent:
-    occurred = model.occurred_at.astimezone(UTC)
+    try:
+        occurred = model.occurred_at.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise InvalidEvent("occurred_at: out of range") from None
     if occurred > now + MAX_FUTURE_SKEW:
         raise InvalidEvent("occurred_at: more than 24 hours in the future")
     if occurred < EARLIEST_OCCURRED_AT:
@@ -60,6 +66,11 @@ def _to_domain(model: UsageEventIn, now: datetime) -> UsageEvent:
         amount = None if model.amount is None else parse_micros(model.amount, field="amount")
     except MoneyError as exc:
         raise InvalidEvent(str(exc)) from None
+    if unit_price is not None and not within_ledger_range(multiply_micros(model.quantity, unit_price)):
+        raise InvalidEvent(
+            f"unit_price: quantity {model.quantity:f} x unit_price {format_micros(unit_price)} is more than "
+            f"the ledger's limit of {format_micros(MAX_ABS_MICROS)} for one entry"
+        )
     return UsageEvent(
         event_id=model.event_id,
         account_id=model.account_id,
@@ -101,8 +112,17 @@ class DecodedEvent:
 def decode_message(body: str, now: datetime) -> list[DecodedEvent]:
     """A queue message holds one event, or `{"events": [...]}` of one billing account.
 
+    Total: whatever the body holds, the answer is a list of events and errors, never
+    an exception (the consumer dead-letters each error at once, alone, with it).
     Floats are parsed as Decimal, so nothing is ever rounded on the way in.
     """
+    try:
+        return _decode(body, now)
+    except Exception as exc:  # a bug, never bad input (tests/unit/test_event_decoding.py): still no raise
+        return [DecodedEvent(_printable(body), None, f"message could not be decoded ({type(exc).__name__}: {exc})")]
+
+
+def _decode(body: str, now: datetime) -> list[DecodedEvent]:
     try:
         data = json.loads(body, parse_float=Decimal)
     except (ValueError, RecursionError):
@@ -112,12 +132,30 @@ def decode_message(body: str, now: datetime) -> list[DecodedEvent]:
         return [DecodedEvent(body, None, "events must be a non-empty list")]
     decoded = []
     for item in items:
-        raw = body if len(items) == 1 else json.dumps(item, default=str, separators=(",", ":"))
+        raw = body if len(items) == 1 else _printable(item)
         try:
             decoded.append(DecodedEvent(raw, parse_event(item, now), None))
         except InvalidEvent as exc:
-            decoded.append(DecodedEvent(raw, None, str(exc)))
+            decoded.append(DecodedEvent(raw, None, _with_event_id(item, str(exc))))
     return decoded
+
+
+def _with_event_id(item: object, error: str) -> str:
+    """The reason a person reads in the dead-letter queue: which event, which field, what is wrong."""
+    event_id = item.get("event_id") if isinstance(item, dict) else None
+    if isinstance(event_id, str) and event_id and len(event_id) <= 128 and event_id.isprintable():
+        return f"event {event_id!r}: {error}"
+    return error
+
+
+def _printable(item: object) -> str:
+    """One event's own JSON for the dead-letter queue (ASCII, so any text survives SQS)."""
+    if isinstance(item, str):
+        return item.encode("utf-8", "backslashreplace").decode("utf-8")
+    try:
+        return json.dumps(item, default=str, separators=(",", ":"))
+    except (ValueError, RecursionError):
+        return repr(item)[:10_000]
 
 
 def _event_dict(event: UsageEvent) -> dict[str, object]:

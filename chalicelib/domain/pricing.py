@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .categories import USAGE_CATEGORIES, Category
-from .money import MoneyError, multiply_micros, parse_micros
+from .money import MAX_ABS_MICROS, MoneyError, format_micros, multiply_micros, parse_micros, within_ledger_range
+from .text import text_problem
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ MAX_UNIT_PRICE_MICROS = 1_000_000 * 1_000_000
 
 class RateCardError(ValueError):
     pass
+
+
+class PriceOutOfRange(RateCardError):
+    """quantity x unit price is more than one ledger entry may hold (MAX_ABS_MICROS)."""
 
 
 def parse_rate_overrides(raw: Mapping[str, object]) -> dict[Category, Rate]:
@@ -62,6 +67,9 @@ def parse_rate_overrides(raw: Mapping[str, object]) -> dict[Category, Rate]:
         unit = spec.get("unit", DEFAULT_RATES[category].unit)
         if not isinstance(unit, str) or not (1 <= len(unit) <= 32):
             raise RateCardError(f"rates.{name}.unit: must be a short text")
+        problem = text_problem(unit)
+        if problem is not None:
+            raise RateCardError(f"rates.{name}.unit: {problem}")
         rates[category] = Rate(category, unit, price)
     return rates
 
@@ -120,7 +128,18 @@ def price_event(
             if rate is None:
                 raise RateCardError(f"no rate for {category.value}")
             unit_price_micros = rate.unit_price_micros
-        return Price(unit, unit_price_micros, -multiply_micros(quantity, unit_price_micros))
+        return _in_range(Price(unit, unit_price_micros, -multiply_micros(quantity, unit_price_micros)), quantity)
     if amount_micros is None:
         raise RateCardError(f"{category.value} needs an amount")
-    return Price(NON_USAGE_UNIT, None, amount_micros)
+    return _in_range(Price(NON_USAGE_UNIT, None, amount_micros), quantity)
+
+
+def _in_range(price: Price, quantity: Decimal) -> Price:
+    if not within_ledger_range(price.amount_micros):
+        per_unit = price.unit_price_micros
+        unit_price = "" if per_unit is None else f" x unit price {format_micros(per_unit)}"
+        raise PriceOutOfRange(
+            f"quantity: {quantity:f}{unit_price} = {format_micros(abs(price.amount_micros))}, more than "
+            f"the ledger's limit of {format_micros(MAX_ABS_MICROS)} for one entry"
+        )
+    return price

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .accounts import is_email_address
-from .event_schema import ExactDecimal, describe_validation_error
+from .event_schema import CleanText, ExactDecimal, describe_validation_error
 
 
 class BillingSettingsIn(BaseModel):
@@ -22,7 +22,7 @@ class BillingSettingsIn(BaseModel):
     primary_card: str | None = Field(default=None, max_length=255)
     backup_card: str | None = Field(default=None, max_length=255)
     low_balance_alert: ExactDecimal | None = None
-    alert_recipients: list[str] | None = Field(default=None, max_length=10)
+    alert_recipients: list[CleanText] | None = Field(default=None, max_length=10)
 
     @field_validator("alert_recipients")
     @classmethod

@@ -23,7 +23,8 @@ _ACCOUNT_ID_RE = re.compile(ACCOUNT_ID_PATTERN)
 
 
 def check_account_id(account_id: str) -> None:
-    if not (1 <= len(account_id) <= 64 and _ACCOUNT_ID_RE.match(account_id)):
+    # fullmatch: the pattern's `$` would also match before a trailing newline.
+    if not (1 <= len(account_id) <= 64 and _ACCOUNT_ID_RE.fullmatch(account_id)):
         raise BadRequest("account id must be 1-64 letters, digits, '.', '_' or '-'")
 
 

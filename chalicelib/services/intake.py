@@ -1,7 +1,8 @@
 """`POST /usage-events`: validate a batch of events and put it on the usage queue.
 
 All or nothing: any bad event makes a 400 listing every bad item, and nothing is
-enqueued. Each message's FIFO group is its billing account, so one balance's
+enqueued. An event is accepted only if the writer can charge it: valid, of a known
+account, and priced within the ledger's range. Each message's FIFO group is its billing account, so one balance's
 events are charged in order and different balances in parallel.
 """
 
@@ -20,7 +21,9 @@ from ..domain.events import (
     events_to_json,
     parse_event,
 )
+from ..domain.pricing import RateCard, RateCardError, price_event
 from .errors import BadRequest, Forbidden, Unavailable
+from .rates import rate_card_for
 
 MAX_EVENTS = 1000
 EVENTS_PER_MESSAGE = 100
@@ -48,6 +51,7 @@ def submit_usage_events(principal: Principal, body: object) -> int:
             errors.append({"index": index, "event_id": event_id, "message": str(exc)})
 
     accounts = AccountRepository().get_many(e.account_id for _, e in events)
+    cards: dict[str, RateCard] = {}
     by_billing: dict[str, list[UsageEvent]] = {}
     for index, event in events:
         account = accounts.get(event.account_id)
@@ -55,10 +59,28 @@ def submit_usage_events(principal: Principal, body: object) -> int:
             message = f"account_id: unknown account {event.account_id!r}"
             errors.append({"index": index, "event_id": event.event_id, "message": message})
             continue
+        # Priced here as the writer will price it, so an event that can never be
+        # charged (quantity x rate over the ledger's range) is refused, not queued.
+        card = cards.get(account.account_id) or cards.setdefault(account.account_id, rate_card_for(account))
+        try:
+            price_event(
+                event.category,
+                event.quantity,
+                card,
+                unit_price_micros=event.unit_price_micros,
+                amount_micros=event.amount_micros,
+            )
+        except RateCardError as exc:
+            errors.append({"index": index, "event_id": event.event_id, "message": str(exc)})
+            continue
         by_billing.setdefault(account.billing_account_id, []).append(event)
     if errors:
         details = sorted(errors, key=lambda e: e["index"])
-        raise BadRequest(f"{len(errors)} event(s) are invalid; none were accepted", details)
+        first = details[0]
+        raise BadRequest(
+            f"{len(errors)} event(s) are invalid; none were accepted (events[{first['index']}]: {first['message']})",
+            details,
+        )
     messages = [
         OutgoingMessage(events_to_json(chunk), billing_id, "\n".join(e.event_id for e in chunk))
         for billing_id, group in by_billing.items()

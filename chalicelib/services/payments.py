@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Mapping
+import math
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..adapters.accounts_repo import AccountRepository
 from ..adapters.gateway.base import ChargeStatus, GatewayError, GatewayTimeout, InvalidCard, PaymentGateway
-from ..adapters.payments_repo import IdempotencyRepository, PaymentRepository
+from ..adapters.payments_repo import IdempotencyRepository, PaymentRepository, StoredRequest
 from ..domain.access import Action, Principal
 from ..domain.accounts import Account, Billing
 from ..domain.money import MoneyError, format_micros, parse_micros
@@ -31,6 +34,9 @@ from .cursors import next_cursor, resume_after
 from .errors import BadRequest, Conflict, ServiceError, Unavailable
 from .tasks import dispatch
 from .usage import QueuedMessage, record_usage
+
+if TYPE_CHECKING:
+    from ..adapters.billing_repo import BillingRepository
 
 KIND_LABELS = {
     PaymentKind.AUTO_RECHARGE: "Auto recharge",
@@ -86,6 +92,10 @@ def credit_payment(payment: Payment) -> None:
         [QueuedMessage(payment.payment_id, json.dumps(body), payment.billing_account_id)],
         dead_letter=lambda _message, reason, _raw: problems.append(reason),
     )
+    if outcome.failed_message_ids and not problems:
+        # A transient failure (throttled, unreachable): the payment is recorded as
+        # succeeded and its credit is keyed by it, so a retry credits it exactly once.
+        raise Unavailable(f"could not credit payment {payment.payment_id} yet; retry with the same Idempotency-Key")
     if problems or outcome.failed_message_ids or outcome.charged + outcome.duplicates != 1:
         raise RuntimeError(f"could not credit payment {payment.payment_id}: {problems or outcome}")
     # A credit that still leaves the balance below its threshold sets off a recharge too.
@@ -141,12 +151,42 @@ class Answer:
     body: dict[str, Any]
 
 
-def add_funds(principal: Principal, account_id: str, body: object, idempotency_key: str | None) -> Answer:
-    """POST /accounts/{id}/payments: charge the card now and credit the balance."""
+# A request holds its Idempotency-Key this long at most (longer than the gateway and
+# the API Gateway timeouts); a repeat takes over after that, or as soon as it is released.
+IDEMPOTENCY_LEASE_SECONDS = 60
+# A repeat that finds its key in flight waits this long for the answer, then says 409.
+IN_FLIGHT_WAIT_SECONDS = 3.0
+IN_FLIGHT_POLL_SECONDS = 0.1
+IN_FLIGHT_RETRY_AFTER_MAX = 5
+
+
+class RequestInProgress(ServiceError):
+    """The same Idempotency-Key is being answered by another request right now."""
+
+    status = 409
+    code = "in_progress"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+def add_funds(
+    principal: Principal,
+    account_id: str,
+    body: object,
+    idempotency_key: str | None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Answer:
+    """POST /accounts/{id}/payments: charge the card now and credit the balance.
+
+    The Idempotency-Key is settled before the rate limit: a replay (answered, or in
+    flight) never uses up the allowance; only the request that claims a new key
+    counts, and a claim the limit refuses is forgotten so the key stays unused.
+    """
     from ..adapters.billing_repo import BillingRepository
-    from ..adapters.gateway.factory import get_gateway
     from ..domain.rate_limit import ADD_FUNDS
-    from .notifications import send_receipt
     from .rate_limits import enforce as enforce_rate_limit
 
     account = require(principal, Action.ADMIN, account_id)
@@ -170,17 +210,78 @@ def add_funds(principal: Principal, account_id: str, body: object, idempotency_k
     record_key = f"{account_id}#{idempotency_key}"
     idempotency = IdempotencyRepository()
     now = datetime.now(UTC)
-    stored = idempotency.claim(record_key, digest, payment_id, now)
-    if stored is not None:
+    stored = idempotency.claim(record_key, digest, payment_id, now, IDEMPOTENCY_LEASE_SECONDS)
+    if stored is None:
+        # A new key: this request is the one that counts against the per-account limit (429 + Retry-After).
+        try:
+            enforce_rate_limit(ADD_FUNDS, account.account_id)
+        except BaseException:
+            # Refused (429) or not counted (the table did not answer): nothing was done,
+            # so the key is unused again rather than held by a request that gave up.
+            with contextlib.suppress(Exception):
+                idempotency.forget(record_key)
+            raise
+    else:
         if stored.request_digest != digest:
             raise Conflict("this Idempotency-Key was used with a different request")
-        if stored.status_code is not None and stored.response_json is not None:
-            return Answer(stored.status_code, json.loads(stored.response_json))
-        # Claimed but never answered (a crash, or a retry racing it): finish the same payment.
-    # Per-account abuse limit (429 + Retry-After); a replayed answer above is not counted.
-    enforce_rate_limit(ADD_FUNDS, account.account_id)
+        replay = _await_answer(idempotency, record_key, stored, sleep)
+        if replay is not None:
+            return replay
+        # The request that held the key failed or crashed: finish the same payment (its id is the key's).
 
-    settings = BillingRepository().head(account.account_id).settings
+    try:
+        answer = _charge_now(principal, account, amount, which, payment_id, now, BillingRepository())
+    except BaseException:
+        with contextlib.suppress(Exception):  # best effort: otherwise the lease runs out
+            idempotency.release(record_key)
+        raise
+    idempotency.answer(record_key, answer.status, json.dumps(answer.body))
+    return answer
+
+
+def _await_answer(
+    idempotency: IdempotencyRepository, key: str, stored: StoredRequest, sleep: Callable[[float], None]
+) -> Answer | None:
+    """The stored answer of a repeated key; None once this request holds the key to finish it.
+
+    Waits up to IN_FLIGHT_WAIT_SECONDS for a request in flight, then answers 409
+    in_progress with Retry-After.
+    """
+    deadline = time.monotonic() + IN_FLIGHT_WAIT_SECONDS
+    current: StoredRequest | None = stored
+    while True:
+        if current is None:
+            raise RequestInProgress("this Idempotency-Key was released by a refused request; retry it", 1)
+        if current.answered:
+            assert current.status_code is not None and current.response_json is not None
+            return Answer(current.status_code, json.loads(current.response_json))
+        now = time.time()
+        left = current.lease_left(now)
+        if left <= 0 and idempotency.take_over(key, now, IDEMPOTENCY_LEASE_SECONDS):
+            return None
+        if time.monotonic() >= deadline:
+            retry_after = max(1, min(IN_FLIGHT_RETRY_AFTER_MAX, math.ceil(left)))
+            raise RequestInProgress(
+                "a request with this Idempotency-Key is still being answered; retry it to get its answer",
+                retry_after,
+            )
+        sleep(IN_FLIGHT_POLL_SECONDS)
+        current = idempotency.get(key)
+
+
+def _charge_now(
+    principal: Principal,
+    account: Account,
+    amount: int,
+    which: str,
+    payment_id: str,
+    now: datetime,
+    billing: BillingRepository,
+) -> Answer:
+    from ..adapters.gateway.factory import get_gateway
+    from .notifications import send_receipt
+
+    settings = billing.head(account.account_id).settings
     card = settings.primary_card if which == "primary" else settings.backup_card
     if card is None:
         raise BadRequest(f"no {which} card on file: add one in billing settings")
@@ -208,12 +309,9 @@ def add_funds(principal: Principal, account_id: str, body: object, idempotency_k
     if result.status is PaymentStatus.SUCCEEDED:
         credit_payment(result)
         send_receipt(result)
-        answer = Answer(201, payment_view(result))
-    else:
-        error = CardDeclined(result.failure_reason or "The card was declined.", [payment_view(result)])
-        answer = Answer(422, {"error": {"code": error.code, "message": error.message, "details": error.details}})
-    idempotency.answer(record_key, answer.status, json.dumps(answer.body))
-    return answer
+        return Answer(201, payment_view(result))
+    error = CardDeclined(result.failure_reason or "The card was declined.", [payment_view(result)])
+    return Answer(422, {"error": {"code": error.code, "message": error.message, "details": error.details}})
 
 
 def list_payments(principal: Principal, account_id: str, params: Mapping[str, str], limit: int) -> dict[str, Any]:

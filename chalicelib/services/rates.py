@@ -11,9 +11,14 @@ from ..config import get_settings
 from ..domain.access import Action, Principal
 from ..domain.accounts import Account
 from ..domain.money import format_micros
-from ..domain.pricing import RateCardError, default_rates, parse_rate_overrides
+from ..domain.pricing import RateCard, RateCardError, default_rates, parse_rate_overrides
 from .accounts import require
 from .errors import BadRequest
+
+
+def rate_card_for(account: Account) -> RateCard:
+    """The prices an account's events are charged at: the defaults with its overrides on top."""
+    return RateCard.build(default_rates(get_settings().default_rates_json), account.rates)
 
 
 def rates_view(account: Account) -> dict[str, Any]:

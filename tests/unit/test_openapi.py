@@ -49,3 +49,14 @@ def test_costly_actions_document_their_429_with_retry_after():
     operation = build_document(app_module.app)["paths"]["/accounts/{account_id}/payments"]["post"]
     assert "Retry-After" in operation["responses"]["429"]["headers"]
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in operation["parameters"])
+
+
+def test_every_authenticated_route_documents_its_503_with_retry_after():
+    document = build_document(app_module.app)
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            if operation["security"] == [] or "default" in operation["responses"]:  # public, or any answer
+                continue
+            response = operation["responses"].get("503")
+            assert response is not None, (method, path)
+            assert response["headers"]["Retry-After"]["required"] is True, (method, path)

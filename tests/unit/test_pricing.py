@@ -3,8 +3,10 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.domain.categories import Category
+from chalicelib.domain.money import MAX_ABS_MICROS
 from chalicelib.domain.pricing import (
     DEFAULT_RATES,
+    PriceOutOfRange,
     Rate,
     RateCard,
     RateCardError,
@@ -66,3 +68,29 @@ def test_configured_defaults_override_built_ins():
     rates = default_rates('{"text_messages": {"unit_price": "0.01"}}')
     assert rates[Category.TEXT_MESSAGES].unit_price_micros == 10_000
     assert rates[Category.CALL_MINUTES] == DEFAULT_RATES[Category.CALL_MINUTES]
+
+
+def test_a_price_over_the_ledger_range_is_refused_not_written():
+    # quantity 1e9 x unit price 1e10 used to price an entry of -1e25 micros.
+    with pytest.raises(PriceOutOfRange, match=r"quantity: 1000000000 x unit price 10000000000\.00"):
+        price_event(Category.CALL_MINUTES, Decimal(10**9), CARD, unit_price_micros=10**16)
+    with pytest.raises(PriceOutOfRange, match="more than the ledger's limit"):
+        price_event(Category.SUBSCRIPTION_FEES, Decimal(10**9), CARD)  # 1e9 x the card's 30.00
+    assert issubclass(PriceOutOfRange, RateCardError)  # the writer dead-letters it with its reason
+
+
+def test_a_price_at_the_ledger_limit_is_accepted():
+    price = price_event(Category.CALL_MINUTES, Decimal(10**6), CARD, unit_price_micros=10**10)
+    assert price.amount_micros == -MAX_ABS_MICROS
+
+
+@pytest.mark.parametrize("unit", ["min\nute", "min\rute", "\x00", "min\u2028ute"])
+def test_a_rate_unit_with_control_characters_is_refused(unit):
+    with pytest.raises(RateCardError, match="unit: must not contain"):
+        parse_rate_overrides({"call_minutes": {"unit_price": "0.01", "unit": unit}})
+
+
+@pytest.mark.parametrize("price", ["\u0663", Decimal("1e1000000"), "1e1000000"])
+def test_a_rate_unit_price_out_of_bounds_is_a_rate_card_error(price):
+    with pytest.raises(RateCardError, match="unit_price"):
+        parse_rate_overrides({"call_minutes": {"unit_price": price}})

@@ -141,3 +141,114 @@ def test_a_rate_schedule_fires_once_per_interval() -> None:
     for minute in range(11):
         pump.fire_due(start.replace(minute=minute))
     assert fired == ["2026-11-26T10:05:00Z", "2026-11-26T10:10:00Z"]
+
+
+# -- draining on shutdown (make run's Ctrl-C) ----------------------------------------
+
+
+class QueueSQS(FakeSQS):
+    """A fake that keeps in-flight messages (received, not deleted) and counts them as SQS does."""
+
+    def __init__(self, messages: list[dict[str, Any]]) -> None:
+        super().__init__(messages)
+        self.in_flight: dict[str, dict[str, Any]] = {}
+        self.made_visible: list[tuple[str, int]] = []
+
+    def receive_message(self, **kwargs: Any) -> dict[str, Any]:
+        response = super().receive_message(**kwargs)
+        for m in response.get("Messages", []):
+            self.in_flight[m["ReceiptHandle"]] = m
+        return response
+
+    def delete_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
+        for e in Entries:
+            self.in_flight.pop(e["ReceiptHandle"])
+        return super().delete_message_batch(QueueUrl, Entries)
+
+    def change_message_visibility_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        for e in Entries:
+            self.made_visible.append((e["ReceiptHandle"], e["VisibilityTimeout"]))
+            self.messages.insert(0, self.in_flight.pop(e["ReceiptHandle"]))  # visible again (time is fake)
+        return {"Successful": [{"Id": e["Id"]} for e in Entries]}
+
+    def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict[str, Any]:
+        if QueueUrl.endswith("-dlq"):
+            return {"Attributes": {"QueueArn": ARN + "-dlq", "ApproximateNumberOfMessages": "0"}}
+        return {
+            "Attributes": {
+                "QueueArn": ARN,
+                "ApproximateNumberOfMessages": str(len(self.messages)),
+                "ApproximateNumberOfMessagesNotVisible": str(len(self.in_flight)),
+                "ApproximateNumberOfMessagesDelayed": "0",
+                "RedrivePolicy": '{"deadLetterTargetArn": "arn:aws:sqs:us-east-1:1:q-dlq", "maxReceiveCount": "5"}',
+            }
+        }
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_shutdown_drain_charges_everything_queued_retrying_failures_at_once() -> None:
+    attempts: dict[str, int] = {}
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        failures = []
+        for record in event["Records"]:
+            attempts[record["messageId"]] = attempts.get(record["messageId"], 0) + 1
+            if record["messageId"] == "m3" and attempts["m3"] < 3:  # transient twice
+                failures.append({"itemIdentifier": "m3"})
+        return {"batchItemFailures": failures}
+
+    sqs = QueueSQS([_message(n) for n in range(25)])
+    clock = FakeClock()
+    pump = Pump([QueueSource("q.fifo", handler, 10)], sqs=sqs, verbose=False)
+    result = pump.drain_for_shutdown(60, clock=clock, sleep=clock.sleep)
+
+    assert result.complete and result.left == {"q.fifo": 0}
+    assert result.counts.deleted == 25 and len(sqs.deleted) == 25
+    assert attempts["m3"] == 3
+    assert sqs.made_visible == [("rh3", 1), ("rh3", 1)]  # retried after 1 s, not the 30 s visibility timeout
+    assert clock.now < 5
+
+
+def test_a_shutdown_drain_gives_up_after_its_bound_and_says_what_is_left() -> None:
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {
+            "batchItemFailures": [
+                {"itemIdentifier": r["messageId"]} for r in event["Records"] if r["messageId"] == "m1"
+            ]
+        }
+
+    sqs = QueueSQS([_message(n) for n in range(3)])
+    clock = FakeClock()
+    ticks = iter(range(1000))
+
+    def slow_clock() -> float:  # every look at the clock is a second later
+        return float(next(ticks))
+
+    pump = Pump([QueueSource("q.fifo", handler, 10)], sqs=sqs, verbose=False)
+    result = pump.drain_for_shutdown(10, clock=slow_clock, sleep=clock.sleep)
+    assert not result.complete
+    assert result.left == {"q.fifo": 1}
+    assert result.counts.deleted == 2
+    assert 10 <= result.seconds < 20
+
+
+def test_a_second_ctrl_c_abandons_the_drain() -> None:
+    import threading
+
+    abandon = threading.Event()
+    abandon.set()
+    sqs = QueueSQS([_message(n) for n in range(30)])
+    pump = Pump([QueueSource("q.fifo", lambda e, c: {"batchItemFailures": []}, 10)], sqs=sqs, verbose=False)
+    result = pump.drain_for_shutdown(60, abandon)
+    assert result.counts.deleted == 10  # the batch in hand is finished, then it stops
+    assert result.left == {"q.fifo": 20} and not result.complete

@@ -2,7 +2,9 @@
 
 Key: "<account id>#<idempotency key>". The first request stores the digest of its
 body; a repeat with the same body gets the stored answer, a different body a 409.
-Records expire after a day (DynamoDB TTL on `expires_at`).
+Until it is answered, the request holding `lease_until` (epoch seconds) works on it
+and a repeat waits for it; a lease that ran out (a crash) or was released (an
+error) lets a repeat take over. Records expire after a day (DynamoDB TTL on `expires_at`).
 """
 
 from __future__ import annotations
@@ -24,5 +26,6 @@ class IdempotencyRecord(Model):
     payment_id = UnicodeAttribute()
     status_code = NumberAttribute(null=True)  # set once answered
     response_json = UnicodeAttribute(null=True)
+    lease_until = NumberAttribute(null=True)  # epoch seconds; absent or past: nobody is working on it
     created_at = UTCDateTimeAttribute()
     expires_at = NumberAttribute()  # epoch seconds, for DynamoDB TTL
