@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -22,14 +22,15 @@ from ..adapters.accounts_repo import AccountRepository
 from ..adapters.billing_repo import recharge_attributes
 from ..adapters.concurrency import run_both
 from ..adapters.ledger_repo import CommitConflict, LedgerRepository
-from ..config import get_settings
+from ..adapters.storage_errors import error_code, is_transient
 from ..domain.accounts import Account
 from ..domain.events import UsageEvent, decode_message
 from ..domain.ledger import BalanceState, PricedEvent, chunk_for_transactions, plan_entries
 from ..domain.payments import BillingTask, reactions
 from ..domain.posting import event_digest, posting_for
-from ..domain.pricing import RateCard, RateCardError, default_rates, price_event
+from ..domain.pricing import RateCard, RateCardError, price_event
 from ..domain.rollups import keys_for
+from .rates import rate_card_for
 
 MAX_COMMIT_ATTEMPTS = 8
 
@@ -61,10 +62,6 @@ class _Item:
     event: UsageEvent
     account: Account
     raw: str
-
-
-def rate_card_for(account: Account) -> RateCard:
-    return RateCard.build(default_rates(get_settings().default_rates_json), account.rates)
 
 
 def record_usage(
@@ -179,6 +176,7 @@ def _write_billing_group(
     scopes = {item.account.account_id: item.account.agency_scope or item.account.account_id for item in items}
     scopes[payer.account_id] = payer.agency_scope or payer.account_id
     digests = {p.event.event_id: event_digest(p.event) for p in priced}
+    raw_of = {item.event.event_id: item.raw for item in items}
 
     def shared_items(p: PricedEvent) -> tuple[object, ...]:
         """What this event shares with the others of its transaction: its account's page and rollup items."""
@@ -186,11 +184,11 @@ def _write_billing_group(
         return ("page", p.account_id), *(k.item for k in keys_for(p.account_id, p.event.category, local_day))
 
     # Fixed items of every transaction: the balance head and its posting day.
-    chunks = chunk_for_transactions(priced, shared_keys=shared_items, fixed_items=2)
+    chunks = deque(chunk_for_transactions(priced, shared_keys=shared_items, fixed_items=2))
     billing_account_id = head.billing_account_id
     state = head
-    for index, chunk in enumerate(chunks):
-        pending = list(chunk)
+    while chunks:
+        pending = list(chunks.popleft())
         attempts = 0
         while pending:
             now = clock()
@@ -218,16 +216,27 @@ def _write_billing_group(
                     outcome.duplicates += len(conflict.duplicate_event_ids)
                     pending = [p for p in pending if p.event.event_id not in conflict.duplicate_event_ids]
                 if attempts >= MAX_COMMIT_ATTEMPTS:
-                    return _messages_from(chunks[index:], messages_of)
+                    return _messages_from([pending, *chunks], messages_of)
                 if conflict.balance_moved or conflict.transient:
                     if conflict.transient:
                         sleep(min(0.05 * 2**attempts, 1.0) * random.random())
                     state = ledger.balance(billing_account_id)
                 continue
-            except Exception:
-                # Unknown outcome (network, throttling beyond retries): the events are
-                # retried by SQS and the dedupe condition makes that safe.
-                return _messages_from(chunks[index:], messages_of)
+            except Exception as exc:
+                if is_transient(exc):
+                    # Unknown outcome (network, throttling beyond retries): the events are
+                    # retried by SQS and the dedupe condition makes that safe.
+                    return _messages_from([pending, *chunks], messages_of)
+                # DynamoDB refused the write itself (an item too large, a value it cannot
+                # store): retrying cannot help. Find the event that cannot be written by
+                # writing the chunk's events one at a time; that one is dead-lettered alone.
+                if len(pending) > 1:
+                    chunks.extendleft(reversed([[p] for p in pending]))
+                else:
+                    reason = f"event {pending[0].event.event_id!r}: DynamoDB refused it: {error_code(exc) or exc}"
+                    for message in messages_of[pending[0].event.event_id]:
+                        reject(message, reason, raw_of[pending[0].event.event_id])
+                break
             outcome.charged += len(plan.entries)
             outcome.tasks.extend(tasks)
             state = replace(plan.after, billing=replace(plan.after.billing, recharge=recharge))

@@ -48,9 +48,11 @@ def card_payment(
     billing_account_id: str, amount_micros: int, created_at: datetime, status: PaymentStatus = PaymentStatus.SUCCEEDED
 ) -> Payment:
     """A card payment as the payments service records it (the ledger credit is written separately)."""
+    from chalicelib.adapters.accounts_repo import AccountRepository
     from chalicelib.adapters.payments_repo import PaymentRepository
 
     payments = PaymentRepository()
+    payer = AccountRepository().get(billing_account_id)
     payment = Payment(
         payment_id=f"pay_t{uuid.uuid4().hex[:18]}",
         billing_account_id=billing_account_id,
@@ -63,6 +65,7 @@ def card_payment(
         card_last4="4242",
         created_at=created_at,
         gateway="simulated",
+        agency_id=payer.agency_id if payer else None,
     )
     payments.create_pending(payment)
     failure = {"failure_code": "card_declined", "failure_reason": "Declined"} if status is PaymentStatus.FAILED else {}

@@ -170,3 +170,44 @@ def test_rollups_bucket_by_the_accounts_local_date_of_occurrence():
     assert rollups[("D", "2026-11-25", "text_messages")] == RollupTotals(1, 2_000_000, -15_800)
     assert rollups[("M", "2026-11", "call_minutes")] == RollupTotals(2, 6_000_000, -75_000)
     assert_ledger_consistent(account)
+
+
+def test_an_event_dynamodb_refuses_is_dead_lettered_alone_and_the_rest_charged_at_once():
+    """A permanent write error (ValidationException) is never retried: the writer finds the one
+    event that cannot be written and dead-letters it with the reason; its group goes on."""
+    from botocore.exceptions import ClientError
+
+    account = provision(new_id("acct"))
+    poison = new_id("poison")
+
+    class RefusesOne(LedgerRepository):
+        def commit(self, posting, *args, **kwargs):
+            if any(e.event_id == poison for e in posting.plan.entries):
+                raise ClientError(
+                    {"Error": {"Code": "ValidationException", "Message": "Item size has exceeded the maximum"}},
+                    "TransactWriteItems",
+                )
+            return super().commit(posting, *args, **kwargs)
+
+    dead: list[tuple[str, str]] = []
+    messages = [message(event_body(new_id("e"), account), account) for _ in range(5)]
+    messages.insert(2, message(event_body(poison, account), account))
+    outcome = record_usage(messages, dead_letter=lambda m, reason, raw: dead.append((raw, reason)), ledger=RefusesOne())
+    assert outcome.failed_message_ids == [] and outcome.charged == 5
+    [(raw, reason)] = dead
+    assert poison in raw and "ValidationException" in reason and poison in reason
+    assert assert_ledger_consistent(account) == 5 * CALL_3_MIN
+
+
+def test_a_transient_write_error_fails_the_messages_for_a_retry():
+    from botocore.exceptions import ClientError
+
+    account = provision(new_id("acct"))
+
+    class Throttled(LedgerRepository):
+        def commit(self, posting, *args, **kwargs):
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems")
+
+    messages = [message(event_body(new_id("e"), account), account) for _ in range(3)]
+    outcome = record_usage(messages, dead_letter=never, ledger=Throttled())
+    assert sorted(outcome.failed_message_ids) == sorted(m.message_id for m in messages) and outcome.charged == 0
