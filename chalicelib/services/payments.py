@@ -1,4 +1,4 @@
-"""Card payments: crediting the ledger, adding funds now, Payment History, receipts."""
+"""Card payments: crediting the ledger, adding funds now, Payment History (receipts: receipts.py)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from ..domain.periods import PeriodError, format_instant, local_range
 from .accounts import require
 from .cursors import next_cursor, resume_after
 from .errors import BadRequest, Conflict, ServiceError, Unavailable
+from .receipts import receipt_path
 from .tasks import dispatch
 from .usage import QueuedMessage, record_usage
 
@@ -66,6 +67,9 @@ def payment_view(payment: Payment) -> dict[str, Any]:
         "gateway_reference": payment.gateway_reference,
         "billing_account_id": payment.billing_account_id,
         "description": payment.description,
+        # A receipt only for money taken: a failed or pending payment has no receipt (null).
+        "receipt_number": payment.receipt_number,
+        "receipt": receipt_path(payment),
     }
 
 
@@ -243,25 +247,4 @@ def list_payments(principal: Principal, account_id: str, params: Mapping[str, st
         **header,
         "items": [payment_view(p) for p in page.payments],
         "next_cursor": next_cursor(scope, query, page.last_key),
-    }
-
-
-def receipt_html(principal: Principal, account_id: str, payment_id: str) -> str:
-    from ..rendering import render
-    from .errors import NotFound
-
-    account = require(principal, Action.READ, account_id)
-    payment = PaymentRepository().get(payment_id) if payment_id.startswith("pay_") else None
-    if payment is None or payment.billing_account_id != account.account_id:
-        raise NotFound(f"payment {payment_id!r} not found")
-    return render("receipt.html", **receipt_context(payment, account))
-
-
-def receipt_context(payment: Payment, account: Account) -> dict[str, Any]:
-    """What templates/receipt.{html,txt} read."""
-    return {
-        "account_name": account.name,
-        "billing_account_id": payment.billing_account_id,
-        "time_zone": account.time_zone,
-        "payment": payment,
     }

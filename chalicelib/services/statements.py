@@ -226,7 +226,10 @@ def build_numbers(
         origin=origin,
         frequency=frequency,
     )
-    return build_statement(inputs)
+    from ..rendering import company_block
+
+    # The company block is frozen with the numbers, so a copy fetched later prints what was sent.
+    return {**build_statement(inputs), "issuer": company_block()}
 
 
 def _head(ledger: LedgerRepository, billing_account_id: str) -> Head:
@@ -352,6 +355,9 @@ def _list_view(s: StoredStatement) -> dict[str, Any]:
         "currency": s.currency,
         "opening_balance": None if s.opening_balance_micros is None else format_micros(s.opening_balance_micros),
         "closing_balance": None if s.closing_balance_micros is None else format_micros(s.closing_balance_micros),
+        # As the statement prints them: to the cent, half-up (the exact amounts are above).
+        "opening_balance_display": None if s.opening_balance_micros is None else format_cents(s.opening_balance_micros),
+        "closing_balance_display": None if s.closing_balance_micros is None else format_cents(s.closing_balance_micros),
         "error": s.last_error if s.status in ("failed", "refused") else None,
     }
 
