@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -73,8 +73,9 @@ def payment_view(payment: Payment) -> dict[str, Any]:
     }
 
 
-def credit_payment(payment: Payment) -> None:
-    """Credit a succeeded payment to its balance, exactly once (the entry is keyed by the payment)."""
+def credit_payment(payment: Payment, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    """Credit a succeeded payment to its balance, exactly once (the entry is keyed by the payment),
+    posted at `clock()` (the worker's clock)."""
     assert payment.status is PaymentStatus.SUCCEEDED
     body = {
         "event_id": payment.credit_event_id,
@@ -89,6 +90,7 @@ def credit_payment(payment: Payment) -> None:
     outcome = record_usage(
         [QueuedMessage(payment.payment_id, json.dumps(body), payment.billing_account_id)],
         dead_letter=lambda _message, reason, _raw: problems.append(reason),
+        clock=clock,
     )
     if problems or outcome.failed_message_ids or outcome.charged + outcome.duplicates != 1:
         raise RuntimeError(f"could not credit payment {payment.payment_id}: {problems or outcome}")
