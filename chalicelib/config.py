@@ -7,8 +7,11 @@ everything here is resolved lazily and cached; `reset_settings()` drops the cach
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any
 
 # A printed, well-known default so `make run` works out of the box; deployed
 # stages set BILLING_JWT_SECRET_PARAMETER (an SSM SecureString, read on first use) or BILLING_JWT_SECRET.
@@ -31,6 +34,10 @@ class Settings:
     sender: str  # BILLING_SENDER: the verified SES identity emails come from
     statements_queue_name: str = "statements"
     statements_dlq_name: str = "statements-dlq"
+    # The platform's company as receipts and statements print it (BILLING_COMPANY_*).
+    company_name: str = "Charges & Usage"
+    company_address: tuple[str, ...] = ()
+    company_tax_id: str = ""
 
     def table_name(self, base: str) -> str:
         return f"{self.table_prefix}{base}"
@@ -65,7 +72,34 @@ def get_settings() -> Settings:
         sender=env.get("BILLING_SENDER", "billing@example.com"),
         statements_queue_name=env.get("BILLING_STATEMENTS_QUEUE", "statements"),
         statements_dlq_name=env.get("BILLING_STATEMENTS_DLQ", "statements-dlq"),
+        **_company(stage, env),
     )
+
+
+# The local stack prints a company block too, plainly a demo one; deployed stages set their own.
+LOCAL_COMPANY = {
+    "BILLING_COMPANY_NAME": "Charges & Usage Demo Ltd",
+    "BILLING_COMPANY_ADDRESS": "100 Example Street; Springfield, IL 62701; United States",
+    "BILLING_COMPANY_TAX_ID": "EIN 00-0000000 (demo)",
+}
+
+
+def _company(stage: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """BILLING_COMPANY_NAME, BILLING_COMPANY_ADDRESS (lines separated by ";" or new lines) and
+    BILLING_COMPANY_TAX_ID; unset, the local stage uses LOCAL_COMPANY and others print the name only."""
+
+    def value(name: str) -> str:
+        given = env.get(name)
+        if given is None and stage == "local":
+            given = LOCAL_COMPANY[name]
+        return (given or "").strip()
+
+    address = tuple(line.strip() for line in re.split(r"[;\n]", value("BILLING_COMPANY_ADDRESS")) if line.strip())
+    return {
+        "company_name": value("BILLING_COMPANY_NAME") or "Charges & Usage",
+        "company_address": address,
+        "company_tax_id": value("BILLING_COMPANY_TAX_ID"),
+    }
 
 
 class ConfigurationError(RuntimeError):

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from .domain.money import format_cents
+from .domain.money import MICROS_PER_UNIT, format_cents, format_quantity_micros
 
 if TYPE_CHECKING:
     import jinja2
@@ -150,6 +150,40 @@ def card_label(brand: object, last4: object) -> str:
     return f"{name} ending in {last4}" if last4 else name
 
 
+def plural(unit: str) -> str:
+    """ "minute" -> "minutes", "query" -> "queries", "inch" -> "inches"; a plural stays as it is."""
+    if not unit or unit.endswith("s"):
+        return unit
+    if unit.endswith(("x", "ch", "sh", "z")):
+        return unit + "es"
+    if unit.endswith("y") and len(unit) > 1 and unit[-2] not in "aeiou":
+        return unit[:-1] + "ies"
+    return unit + "s"
+
+
+def quantity_text(quantity_micros: int, unit: str | None) -> str:
+    """A quantity with its unit, as people write it: "1,328 minutes", "1 number", "2.5 minutes"."""
+    text = format_quantity_micros(quantity_micros)
+    sign = "-" if text.startswith("-") else ""
+    whole, dot, fraction = text.lstrip("-").partition(".")
+    grouped = f"{sign}{int(whole):,}{dot}{fraction}"
+    if not unit:
+        return grouped
+    return f"{grouped} {unit if abs(quantity_micros) == MICROS_PER_UNIT else plural(unit)}"
+
+
+def company_block() -> dict[str, Any]:
+    """The platform's company as receipts and statements print it (configuration: BILLING_COMPANY_*)."""
+    from .config import get_settings
+
+    settings = get_settings()
+    return {
+        "name": settings.company_name,
+        "address": list(settings.company_address),
+        "tax_id": settings.company_tax_id or None,
+    }
+
+
 # -- environment ------------------------------------------------------------------
 @cache
 def environment() -> jinja2.Environment:
@@ -170,6 +204,7 @@ def environment() -> jinja2.Environment:
         )
         env.filters.update(
             money=money,
+            plural=plural,
             datetime_local=datetime_local,
             date_local=date_local,
             humanize=humanize,

@@ -171,9 +171,23 @@ class StatementPDF(FPDF):
 
     def title_block(self) -> None:
         vm = self.vm
+        issuer = vm.get("issuer")
         self.set_font("helvetica", "B", 8)
         self.set_text_color(*NAVY)
-        self.cell(0, 4, "CHARGES & USAGE", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.cell(
+            0,
+            4,
+            pdf_text((issuer["name"] if issuer else "Charges & Usage").upper()),
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
+        if issuer:
+            self.set_font("helvetica", "", 7.5)
+            self.set_text_color(*GREY)
+            lines = [*issuer["address"], *([f"Tax ID: {issuer['tax_id']}"] if issuer.get("tax_id") else [])]
+            if lines:
+                self.cell(0, 3.6, pdf_text(" · ".join(lines)), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self.ln(1)
         self.set_font("helvetica", "B", 17)
         self.set_text_color(0, 0, 0)
         self.multi_cell(0, 8, pdf_text(f"{vm['heading']}: {vm['account_name']}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -263,11 +277,13 @@ class StatementPDF(FPDF):
                 self.rect(x0 + i * slot + (slot - bar) / 2, y0 + height - h, bar, h, style="F")
         self.set_font("helvetica", "", 6)
         self.set_text_color(*GREY)
-        step = max(1, len(daily) // 16)
-        for i, d in enumerate(daily):
-            if i % step == 0 or i == len(daily) - 1:
-                self.set_xy(x0 + i * slot - 3 + slot / 2, y0 + height + 0.5)
-                self.cell(6, 3, str(d["day"]), align="C")
+        start = 0
+        for tick in self.vm["axis"]:  # day numbers, or one label per month over a long period
+            if tick["label"]:
+                span = tick["span"] * slot
+                self.set_xy(x0 + start * slot + span / 2 - 6, y0 + height + 0.5)
+                self.cell(12, 3, pdf_text(tick["label"]), align="C")
+            start += tick["span"]
         self.set_xy(x0, y0 + height + 4)
         self.note(f"Usage cost per day; highest day {self.vm['daily_peak']}.")
 
@@ -296,19 +312,13 @@ def statement_pdf(vm: Mapping[str, Any], built_at: str) -> bytes:
     else:
         pdf.note("No card charges in this period.")
 
-    usage_columns = [
-        ("Category", 40, "L"),
-        ("Items", 18, "R"),
-        ("Quantity", 22, "R"),
-        ("Unit", 18, "L"),
-        ("Amount", 24, "R"),
-    ]
+    usage_columns = [("Category", 40, "L"), ("Items", 18, "R"), ("Quantity", 40, "R"), ("Amount", 24, "R")]
     pdf.section("Usage by category")
     if vm["usage"]:
         pdf.rows_table(
             usage_columns,
-            [[r["label"], r["count"], r["quantity"], r["unit"], r["amount"]] for r in vm["usage"]],
-            footer=["Total usage", "", "", "", vm["usage_total"]],
+            [[r["label"], r["count"], r["quantity_text"], r["amount"]] for r in vm["usage"]],
+            footer=["Total usage", "", "", vm["usage_total"]],
         )
     else:
         pdf.note("No usage in this period.")
@@ -322,14 +332,14 @@ def statement_pdf(vm: Mapping[str, Any], built_at: str) -> bytes:
             if not a["usage"]:
                 rows.append([label, "", "", "", a["total"]])
             for r in a["usage"]:
-                rows.append([label, r["label"], r["count"], r["quantity"], r["amount"]])
+                rows.append([label, r["label"], r["count"], r["quantity_text"], r["amount"]])
                 label = ""
         pdf.rows_table(
             [
                 ("Account", 44, "L"),
                 ("Category", 34, "L"),
                 ("Items", 16, "R"),
-                ("Quantity", 20, "R"),
+                ("Quantity", 28, "R"),
                 ("Amount", 22, "R"),
             ],
             rows,

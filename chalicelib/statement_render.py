@@ -19,7 +19,16 @@ from typing import Any
 
 from .domain.money import format_quantity_micros
 from .domain.statements import MICROS_PER_CENT, check_reconciles
-from .rendering import card_label, date_local, datetime_local, failure_text, humanize, money, payment_kind
+from .rendering import (
+    card_label,
+    date_local,
+    datetime_local,
+    failure_text,
+    humanize,
+    money,
+    payment_kind,
+    quantity_text,
+)
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 ROLE_LABELS = {"agency": "Agency", "shared": "Shared billing", "account": "Account"}
@@ -42,10 +51,42 @@ def _usage_rows(rows: list[dict[str, Any]], currency: str) -> list[dict[str, Any
             "count": f"{r['count']:,}",
             "quantity": format_quantity_micros(r["quantity_micros"]),
             "unit": r["unit"],
+            "quantity_text": quantity_text(r["quantity_micros"], r["unit"]),  # "1,328 minutes"
             "amount": _cents(r["amount_cents"], currency),
         }
         for r in rows
     ]
+
+
+# A chart's axis labels a day each up to this many days; a longer period is labelled by month.
+AXIS_DAYS = 35
+AXIS_LABELS = 16
+
+
+def chart_axis(days: list[str]) -> list[dict[str, Any]]:
+    """Labels under the daily chart, as cells that span days (their spans add up to the days).
+
+    Up to AXIS_DAYS days: the day of the month, every day or every few days (at most
+    AXIS_LABELS labels); longer: one cell per month, named "Oct" (with the year in
+    January and on the first), so the labels never run together however long the period.
+    """
+    if not days:
+        return []
+    dates = [date.fromisoformat(d) for d in days]
+    if len(dates) <= AXIS_DAYS:
+        step = -(-len(dates) // AXIS_LABELS)
+        return [{"label": str(d.day) if i % step == 0 else "", "span": 1} for i, d in enumerate(dates)]
+    cells: list[dict[str, Any]] = []
+    for i, d in enumerate(dates):
+        if i and (d.year, d.month) == (dates[i - 1].year, dates[i - 1].month):
+            cells[-1]["span"] += 1
+            continue
+        name = _MONTHS[d.month - 1]
+        cells.append({"label": f"{name} {d.year}" if i == 0 or d.month == 1 else name, "span": 1})
+    for cell in cells:
+        if cell["span"] < 8:  # too narrow to hold a name (a period starting or ending mid-month)
+            cell["label"] = ""
+    return cells
 
 
 def view_model(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -139,6 +180,8 @@ def view_model(doc: Mapping[str, Any]) -> dict[str, Any]:
             for d in daily
         ],
         "daily_peak": money(peak, currency),
+        "axis": chart_axis([d["date"] for d in daily]),
+        "issuer": doc.get("issuer"),  # absent on statements built before it was printed
         "has_posting_difference": doc.get("posting_difference_micros", 0) != 0,
         "basis": doc["basis"],
         "entries_posted": doc["chain"]["entries_posted"],

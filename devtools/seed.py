@@ -1,11 +1,21 @@
-"""Demo data for `make run`: an agency, three sub-accounts and months of usage.
+"""Demo data for `make run`: an agency, three sub-accounts and months of usage, funded by card.
 
-Everything goes through the service layer (`put_account`, `record_usage`), the
-same code the API and the queue handler use. The data is deterministic: each
-day's events are drawn from an RNG seeded by (account, date) and carry ids made
-of the account, kind, date and index. Running the seed again charges nothing new
-(the ledger dedupes event ids forever); running it on a later day only adds the
-days since.
+Everything goes through the service layer (`put_account`, `put_billing_settings`,
+`record_usage`, the billing worker's `run_task`), the same code the API, the queue
+handler and the worker use. The data is deterministic: each day's events are drawn
+from an RNG seeded by (account, date) and carry ids made of the account, kind, date
+and index. Running the seed again charges nothing new (the ledger dedupes event ids
+forever); running it on a later day only adds the days since.
+
+One story, told the way the platform lives it: the balances start empty and are
+funded by auto-recharge. Usage is rated nightly (a batch per billing account and
+local day, posted at 23:59 local; today's so far is posted now); when a night's batch takes a balance below its
+threshold, the billing worker charges the card on file at that moment, records the
+payment (with its receipt) and credits it. So every card-funded credit in the Logs is
+a payment in Payment History, with a receipt, and every statement's card charges
+match its recharges. Thames Lettings' card expired weeks ago: its recharges since
+were declined, and after three declines auto-recharge paused (devtools/seed_payments.py
+adds today's manual top-ups).
 """
 
 from __future__ import annotations
@@ -33,7 +43,6 @@ class DemoAccount:
     body: dict[str, Any]
     numbers: tuple[str, ...] = ()  # phone numbers renewed monthly
     plan: tuple[str, str] | None = None  # (description, monthly amount)
-    monthly_recharge: str | None = None  # funds its own balance on the 1st
     calls_per_weekday: tuple[int, int] = (0, 0)
     texts_per_day: tuple[int, int] = (0, 0)
     goodwill_credit: str | None = None  # a quarterly adjustment (credit) on the 21st
@@ -53,8 +62,7 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
             "currency": "USD",
             "emails": ["billing@demo-agency.example"],
         },
-        plan=("Agency plan (monthly)", "99.00"),
-        monthly_recharge="250.00",  # pays for itself and the shared sub-account
+        plan=("Agency plan (monthly)", "99.00"),  # its balance pays for itself and the shared sub-account
     ),
     DemoAccount(
         SHARED_ID,
@@ -83,7 +91,6 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
         },
         numbers=("+15550100201", "+15550100202", "+15550100203"),
         plan=("Pro plan (monthly)", "49.00"),
-        monthly_recharge="100.00",
         calls_per_weekday=(2, 8),
         texts_per_day=(0, 5),
         goodwill_credit="5.00",
@@ -100,7 +107,6 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
         },
         numbers=("+15550100301",),
         plan=("Starter plan (monthly)", "29.00"),
-        monthly_recharge="60.00",
         calls_per_weekday=(1, 5),
         texts_per_day=(1, 6),
     ),
@@ -149,18 +155,6 @@ def day_events(account: DemoAccount, day: date) -> list[dict[str, Any]]:
     key = f"{account.account_id}-{day.isoformat()}"
     events: list[dict[str, Any]] = []
     if day.day == 1:
-        if account.monthly_recharge:
-            events.append(
-                {
-                    "event_id": f"seed-{account.account_id}-recharge-{day:%Y-%m}",
-                    "account_id": account.account_id,
-                    "category": "recharge",
-                    "amount": account.monthly_recharge,
-                    "occurred_at": _at(day, 0, 1, zone),
-                    "description": "Auto recharge (Visa 4242)",
-                    "metadata": {"card": "visa-4242"},
-                }
-            )
         if account.plan:
             description, amount = account.plan
             events.append(
@@ -235,8 +229,8 @@ def day_events(account: DemoAccount, day: date) -> list[dict[str, Any]]:
 
 
 def demo_events(today: date, now: datetime) -> list[dict[str, Any]]:
-    """Every demo event from first_day(today) up to yesterday, never in the future."""
-    start, end = first_day(today), today - timedelta(days=1)
+    """Every demo event from first_day(today) up to now (today's so far), never in the future."""
+    start, end = first_day(today), today
     events: list[dict[str, Any]] = []
     for account in DEMO_ACCOUNTS:
         for day in _days(start, end):
@@ -264,14 +258,39 @@ def provision(summary: SeedSummary) -> None:
             summary.accounts_updated += 1
 
 
+def billing_timelines(events: list[dict[str, Any]], now: datetime) -> dict[str, dict[datetime, list[dict[str, Any]]]]:
+    """The events of each billing account, in nightly batches: {billing account: {posted at: events}}.
+
+    A batch is one local day of the billing account (the day the events happened in their
+    own account's zone), posted at 23:59 that night in the billing account's zone."""
+    accounts = {a.account_id: a for a in DEMO_ACCOUNTS}
+    timelines: dict[str, dict[datetime, list[dict[str, Any]]]] = {}
+    for event in events:
+        account = accounts[event["account_id"]]
+        billing = accounts[billing_account_of(account)]
+        local_day = datetime.fromisoformat(event["occurred_at"]).astimezone(account.zone).date()
+        night = datetime(local_day.year, local_day.month, local_day.day, 23, 59, tzinfo=billing.zone).astimezone(UTC)
+        timelines.setdefault(billing.account_id, {}).setdefault(min(now, night), []).append(event)
+    return timelines
+
+
+def billing_account_of(account: DemoAccount) -> str:
+    if account.body.get("billing") == "agency":
+        return str(account.body["agency_id"])
+    return account.account_id
+
+
 def seed(today: date | None = None, verbose: bool = True) -> SeedSummary:
-    """Provision the demo accounts and charge their events (idempotent)."""
+    """Provision the demo accounts, their cards, and charge their history (idempotent)."""
+    from chalicelib.adapters.ledger_repo import LedgerRepository
     from chalicelib.services.usage import QueuedMessage, record_usage
+
+    from .seed_payments import PaymentSeedSummary, ensure_settings, run_recharges, seed_payments
 
     started = time.monotonic()
     now = datetime.now(UTC)
     today = today or now.date()
-    summary = SeedSummary(first_day=first_day(today), last_day=today - timedelta(days=1))
+    summary = SeedSummary(first_day=first_day(today), last_day=today)
     provision(summary)
 
     events = demo_events(today, now)
@@ -280,27 +299,28 @@ def seed(today: date | None = None, verbose: bool = True) -> SeedSummary:
     def dead_letter(message: QueuedMessage, reason: str, raw: str) -> None:
         summary.rejected.append(f"{message.message_id}: {reason}")
 
-    # Usage is rated nightly: one batch per account time zone and local day, posted
-    # at 23:59 local, so the Logs pages show the months of history day by day.
-    zones = {a.account_id: a.zone for a in DEMO_ACCOUNTS}
-    batches: dict[tuple[datetime, str], list[dict[str, Any]]] = {}
-    for event in events:
-        zone = zones[event["account_id"]]
-        local_day = datetime.fromisoformat(event["occurred_at"]).astimezone(zone).date()
-        end_of_day = datetime(local_day.year, local_day.month, local_day.day, 23, 59, tzinfo=zone).astimezone(UTC)
-        batches.setdefault((min(now, end_of_day), str(zone)), []).append(event)
-    for (posted, _), batch in sorted(batches.items()):
-        for start in range(0, len(batch), BATCH_MESSAGES):
-            chunk = batch[start : start + BATCH_MESSAGES]
-            messages = [QueuedMessage(e["event_id"], json.dumps(e), "seed") for e in chunk]
-            outcome = record_usage(messages, dead_letter=dead_letter, clock=_fixed_clock(posted))
-            summary.charged += outcome.charged
-            summary.duplicates += outcome.duplicates
-            if outcome.failed_message_ids:
-                raise RuntimeError(f"seeding failed for {len(outcome.failed_message_ids)} event(s) posted {posted}")
-    from .seed_payments import seed_payments
+    payments = PaymentSeedSummary()
+    ledger = LedgerRepository()
+    for billing_id, nights in billing_timelines(events, now).items():
+        # Nights already posted by an earlier run are skipped: postings stay in time order.
+        last_posted = ledger.balance(billing_id).last_posted_at
+        for posted, batch in sorted(nights.items()):
+            if last_posted is not None and posted <= last_posted:
+                summary.duplicates += len(batch)
+                continue
+            ensure_settings(billing_id, posted.date(), today, payments)  # the card on file that night
+            for start in range(0, len(batch), BATCH_MESSAGES):
+                chunk = batch[start : start + BATCH_MESSAGES]
+                messages = [QueuedMessage(e["event_id"], json.dumps(e), "seed") for e in chunk]
+                outcome = record_usage(messages, dead_letter=dead_letter, clock=_fixed_clock(posted))
+                summary.charged += outcome.charged
+                summary.duplicates += outcome.duplicates
+                if outcome.failed_message_ids:
+                    raise RuntimeError(f"seeding failed for {len(outcome.failed_message_ids)} event(s) posted {posted}")
+                # The billing worker, that night: a balance left below its threshold is recharged.
+                run_recharges(billing_id, outcome.tasks, min(now, posted + timedelta(minutes=1)), payments)
 
-    seed_payments(today, verbose=verbose)
+    seed_payments(today, payments, verbose=verbose)
     summary.seconds = time.monotonic() - started
     if summary.rejected:
         raise RuntimeError("demo events were rejected: " + "; ".join(summary.rejected[:5]))

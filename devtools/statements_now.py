@@ -9,6 +9,10 @@ second delivery a no-op). Sent emails are in moto: `curl -s $MOTO/moto-api/data.
 moto's server is the one `make run` started; if none is running, one is started for
 this run only (and its emails are gone when it stops: the summary printed here says
 what was sent).
+
+`--at` in the future pretends to be that time without changing the real schedule: a
+period that has not ended yet is held back (never sent early), and no schedule moves
+past the real now, so the runs of the coming days still happen when they are due.
 """
 
 from __future__ import annotations
@@ -53,8 +57,12 @@ def _fire(tick: datetime, send: bool) -> int:
 
     create_queues()
     verify_sender()
-    outcome = enqueue_due(tick)
-    print(f"scheduler tick {format_instant(tick)}: {outcome['due']} due, {outcome['enqueued']} queued")
+    now = datetime.now(UTC)
+    outcome = enqueue_due(tick, now=now)
+    pretend = " (pretended: the schedules keep their real next runs)" if tick > now else ""
+    print(f"scheduler tick {format_instant(tick)}{pretend}: {outcome['due']} due, {outcome['enqueued']} queued")
+    if outcome["held_back"]:
+        print(f"  {outcome['held_back']} held back: their period has not ended by {format_instant(now)}")
     if not send:
         return 0
     sqs = client("sqs")

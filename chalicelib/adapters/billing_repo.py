@@ -40,6 +40,7 @@ def settings_from_map(raw: Mapping[str, Any] | None) -> BillingSettings:
         backup_card=_card_from(raw.get("backup_card")),
         low_balance_alert_micros=None if alert is None else int(alert),
         alert_recipients=tuple(str(r) for r in raw.get("alert_recipients") or ()),
+        share_balance_with_sub_accounts=bool(raw.get("share_balance_with_sub_accounts", False)),
     )
 
 
@@ -49,6 +50,7 @@ def settings_to_map(settings: BillingSettings) -> dict[str, Any]:
         "threshold_micros": settings.threshold_micros,
         "amount_micros": settings.amount_micros,
         "alert_recipients": list(settings.alert_recipients),
+        "share_balance_with_sub_accounts": settings.share_balance_with_sub_accounts,
     }
     for name, card in (("primary_card", settings.primary_card), ("backup_card", settings.backup_card)):
         if card is not None:

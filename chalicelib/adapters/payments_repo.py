@@ -1,4 +1,9 @@
-"""Payments and idempotency records in DynamoDB."""
+"""Payments and idempotency records in DynamoDB.
+
+A payment that succeeds is given its receipt number in the same transaction that
+records the success (see tables/payments.py): numbers are sequential per billing
+account, with no gaps and no repeats however many workers finish payments at once.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.transactions import TransactWrite
 
 from ..domain.payments import Payment, PaymentKind, PaymentStatus
 from ..domain.periods import format_instant
 from .paging import take_page
 from .tables.base import bind
 from .tables.idempotency import IdempotencyRecord
-from .tables.payments import PaymentRecord
+from .tables.payments import RECEIPT_COUNTER_PREFIX, PaymentRecord
 from .time_keys import instant_range
 
 IDEMPOTENCY_TTL = timedelta(days=1)
+# Transactions that lose a race for the counter read it again; this many tries is far
+# more than concurrent payments of one billing account ever need.
+RECEIPT_NUMBER_TRIES = 50
 
 
 def _to_domain(r: PaymentRecord) -> Payment:
@@ -38,6 +49,7 @@ def _to_domain(r: PaymentRecord) -> Payment:
         recharge_id=r.recharge_id,
         description=r.description or "",
         agency_id=r.agency_id,
+        receipt_number=None if r.receipt_number is None else int(r.receipt_number),
     )
 
 
@@ -100,7 +112,9 @@ class PaymentRepository:
         failure_code: str | None = None,
         failure_reason: str | None = None,
     ) -> Payment:
-        """Move a pending payment to its outcome (once); returns the stored payment."""
+        """Move a pending payment to its outcome (once); returns the stored payment.
+
+        A success is given its receipt number in the same transaction."""
         bind()
         actions: list[Any] = [
             PaymentRecord.status.set(status.value),
@@ -113,16 +127,84 @@ class PaymentRepository:
         ):
             if value is not None:
                 actions.append(attribute.set(value))
-        try:
-            PaymentRecord(payment_id).update(
-                actions=actions, condition=PaymentRecord.status == PaymentStatus.PENDING.value
-            )
-        except UpdateError as exc:
-            if not _conditional_failed(exc):
-                raise
+        pending = PaymentRecord.status == PaymentStatus.PENDING.value
+        if status is PaymentStatus.SUCCEEDED:
+            current = self.get(payment_id)
+            assert current is not None, f"payment {payment_id} was never recorded"
+            self._with_receipt_number(current.billing_account_id, payment_id, actions, pending)
+        else:
+            try:
+                PaymentRecord(payment_id).update(actions=actions, condition=pending)
+            except UpdateError as exc:
+                if not _conditional_failed(exc):
+                    raise
         stored = self.get(payment_id)
         assert stored is not None
         return stored
+
+    def ensure_receipt_number(self, payment: Payment) -> Payment:
+        """The payment with its receipt number: one is given now to a succeeded payment recorded
+        before receipts were numbered (once: a concurrent caller's number wins)."""
+        if payment.receipt_number is not None or not payment.has_receipt:
+            return payment
+        bind()
+        condition = PaymentRecord.status.is_in(PaymentStatus.SUCCEEDED.value, PaymentStatus.REFUNDED.value)
+        self._with_receipt_number(payment.billing_account_id, payment.payment_id, [], condition)
+        stored = self.get(payment.payment_id)
+        assert stored is not None
+        return stored
+
+    def last_receipt_number(self, billing_account_id: str) -> int:
+        """The last receipt number given on a billing account (0: none yet)."""
+        bind()
+        try:
+            counter = PaymentRecord.get(
+                RECEIPT_COUNTER_PREFIX + billing_account_id,
+                consistent_read=True,
+                attributes_to_get=["last_receipt_number"],
+            )
+        except DoesNotExist:
+            return 0
+        return int(counter.last_receipt_number or 0)
+
+    def _with_receipt_number(
+        self, billing_account_id: str, payment_id: str, actions: list[Any], condition: Condition
+    ) -> bool:
+        """Apply `actions` to the payment under `condition`, and give it the next receipt number,
+        in one transaction with the counter. False when the payment's condition does not hold
+        (it moved on, or has a number already): nothing is written then."""
+        counter_key = RECEIPT_COUNTER_PREFIX + billing_account_id
+        for _ in range(RECEIPT_NUMBER_TRIES):
+            last = self.last_receipt_number(billing_account_id)
+            counter_unchanged = (
+                PaymentRecord.last_receipt_number == last if last else PaymentRecord.payment_id.does_not_exist()
+            )
+            try:
+                with TransactWrite(connection=self._connection()) as tx:
+                    tx.update(
+                        PaymentRecord(counter_key),
+                        actions=[PaymentRecord.last_receipt_number.set(last + 1)],
+                        condition=counter_unchanged,
+                    )
+                    tx.update(
+                        PaymentRecord(payment_id),
+                        actions=[*actions, PaymentRecord.receipt_number.set(last + 1)],
+                        condition=condition & PaymentRecord.receipt_number.does_not_exist(),
+                    )
+            except TransactWriteError as exc:
+                reasons = exc.cancellation_reasons if exc.cause_response_code == "TransactionCanceledException" else []
+                if not reasons:
+                    raise
+                payment_reason = reasons[1] if len(reasons) > 1 else None
+                if payment_reason is not None and payment_reason.code == "ConditionalCheckFailed":
+                    return False
+                continue  # the counter moved (another payment took the number), or a transaction conflict
+            return True
+        raise RuntimeError(f"no receipt number for payment {payment_id} after {RECEIPT_NUMBER_TRIES} tries")
+
+    @staticmethod
+    def _connection() -> Connection:
+        return PaymentRecord._get_connection().connection
 
     def claim_receipt(self, payment_id: str, now: datetime) -> bool:
         """True once per payment: whoever claims it sends the receipt email."""

@@ -17,7 +17,7 @@ from typing import Any, cast
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from ..domain.periods import format_instant
-from ..domain.statement_schedule import Cadence, Frequency
+from ..domain.statement_schedule import DEFAULT_HOUR, Cadence, Frequency
 from .paging import take_page
 from .tables.base import bind
 from .tables.statement_schedules import StatementScheduleRecord
@@ -300,7 +300,12 @@ class Schedule:
 def _schedule(r: StatementScheduleRecord) -> Schedule:
     return Schedule(
         account_id=r.account_id,
-        cadence=Cadence(Frequency(r.frequency), None if r.weekday is None else int(r.weekday)),
+        cadence=Cadence(
+            Frequency(r.frequency),
+            None if r.weekday is None else int(r.weekday),
+            None if r.day_of_month is None or r.frequency != Frequency.MONTHLY else int(r.day_of_month),
+            DEFAULT_HOUR if r.hour is None else int(r.hour),
+        ),
         recipients=tuple(str(x) for x in r.recipients or ()),
         enabled=bool(r.enabled),
         time_zone=r.time_zone,
@@ -348,11 +353,12 @@ class ScheduleRepository:
             StatementScheduleRecord.created_at.set(StatementScheduleRecord.created_at | now),
             StatementScheduleRecord.updated_at.set(now),
         ]
-        actions.append(
-            StatementScheduleRecord.weekday.remove()
-            if cadence.weekday is None
-            else StatementScheduleRecord.weekday.set(cadence.weekday)
-        )
+        for attribute, value in (
+            (StatementScheduleRecord.weekday, cadence.weekday),
+            (StatementScheduleRecord.day_of_month, cadence.day_of_month),
+        ):
+            actions.append(attribute.remove() if value is None else attribute.set(value))
+        actions.append(StatementScheduleRecord.hour.set(cadence.hour))
         actions.append(
             StatementScheduleRecord.updated_by.remove()
             if updated_by is None
@@ -379,16 +385,17 @@ class ScheduleRepository:
             ):
                 yield _schedule(record)
 
-    def advance(self, schedule: Schedule, *, ran: datetime, next_run_at: datetime) -> bool:
-        """Move the next run on, if nobody did meanwhile (another scheduler, an edit)."""
+    def advance(self, schedule: Schedule, *, ran: datetime | None, next_run_at: datetime) -> bool:
+        """Move the next run on (and note the run handed to the sender, if any), if nobody did
+        meanwhile (another scheduler, an edit)."""
         bind()
         assert schedule.next_run_at is not None
+        actions: list[Any] = [StatementScheduleRecord.next_run_at.set(format_instant(next_run_at))]
+        if ran is not None:
+            actions.append(StatementScheduleRecord.last_run_at.set(format_instant(ran)))
         try:
             StatementScheduleRecord(schedule.account_id).update(
-                actions=[
-                    StatementScheduleRecord.next_run_at.set(format_instant(next_run_at)),
-                    StatementScheduleRecord.last_run_at.set(format_instant(ran)),
-                ],
+                actions=actions,
                 condition=(StatementScheduleRecord.next_run_at == schedule.next_run_at)
                 & (StatementScheduleRecord.revision == schedule.revision),
             )

@@ -59,6 +59,8 @@ INSTANT = {"type": "string", "format": "date-time"}
 LOCAL_DATE = {"type": "string", "format": "date"}
 CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$"}
 CATEGORIES = ["call_minutes", "text_messages", "number_renewals", "subscription_fees", "recharge", "adjustment"]
+FREQUENCIES = ["daily", "weekly", "monthly", "quarterly", "yearly"]
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 ACCOUNT_ID = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"}
 
 
@@ -93,20 +95,24 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "paused": {"type": "boolean"},
         }
     ),
+    # A shared-billing sub-account's own users see that the agency bills them: the agency's
+    # balance and status only if it shares them (balance_visible), its runway, spend and
+    # auto-recharge never (null).
     "Balance": obj(
         {
             "account_id": {"type": "string"},
             "billing": {"enum": ["own", "agency"]},
             "billing_account_id": {"type": "string"},
             "billing_account_name": nullable({"type": "string"}),
-            "balance": MONEY,
+            "balance_visible": {"type": "boolean"},
+            "balance": nullable(MONEY),
             "currency": CURRENCY,
-            "status": {"enum": ["ok", "low", "past_due"]},
-            "low_balance_threshold": MONEY,
-            "average_daily_spend": MONEY,
+            "status": nullable({"enum": ["ok", "low", "past_due"]}),
+            "low_balance_threshold": nullable(MONEY),
+            "average_daily_spend": nullable(MONEY),
             "runway_days": nullable(DECIMAL),
-            "auto_recharge": ref("AutoRecharge"),
-            "entries": {"type": "integer", "minimum": 0},
+            "auto_recharge": nullable(ref("AutoRecharge")),
+            "entries": nullable({"type": "integer", "minimum": 0}),
             "last_posted_at": nullable(INSTANT),
         }
     ),
@@ -175,6 +181,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     "backup_card": ref("Card"),
                     "low_balance_alert": nullable(MONEY),
                     "alert_recipients": {"type": "array", "items": {"type": "string"}},
+                    "share_balance_with_sub_accounts": {"type": "boolean"},
                     "recharge": obj(
                         {
                             "in_flight": {"type": "boolean"},
@@ -230,6 +237,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "gateway_reference": nullable({"type": "string"}),
             "billing_account_id": {"type": "string"},
             "description": {"type": "string"},
+            "receipt_number": nullable({"type": "integer", "minimum": 1}),
+            "receipt": nullable({"type": "string"}),
         }
     ),
     "PaymentPage": page_of(
@@ -318,6 +327,39 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {"events": {"type": "array", "minItems": 1, "maxItems": 1000, "items": ref("UsageEventIn")}},
     },
     "Accepted": obj({"accepted": {"type": "integer", "minimum": 0}}),
+    "StatementSchedule": obj(
+        {
+            "account_id": {"type": "string"},
+            "configured": {"type": "boolean"},
+            "enabled": {"type": "boolean"},
+            "frequency": nullable({"enum": FREQUENCIES}),
+            "weekday": nullable({"enum": WEEKDAYS}),
+            "day_of_month": nullable({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 28}, {"const": "last"}]}),
+            "hour": nullable({"type": "integer", "minimum": 0, "maximum": 23}),
+            "recipients": {"type": "array", "items": {"type": "string"}},
+            "time_zone": {"type": "string"},
+            "next_run_at": nullable(INSTANT),
+            "next_period": nullable(obj({"from": LOCAL_DATE, "to": LOCAL_DATE})),
+            "last_run_at": nullable(INSTANT),
+            "updated_at": nullable(INSTANT),
+        }
+    ),
+    "StatementScheduleIn": {
+        "type": "object",
+        "required": ["frequency", "recipients"],
+        "additionalProperties": False,
+        "properties": {
+            "frequency": {"enum": FREQUENCIES},
+            "weekday": {"enum": WEEKDAYS, "description": "weekly only"},
+            "day_of_month": {
+                "anyOf": [{"type": "integer", "minimum": 1, "maximum": 28}, {"const": "last"}],
+                "description": "monthly only: the day it runs on (default 1: the previous calendar month)",
+            },
+            "hour": {"type": "integer", "minimum": 0, "maximum": 23, "description": "local hour (default 6)"},
+            "recipients": {"type": "array", "minItems": 1, "maxItems": 10, "items": {"type": "string"}},
+            "enabled": {"type": "boolean"},
+        },
+    },
 }
 
 
@@ -346,6 +388,7 @@ IDEMPOTENCY_KEY = {
 JSON = "application/json"
 CSV = "text/csv"
 HTML = "text/html"
+PDF = "application/pdf"
 
 
 @dataclass(frozen=True)
@@ -436,7 +479,29 @@ OPERATIONS: dict[str, Operation] = {
         errors=(409, 422, 429, 503),
         tags=("payments",),
     ),
-    "payment_receipt": Operation("A printable receipt", ok_types=(HTML,), tags=("payments",)),
+    "payment_receipt": Operation(
+        "A succeeded payment's numbered receipt: HTML, or PDF when Accept asks for application/pdf first "
+        "(a failed payment has none: 404)",
+        ok_types=(HTML, PDF),
+        tags=("payments",),
+    ),
+    "payment_receipt_pdf": Operation(
+        "The receipt as a PDF (send Accept: application/pdf, as API Gateway requires for a binary answer)",
+        ok_types=(PDF,),
+        tags=("payments",),
+    ),
+    "get_statement_schedule": Operation(
+        "The recurring statement: frequency, day, hour, recipients and the next run",
+        ok_schema=ref("StatementSchedule"),
+        tags=("statements",),
+    ),
+    "put_statement_schedule": Operation(
+        "Set the recurring statement (admin; not for a shared-billing sub-account: 422)",
+        ok_schema=ref("StatementSchedule"),
+        body=ref("StatementScheduleIn"),
+        errors=(422,),
+        tags=("statements",),
+    ),
     "post_usage_events": Operation(
         "Usage events for the usage queue (service token)",
         ok=202,

@@ -1,7 +1,7 @@
 // Billing: the balance and its runway, auto-recharge settings, add funds, Payment History.
 
 import { ApiError, getJson, newIdempotencyKey, openDocument, sendJson } from "./api.js";
-import { cardLabel, dateTime, emailList, money, paymentKindLabel, statusLabel } from "./format.js";
+import { cardLabel, dateTime, emailList, money, paymentKindLabel, perDay, statusLabel } from "./format.js";
 import {
   badge,
   busy,
@@ -10,6 +10,7 @@ import {
   field,
   h,
   inlineError,
+  moneyText,
   section,
   select,
   showError,
@@ -30,12 +31,39 @@ function stat(label, value, note) {
   return h("div", { class: "stat" }, h("dt", {}, label), h("dd", {}, value, note ? h("span", { class: "note" }, note) : null));
 }
 
+function payerName(balance) {
+  return balance.billing_account_name || balance.billing_account_id;
+}
+
+/** What the users of a sub-account on shared billing see: who bills them, and the balance if shared. */
+function sharedBalanceStats(balance) {
+  const payer = payerName(balance);
+  const stats = [stat("Billed by", h("span", { class: "big" }, payer), "Your usage is paid from this agency's balance.")];
+  if (balance.balance_visible) {
+    stats.push(
+      stat(
+        `${payer}'s balance`,
+        h("span", { class: "big" }, moneyText(balance.balance, balance.currency)),
+        badge(statusLabel(balance.status), STATUS_TONES[balance.status]),
+      ),
+    );
+  } else {
+    stats.push(stat("Balance", "Not shared", `${payer} keeps its balance, cards and settings to itself.`));
+  }
+  return h("dl", { class: "stats", "data-testid": "balance" }, stats);
+}
+
+function runwayText(days) {
+  if (days === null || days === undefined) return "No spend in the last 30 days";
+  const whole = Math.round(Number(days)); // a count of days to show, not money
+  return whole < 1 ? "Less than a day" : `About ${whole} day${whole === 1 ? "" : "s"}`;
+}
+
 function balanceStats(balance) {
+  // The agency's details are not this viewer's to see (a client on shared billing): who pays, and
+  // the balance only if the agency shares it.
+  if (balance.billing === "agency" && balance.auto_recharge === null) return sharedBalanceStats(balance);
   const cur = balance.currency;
-  const runway =
-    balance.runway_days === null || balance.runway_days === undefined
-      ? "No spend in the last 30 days"
-      : `About ${balance.runway_days} days`;
   const auto = balance.auto_recharge || {};
   let autoText = auto.enabled
     ? `On: adds ${money(auto.amount, cur)} when the balance falls below ${money(auto.threshold, cur)}`
@@ -47,10 +75,14 @@ function balanceStats(balance) {
     { class: "stats", "data-testid": "balance" },
     stat(
       "Balance",
-      h("span", { class: "big" }, money(balance.balance, cur)),
+      h("span", { class: "big" }, moneyText(balance.balance, cur)),
       badge(statusLabel(balance.status), STATUS_TONES[balance.status]),
     ),
-    stat("Runway", runway, `at ${money(balance.average_daily_spend, cur)} a day (average of the last 30 days)`),
+    stat(
+      "Runway",
+      runwayText(balance.runway_days),
+      h("span", { title: `Exactly ${balance.average_daily_spend} ${cur} a day` }, `at ${perDay(balance.average_daily_spend, cur)} (average of the last 30 days)`),
+    ),
     stat("Auto-recharge", autoText),
     stat("Low-balance level", money(balance.low_balance_threshold, cur)),
   );
@@ -85,6 +117,10 @@ function settingsList(settings) {
     h("dd", {}, settings.alert_recipients.length ? settings.alert_recipients.join(", ") : "The account's billing contacts"),
     h("dt", {}, "Recharge state"),
     h("dd", {}, state),
+    settings.share_balance_with_sub_accounts === undefined ? null : h("dt", {}, "Balance shown to clients on shared billing"),
+    settings.share_balance_with_sub_accounts === undefined
+      ? null
+      : h("dd", {}, settings.share_balance_with_sub_accounts ? "Yes: their users see this balance and its status" : "No: they see only that you bill them"),
   );
 }
 
@@ -102,6 +138,9 @@ function settingsForm(ctx, settings, onSaved) {
   });
   const primary = h("input", { name: "primary_card", autocomplete: "off", placeholder: "pm_card_visa" });
   const backup = h("input", { name: "backup_card", autocomplete: "off", placeholder: "pm_card_mastercard" });
+  // An agency's balance: whether its clients on shared billing may see it.
+  const shareBalance = ctx.account.kind === "agency" ? h("input", { type: "checkbox", name: "share_balance_with_sub_accounts" }) : null;
+  if (shareBalance) shareBalance.checked = Boolean(settings.share_balance_with_sub_accounts);
   const submit = h("button", { type: "submit", class: "button primary" }, "Save auto-recharge settings");
   const form = h(
     "form",
@@ -129,6 +168,7 @@ function settingsForm(ctx, settings, onSaved) {
         `Empty keeps ${settings.backup_card ? cardLabel(settings.backup_card.brand, settings.backup_card.last4) : "no backup card"}.`,
       ),
     ),
+    shareBalance ? checkboxField("Show this balance and its status to the users of sub-accounts on shared billing", shareBalance) : null,
     submit,
   );
   form.addEventListener("submit", (event) => {
@@ -142,6 +182,7 @@ function settingsForm(ctx, settings, onSaved) {
     };
     if (primary.value.trim()) body.primary_card = primary.value.trim();
     if (backup.value.trim()) body.backup_card = backup.value.trim();
+    if (shareBalance) body.share_balance_with_sub_accounts = shareBalance.checked;
     busy(
       submit,
       async () => {
@@ -195,7 +236,10 @@ function addFundsForm(ctx, settings, onDone) {
           await onDone();
         } catch (error) {
           if (error instanceof ApiError && error.status !== 0 && error.status < 500) pending = null;
-          if (error instanceof ApiError && error.code === "card_declined") await onDone();
+          if (error instanceof ApiError && error.code === "card_declined") {
+            amount.value = ""; // declined: nothing was charged, and a new try starts from an empty amount
+            await onDone();
+          }
           throw error;
         }
       },
@@ -203,6 +247,30 @@ function addFundsForm(ctx, settings, onDone) {
     );
   });
   return form;
+}
+
+/** A succeeded payment's receipt number, opened as HTML or PDF; a failed one has none. */
+function receiptCell(ctx, p, currency, timeZone) {
+  if (!p.receipt) return h("span", { class: "note" }, p.status === "failed" ? "No receipt: not charged" : "—");
+  const number = p.receipt_number ? `No. ${p.receipt_number}` : "Receipt";
+  const what = `Receipt ${number === "Receipt" ? "" : `${number} `}for ${money(p.amount, p.currency || currency)} on ${dateTime(p.created_at, timeZone)}`;
+  const path = `/accounts/${enc(ctx.account.account_id)}/payments/${enc(p.id)}/receipt`;
+  const opener = (kind) => {
+    const label = kind === "pdf" ? "PDF" : "HTML";
+    const open = button(label, { class: "button link", "aria-label": `${what} (${label})` });
+    open.addEventListener("click", () =>
+      busy(
+        open,
+        () =>
+          kind === "pdf"
+            ? openDocument(`${path}/pdf`, "the receipt (PDF)", `receipt-${p.id}.pdf`, "application/pdf")
+            : openDocument(path, "the receipt", `receipt-${p.id}.html`, "text/html"),
+        `Could not open the receipt as ${label}`,
+      ),
+    );
+    return open;
+  };
+  return h("span", { class: "links" }, h("span", { class: "receipt-number" }, number), opener("html"), opener("pdf"));
 }
 
 function paymentsTable(ctx, currency) {
@@ -220,28 +288,7 @@ function paymentsTable(ctx, currency) {
         p.failure_reason ? h("span", { class: "note" }, p.failure_reason) : null,
       ],
     },
-    {
-      label: "Receipt",
-      cell: (p) => {
-        const open = button("Receipt", {
-          class: "button link",
-          "aria-label": `Receipt for ${money(p.amount, p.currency || currency)} on ${dateTime(p.created_at, timeZone)}`,
-        });
-        open.addEventListener("click", () =>
-          busy(
-            open,
-            () =>
-              openDocument(
-                `/accounts/${enc(ctx.account.account_id)}/payments/${enc(p.id)}/receipt`,
-                "the receipt",
-                `receipt-${p.id}.html`,
-              ),
-            "Could not open the receipt",
-          ),
-        );
-        return open;
-      },
-    },
+    { label: "Receipt", cell: (p) => receiptCell(ctx, p, currency, timeZone) },
   ];
   return columns;
 }
@@ -296,17 +343,18 @@ export async function render(ctx, root) {
   let paymentsBox;
   if (shared) {
     const payer = account.billing_account_id;
+    const payerName = ctx.canReach(payer) ? ctx.accountName(payer) : (account.balance && account.balance.billing_account_name) || payer;
     root.append(
       section(
         "Auto-recharge and payments",
         h(
           "p",
           {},
-          `${account.name} draws from ${ctx.accountName(payer)}'s balance (shared billing): `,
+          `${account.name} draws from ${payerName}'s balance (shared billing): `,
           "its card, auto-recharge settings and Payment History are the agency's.",
         ),
         ctx.canReach(payer)
-          ? button(`Go to ${ctx.accountName(payer)}`, { class: "button secondary", onclick: () => ctx.switchTo(payer, "billing") })
+          ? button(`Go to ${payerName}`, { class: "button secondary", onclick: () => ctx.switchTo(payer, "billing") })
           : null,
       ),
     );

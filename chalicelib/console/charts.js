@@ -5,7 +5,7 @@
 // converted to Number ONLY to compute bar lengths and axis positions: that is
 // geometry, where a float's rounding is invisible; no displayed money comes from it.
 
-import { money } from "./format.js";
+import { money, sumAmounts } from "./format.js";
 import { h, uid } from "./ui.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -20,6 +20,11 @@ function s(tag, attrs, ...children) {
     element.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return element;
+}
+
+/** A phone: charts are drawn narrower, so that their text stays readable once scaled to the screen. */
+function narrowScreen() {
+  return typeof window !== "undefined" && window.matchMedia && window.matchMedia("(max-width: 600px)").matches;
 }
 
 /** Geometry only (see the note at the top): a decimal string as a Number, never below 0. */
@@ -38,9 +43,9 @@ function niceStep(max, ticks) {
 }
 
 function axisLabel(value, step, currency) {
-  // An axis position (geometry), not an amount from the API.
-  const decimals = step >= 1 ? 0 : 2;
-  return money(value.toFixed(decimals), currency);
+  // An axis position (geometry), not an amount from the API: whole units when the step is.
+  const text = money(value.toFixed(step >= 1 ? 0 : 2), currency);
+  return step >= 1 ? text.replace(/\.00(?= |$)/, "") : text;
 }
 
 function frame(title, description, width, height) {
@@ -65,9 +70,10 @@ function frame(title, description, width, height) {
  * Used for the Agency Dashboard's cost by sub-account.
  */
 export function horizontalBars({ title, items, currency }) {
-  const width = 720;
-  const labelWidth = 190;
-  const valueWidth = 120;
+  const narrow = narrowScreen();
+  const width = narrow ? 400 : 720;
+  const labelWidth = narrow ? 130 : 190;
+  const valueWidth = narrow ? 90 : 120;
   const barHeight = 26;
   const gap = 12;
   const top = 8;
@@ -112,29 +118,31 @@ function colorOf(category) {
   return CATEGORY_COLORS[category] || "#5f6b76";
 }
 
-/**
- * Stacked columns: one column per period, one segment per category.
- * periods: [{key, label, total}]; categories: [{key, label}]; amount(periodKey, category) -> string|null.
- */
-export function stackedColumns({ title, periods, categories, amount, currency }) {
-  const width = 760;
-  const height = 320;
-  const left = 78;
-  const right = 12;
-  const top = 16;
-  const bottom = 56;
+// Fixed fees (a plan, a number's renewal) come once a month and can be a hundred times
+// a day of calls: on one scale the usage disappears. They get a panel of their own.
+export const FEE_CATEGORIES = ["subscription_fees", "number_renewals"];
+
+function panelTotal(period, categories, amount) {
+  const values = categories.map((category) => amount(period.key, category.key)).filter((value) => value);
+  return values.length ? sumAmounts(values) : "0";
+}
+
+/** One panel of stacked columns with its own scale, drawn into `svg` between `top` and `top + height`. */
+function drawPanel(svg, { top, height, width, left, right, periods, categories, amount, currency, heading, xLabels }) {
+  const plotTop = top + (heading ? 20 : 8);
+  const plotHeight = height - (plotTop - top) - (xLabels ? 40 : 10);
   const plotWidth = width - left - right;
-  const plotHeight = height - top - bottom;
-  const totals = periods.map((period) => length(period.total));
-  const max = Math.max(...totals, 0);
+  const totals = periods.map((period) => panelTotal(period, categories, amount));
+  const max = Math.max(...totals.map(length), 0);
   const step = max > 0 ? niceStep(max, 4) : 1;
   const ceiling = max > 0 ? Math.ceil(max / step) * step : 4;
-  const description = periods.map((period) => `${period.label}: ${money(period.total, currency)}`).join("; ");
-  const svg = frame(title, description || "No usage in this range", width, height);
-  const y = (value) => top + plotHeight - (value / ceiling) * plotHeight;
-
+  const y = (value) => plotTop + plotHeight - (value / ceiling) * plotHeight;
+  const panel = s("g", { class: "panel", "data-panel": heading ? heading.key : "all" });
+  if (heading) {
+    panel.append(s("text", { x: left, y: top + 12, class: "panel-title" }, heading.label));
+  }
   for (let tick = 0; tick <= ceiling + step / 1000; tick += step) {
-    svg.append(
+    panel.append(
       s("line", { x1: left, x2: width - right, y1: y(tick), y2: y(tick), class: "grid" }),
       s(
         "text",
@@ -148,8 +156,9 @@ export function stackedColumns({ title, periods, categories, amount, currency })
   const labelEvery = Math.ceil(periods.length / 9);
   periods.forEach((period, index) => {
     const x = left + index * slot + (slot - barWidth) / 2;
+    const total = totals[index];
     let base = 0;
-    const group = s("g", { class: "column" }, s("title", {}, `${period.label}: ${money(period.total, currency)}`));
+    const group = s("g", { class: "column" }, s("title", {}, `${period.label}: ${money(total, currency)}`));
     for (const category of categories) {
       const value = amount(period.key, category.key);
       const size = length(value);
@@ -163,33 +172,77 @@ export function stackedColumns({ title, periods, categories, amount, currency })
             width: barWidth.toFixed(1),
             height: Math.max(y(base) - y(base + size), 0.5).toFixed(1),
             fill: colorOf(category.key),
+            "data-category": category.key,
           },
           s("title", {}, `${period.label}, ${category.label}: ${money(value, currency)}`),
         ),
       );
       base += size;
     }
-    if (index % labelEvery === 0) {
+    if (xLabels && index % labelEvery === 0) {
       group.append(
         s(
           "text",
-          { x: (x + barWidth / 2).toFixed(1), y: height - bottom + 18, "text-anchor": "middle", class: "axis" },
+          { x: (x + barWidth / 2).toFixed(1), y: plotTop + plotHeight + 18, "text-anchor": "middle", class: "axis" },
           period.label,
         ),
       );
     }
-    if (periods.length <= 8 && length(period.total) > 0) {
+    if (periods.length <= 8 && length(total) > 0) {
       group.append(
         s(
           "text",
           { x: (x + barWidth / 2).toFixed(1), y: y(base) - 6, "text-anchor": "middle", class: "value" },
-          money(period.total, currency),
+          money(total, currency),
         ),
       );
     }
-    svg.append(group);
+    panel.append(group);
   });
-  svg.append(s("line", { x1: left, x2: width - right, y1: y(0), y2: y(0), class: "baseline" }));
+  panel.append(s("line", { x1: left, x2: width - right, y1: y(0), y2: y(0), class: "baseline" }));
+  svg.append(panel);
+}
+
+/**
+ * Stacked columns: one column per period, one segment per category.
+ * periods: [{key, label, total}]; categories: [{key, label}]; amount(periodKey, category) -> string|null.
+ *
+ * split: when the categories hold both usage (minutes, texts) and fixed fees
+ * (subscriptions, number renewals), "auto" (the default) draws them as two panels, each
+ * with its own scale, over the same periods: usage above, fees below, so a month's plan
+ * fee never flattens the days of calls. false draws one panel whatever the categories.
+ */
+export function stackedColumns({ title, periods, categories, amount, currency, split = "auto" }) {
+  const width = narrowScreen() ? 480 : 760;
+  const left = 78;
+  const right = 12;
+  const fees = categories.filter((category) => FEE_CATEGORIES.includes(category.key));
+  const usage = categories.filter((category) => !FEE_CATEGORIES.includes(category.key));
+  const twoPanels = split !== false && fees.length > 0 && usage.length > 0;
+  const description = periods.map((period) => `${period.label}: ${money(period.total, currency)}`).join("; ");
+  const height = twoPanels ? 440 : 320;
+  const svg = frame(title, description || "No usage in this range", width, height);
+  const common = { width, left, right, periods, amount, currency };
+  if (twoPanels) {
+    drawPanel(svg, {
+      ...common,
+      top: 0,
+      height: 210,
+      categories: usage,
+      heading: { key: "usage", label: "Usage: calls and texts (own scale)" },
+      xLabels: false,
+    });
+    drawPanel(svg, {
+      ...common,
+      top: 230,
+      height: 210,
+      categories: fees,
+      heading: { key: "fees", label: "Fixed fees: subscriptions and numbers (own scale)" },
+      xLabels: true,
+    });
+  } else {
+    drawPanel(svg, { ...common, top: 8, height: 312, categories, heading: null, xLabels: true });
+  }
 
   const legend = h(
     "ul",

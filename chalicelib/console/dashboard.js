@@ -3,8 +3,8 @@
 
 import { getJson } from "./api.js";
 import { horizontalBars } from "./charts.js";
-import { localDate, money, statusLabel } from "./format.js";
-import { badge, busy, button, dataTable, dateInput, field, h, inlineError, section } from "./ui.js";
+import { localDate, statusLabel } from "./format.js";
+import { badge, busy, button, dataTable, dateInput, field, h, inlineError, moneyText, section } from "./ui.js";
 
 const STATUS_TONES = { ok: "good", low: "warn", past_due: "bad" };
 
@@ -75,7 +75,7 @@ export async function render(ctx, root) {
       h(
         "dl",
         { class: "stats", "data-testid": "agency-totals" },
-        stat("Total cost", h("span", { class: "big" }, money(t.cost, cur))),
+        stat("Total cost", h("span", { class: "big" }, moneyText(t.cost, cur))),
         stat("Change", change(t.change_percent)),
         stat("Accounts", String(t.accounts)),
         stat("Calls", String(t.calls)),
@@ -116,10 +116,10 @@ export async function render(ctx, root) {
           { label: "Minutes", cell: (a) => a.minutes, numeric: true },
           { label: "Texts", cell: (a) => a.texts, numeric: true },
           { label: "Numbers", cell: (a) => a.numbers_renewed, numeric: true },
-          { label: "Cost", cell: (a) => money(a.cost, cur), numeric: true },
+          { label: "Cost", cell: (a) => moneyText(a.cost, cur), numeric: true },
           { label: "Share", cell: (a) => percent(a.share_percent), numeric: true },
           { label: "Change", cell: (a) => change(a.change_percent), numeric: true },
-          { label: "Balance", cell: (a) => money(a.balance, cur), numeric: true },
+          { label: "Balance", cell: (a) => moneyText(a.balance, cur), numeric: true },
           { label: "Status", cell: (a) => badge(statusLabel(a.status), STATUS_TONES[a.status]) },
         ],
       }),

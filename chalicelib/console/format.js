@@ -1,12 +1,14 @@
 // Formatting for people. Money stays the API's decimal string: it is never parsed
-// to a float here. Sums (a chart's column total) use exact BigInt micro-units.
+// to a float here. Sums (a chart's column total) and rounding to the cent use exact
+// BigInt micro-units.
+//
+// What people read is money to the cent ("$581.53"): money(). The exact amount the
+// API gave (sub-cent, "$581.5258") is exactMoney(): the Logs rows show it, and a
+// rounded amount carries it as its hover title (ui.js moneyText).
 
 const SYMBOLS = { USD: "$", CAD: "CA$", AUD: "A$", EUR: "€", GBP: "£" };
 
-/** "1234.5678", "USD" -> "$1,234.5678"; "-2.50" -> "-$2.50". The digits are the API's. */
-export function money(amount, currency) {
-  if (amount === null || amount === undefined || amount === "") return "—";
-  const text = String(amount).trim();
+function withCurrency(text, currency) {
   const negative = text.startsWith("-");
   const digits = negative || text.startsWith("+") ? text.slice(1) : text;
   const [whole, fraction] = digits.split(".");
@@ -15,6 +17,39 @@ export function money(amount, currency) {
   const symbol = SYMBOLS[currency];
   const shown = symbol ? `${symbol}${body}` : `${body} ${currency || ""}`.trim();
   return negative ? `-${shown}` : shown;
+}
+
+/** "581.5258" -> "581.53": to the cent, half away from zero (as statements and receipts round). */
+export function toCents(amount) {
+  const micros = toMicros(amount);
+  const negative = micros < 0n;
+  const abs = negative ? -micros : micros;
+  const cents = (abs + 5000n) / 10000n;
+  if (cents === 0n) return "0.00"; // no "negative zero"
+  return `${negative ? "-" : ""}${cents / 100n}.${(cents % 100n).toString().padStart(2, "0")}`;
+}
+
+/** "1234.5678", "USD" -> "$1,234.57"; "-2.50" -> "-$2.50": to the cent, as people read money. */
+export function money(amount, currency) {
+  if (amount === null || amount === undefined || amount === "") return "—";
+  return withCurrency(toCents(amount), currency);
+}
+
+/** "1234.5678", "USD" -> "$1,234.5678": every digit the API gave (Logs rows, hover titles). */
+export function exactMoney(amount, currency) {
+  if (amount === null || amount === undefined || amount === "") return "—";
+  return withCurrency(String(amount).trim(), currency);
+}
+
+/** Whether the cents hide part of the amount ("4.63376" does, "4.60" does not). */
+export function isSubCent(amount) {
+  if (amount === null || amount === undefined || amount === "") return false;
+  return toMicros(amount) % 10000n !== 0n;
+}
+
+/** "4.63376", "USD" -> "$4.63 a day". */
+export function perDay(amount, currency) {
+  return `${money(amount, currency)} a day`;
 }
 
 /** "12.3456" -> 12345600n (micro-units, exact). */
@@ -125,11 +160,28 @@ export function paymentKindLabel(kind) {
   return KIND_LABELS[kind] || String(kind).replaceAll("_", " ");
 }
 
-/** "11", "minute" -> "11 minutes"; "1", "number" -> "1 number". */
+/** "minute" -> "minutes", "query" -> "queries", "box" -> "boxes"; a plural stays as it is. */
+export function plural(unit) {
+  if (!unit || unit.endsWith("s")) return unit;
+  if (/(x|ch|sh|z)$/.test(unit)) return `${unit}es`;
+  if (/[^aeiou]y$/.test(unit)) return `${unit.slice(0, -1)}ies`;
+  return `${unit}s`;
+}
+
+/** "1328" -> "1,328"; "2.5" stays "2.5" (the digits are the API's). */
+export function count(amount) {
+  const text = String(amount ?? "").trim();
+  const negative = text.startsWith("-");
+  const [whole, fraction] = (negative ? text.slice(1) : text).split(".");
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return `${negative ? "-" : ""}${grouped}${fraction === undefined ? "" : `.${fraction}`}`;
+}
+
+/** "1328", "minute" -> "1,328 minutes"; "1", "number" -> "1 number". */
 export function quantity(amount, unit) {
-  if (!unit) return String(amount);
-  const one = /^1(\.0*)?$/.test(String(amount));
-  return `${amount} ${one || unit.endsWith("s") ? unit : `${unit}s`}`;
+  if (!unit) return count(amount);
+  const one = /^-?1(\.0*)?$/.test(String(amount).trim());
+  return `${count(amount)} ${one ? unit : plural(unit)}`;
 }
 
 export function cardLabel(brand, last4) {

@@ -2,9 +2,14 @@
 // whole agency; date, category and account filters, paging, CSV download.
 
 import { download, getJson } from "./api.js";
-import { CATEGORY_LABELS, categoryLabel, dateTime, isNegative, money, quantity } from "./format.js";
+import { CATEGORY_LABELS, categoryLabel, dateTime, exactMoney, isNegative, quantity } from "./format.js";
 import { initialScope, scopeOptions, scopeSource } from "./scope.js";
 import { busy, button, dataTable, dateInput, field, h, inlineError, narrow, section, select, showStatus, wide } from "./ui.js";
+
+function hidesPayerBalance(ctx) {
+  const balance = ctx.account.balance;
+  return Boolean(balance && balance.billing === "agency" && balance.balance_visible === false);
+}
 
 function columns(ctx, agency, timeZone) {
   const cols = [{ label: "Posted", cell: (e) => dateTime(e.posted_at, timeZone), rowHeader: true }];
@@ -22,12 +27,16 @@ function columns(ctx, agency, timeZone) {
     { label: "Description", cell: (e) => e.description || "—" },
     { label: "Quantity", cell: (e) => quantity(e.quantity, e.unit), numeric: true },
     {
+      // Logs show every digit the ledger holds (sub-cent prices of minutes and texts).
       label: "Amount",
-      cell: (e) => h("span", { class: isNegative(e.amount) ? "debit" : "credit" }, money(e.amount, e.currency)),
+      cell: (e) => h("span", { class: isNegative(e.amount) ? "debit" : "credit" }, exactMoney(e.amount, e.currency)),
       numeric: true,
     },
-    { label: "Balance after", cell: (e) => money(e.balance_after, e.currency), numeric: true },
   );
+  // A client on shared billing is not shown its agency's balance unless the agency shares it.
+  if (!hidesPayerBalance(ctx)) {
+    cols.push({ label: "Balance after", cell: (e) => exactMoney(e.balance_after, e.currency), numeric: true });
+  }
   return cols;
 }
 

@@ -2,7 +2,7 @@
 // statements sent (each opened as HTML or PDF, fetched with the token as a blob).
 
 import { getJson, openDocument, sendJson } from "./api.js";
-import { addDays, dateTime, emailList, localDate, money, monthStart, statusLabel, today } from "./format.js";
+import { addDays, dateTime, emailList, localDate, monthStart, statusLabel, today } from "./format.js";
 import {
   badge,
   busy,
@@ -13,6 +13,7 @@ import {
   field,
   h,
   inlineError,
+  moneyText,
   section,
   select,
   settle,
@@ -22,13 +23,32 @@ import {
 
 const FREQUENCIES = [
   ["daily", "Daily (the day before)"],
-  ["weekly", "Weekly (the seven days before)"],
-  ["monthly", "Monthly (the previous calendar month)"],
-  ["quarterly", "Quarterly (the previous calendar quarter)"],
+  ["weekly", "Weekly (the 7 days before)"],
+  ["monthly", "Monthly (the month before)"],
+  ["quarterly", "Quarterly (calendar quarter)"],
+  ["yearly", "Yearly (calendar year)"],
 ];
 const WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+const DAYS_OF_MONTH = [
+  ...Array.from({ length: 28 }, (_, i) => [String(i + 1), ordinal(i + 1)]),
+  ["last", "The last day"],
+];
+const HOURS = Array.from({ length: 24 }, (_, hour) => [String(hour), hourLabel(hour)]);
 const STATUS_TONES = { sent: "good", queued: "info", sending: "info", failed: "bad", refused: "bad" };
 const PAGE = 20;
+// A statement waiting for the sender is looked at again this often, for this long.
+const REFRESH_MS = 2500;
+const REFRESH_FOR_MS = 180000;
+
+function ordinal(day) {
+  const tens = day % 100;
+  const suffix = tens >= 11 && tens <= 13 ? "th" : { 1: "st", 2: "nd", 3: "rd" }[day % 10] || "th";
+  return `${day}${suffix}`;
+}
+
+function hourLabel(hour) {
+  return `${String(hour).padStart(2, "0")}:00`;
+}
 
 function enc(id) {
   return encodeURIComponent(id);
@@ -82,23 +102,40 @@ function sendForm(ctx, onSent) {
   return form;
 }
 
+function when(schedule) {
+  let day = "";
+  if (schedule.weekday) day = ` on ${capital(schedule.weekday)}s`;
+  else if (schedule.day_of_month === "last") day = " on the last day of the month";
+  else if (schedule.day_of_month) day = ` on the ${ordinal(schedule.day_of_month)}`;
+  const hour = schedule.hour === null || schedule.hour === undefined ? "" : ` at ${hourLabel(schedule.hour)}`;
+  return `${capital(schedule.frequency)}${day}${hour}`;
+}
+
 function scheduleSummary(schedule) {
   if (!schedule.configured) return "No recurring statement is set up.";
   const recipients = schedule.recipients.length ? schedule.recipients.join(", ") : "nobody";
-  let text = `${capital(schedule.frequency)}${schedule.weekday ? ` on ${capital(schedule.weekday)}s` : ""}, to ${recipients}`;
+  const text = `${when(schedule)} (${schedule.time_zone}), to ${recipients}`;
   if (!schedule.enabled) return `${text}. Switched off.`;
-  if (schedule.next_run_at) {
-    text += `. Next: ${dateTime(schedule.next_run_at, schedule.time_zone)}`;
-    if (schedule.next_period) {
-      text += `, covering ${localDate(schedule.next_period.from)} – ${localDate(schedule.next_period.to)}`;
-    }
-  }
   return `${text}.`;
+}
+
+/** When the next statement goes out, and what it covers. */
+function nextSend(schedule) {
+  if (!schedule.configured || !schedule.enabled || !schedule.next_run_at) return null;
+  const period = schedule.next_period
+    ? `, covering ${localDate(schedule.next_period.from)} – ${localDate(schedule.next_period.to)}`
+    : "";
+  return h(
+    "p",
+    { class: "next-send", "data-testid": "schedule-next" },
+    h("strong", {}, "Next statement: "),
+    `${dateTime(schedule.next_run_at, schedule.time_zone)}${period}.`,
+  );
 }
 
 function scheduleForm(ctx, schedule, onSaved) {
   const enabled = h("input", { type: "checkbox", name: "enabled" });
-  enabled.checked = schedule.configured ? schedule.enabled : true;
+  enabled.checked = Boolean(schedule.configured && schedule.enabled); // no schedule yet: nothing is sent
   const frequency = select({ name: "frequency" }, FREQUENCIES, schedule.frequency || "monthly");
   const weekday = select(
     { name: "weekday" },
@@ -106,11 +143,16 @@ function scheduleForm(ctx, schedule, onSaved) {
     schedule.weekday || "monday",
   );
   const weekdayField = field("Day of the week", weekday);
-  const showWeekday = () => {
+  const dayOfMonth = select({ name: "day_of_month" }, DAYS_OF_MONTH, String(schedule.day_of_month || 1));
+  const dayOfMonthField = field("Day of the month", dayOfMonth, "The statement covers the month before that day.");
+  const hour = select({ name: "hour" }, HOURS, String(schedule.hour ?? 6));
+  const hourField = field(`At (${ctx.account.time_zone})`, hour);
+  const showDays = () => {
     weekdayField.hidden = frequency.value !== "weekly";
+    dayOfMonthField.hidden = frequency.value !== "monthly";
   };
-  frequency.addEventListener("change", showWeekday);
-  showWeekday();
+  frequency.addEventListener("change", showDays);
+  showDays();
   const recipients = h("input", {
     name: "recipients",
     type: "text",
@@ -123,14 +165,22 @@ function scheduleForm(ctx, schedule, onSaved) {
     "form",
     { class: "form", "aria-label": "Change the recurring statement", "data-testid": "schedule-form" },
     checkboxField("Email a statement on a schedule", enabled),
-    h("div", { class: "row" }, field("How often", frequency), weekdayField),
+    h("div", { class: "row" }, field("How often", frequency), weekdayField, dayOfMonthField, hourField),
     field("Email to", recipients, "Email addresses, separated by commas (up to 10)."),
     submit,
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const body = { frequency: frequency.value, recipients: emailList(recipients.value), enabled: enabled.checked };
+    const body = {
+      frequency: frequency.value,
+      hour: Number.parseInt(hour.value, 10),
+      recipients: emailList(recipients.value),
+      enabled: enabled.checked,
+    };
     if (frequency.value === "weekly") body.weekday = weekday.value;
+    if (frequency.value === "monthly") {
+      body.day_of_month = dayOfMonth.value === "last" ? "last" : Number.parseInt(dayOfMonth.value, 10);
+    }
     busy(
       submit,
       async () => {
@@ -174,7 +224,15 @@ function statementColumns(ctx) {
       cell: (s) => [badge(statusLabel(s.status), STATUS_TONES[s.status]), s.error ? h("span", { class: "note" }, s.error) : null],
     },
     { label: "Sent to", cell: (s) => s.recipients.join(", ") || "—" },
-    { label: "Closing balance", cell: (s) => money(s.closing_balance, s.currency), numeric: true },
+    {
+      label: "Closing balance",
+      // As the statement prints it (to the cent); the exact amount is its hover title.
+      cell: (s) =>
+        s.closing_balance === null
+          ? "—"
+          : moneyText(s.closing_balance, s.currency, { "data-printed": s.closing_balance_display || null }),
+      numeric: true,
+    },
     { label: "Requested", cell: (s) => dateTime(s.created_at, zone) },
     { label: "Open", cell: (s) => h("span", { class: "links" }, opener(s, "html"), opener(s, "pdf")) },
   ];
@@ -207,11 +265,40 @@ async function renderList(ctx, box) {
     );
   }
 
+  // A statement that is queued or being sent refreshes on its own until the sender is done.
+  let watching = null;
+  const waiting = () => items.some((s) => s.status === "queued" || s.status === "sending");
+  function watch() {
+    if (watching || !waiting()) return;
+    const until = Date.now() + REFRESH_FOR_MS;
+    note.textContent = "A statement is on its way: this list refreshes on its own.";
+    watching = window.setInterval(async () => {
+      if (!box.isConnected || Date.now() > until) {
+        window.clearInterval(watching);
+        watching = null;
+        if (box.isConnected) note.textContent = "Still waiting for the sender: use Refresh.";
+        return;
+      }
+      try {
+        await load(true);
+      } catch {
+        return; // the next round tries again; Refresh shows the error
+      }
+      if (!waiting()) {
+        window.clearInterval(watching);
+        watching = null;
+        note.textContent = "";
+      }
+    }, REFRESH_MS);
+  }
+  const note = h("p", { class: "note", "aria-live": "polite" });
+
   more.addEventListener("click", () => busy(more, () => load(false), "Could not load older statements"));
-  refresh.addEventListener("click", () => busy(refresh, () => load(true), "Could not load the statements"));
+  refresh.addEventListener("click", () => busy(refresh, () => load(true).then(watch), "Could not load the statements"));
   await load(true);
-  settle(box, tableBox, h("div", { class: "actions" }, more, refresh));
-  return () => load(true);
+  settle(box, tableBox, h("div", { class: "actions" }, more, refresh), note);
+  watch();
+  return () => load(true).then(watch);
 }
 
 export async function render(ctx, root) {
@@ -258,6 +345,7 @@ export async function render(ctx, root) {
       settle(
         scheduleBox,
         h("p", { "data-testid": "schedule-summary" }, scheduleSummary(schedule)),
+        nextSend(schedule),
         ctx.isAdmin ? scheduleForm(ctx, schedule, loadSchedule) : null,
       );
     } catch (error) {

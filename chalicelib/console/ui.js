@@ -1,6 +1,7 @@
 // DOM helpers. Text always goes in as text (textContent), never as HTML.
 
 import { ApiError } from "./api.js";
+import { exactMoney, isSubCent, money } from "./format.js";
 
 export function h(tag, attrs, ...children) {
   const element = document.createElement(tag);
@@ -132,20 +133,53 @@ export function errorText(error, doing) {
   return doing ? `${doing}: ${text}` : text;
 }
 
+/**
+ * Money to the cent, with the exact amount as its hover title when the cents hide part
+ * of it ("$581.53", title "$581.5258").
+ */
+export function moneyText(amount, currency, attrs = {}) {
+  const exact = isSubCent(amount) ? exactMoney(amount, currency) : null;
+  return h("span", { class: "money", title: exact ? `Exactly ${exact}` : null, "data-exact": exact, ...attrs }, money(amount, currency));
+}
+
+// The section of the control whose action is running (busy): its messages are repeated
+// there, next to the control, for whoever scrolled away from the page's notices at the top.
+// (The section, not the control: a reload after the action may replace the form.)
+let activePanel = null;
+
+function echo(text, tone) {
+  const panel = activePanel && activePanel.isConnected ? activePanel : null;
+  for (const old of document.querySelectorAll(".feedback")) {
+    if (old.parentElement !== panel) old.remove(); // one answer on the page: the latest
+  }
+  if (!panel) return;
+  let line = panel.querySelector(":scope > .feedback");
+  if (!line) {
+    // The page's notices are the live regions; this copy is for the eyes only.
+    line = h("p", { class: "feedback", "aria-hidden": "true" });
+    panel.append(line);
+  }
+  line.className = `feedback ${tone}`;
+  line.textContent = text;
+}
+
 export function showError(error, doing) {
   const region = document.getElementById("error");
   region.textContent = errorText(error, doing);
   document.getElementById("status").textContent = "";
+  echo(region.textContent, "error");
 }
 
 export function showStatus(message) {
   document.getElementById("status").textContent = message;
   document.getElementById("error").textContent = "";
+  echo(message, "status");
 }
 
 export function clearNotices() {
   document.getElementById("status").textContent = "";
   document.getElementById("error").textContent = "";
+  for (const line of document.querySelectorAll(".feedback")) line.remove();
 }
 
 /** An inline message in a section (a failed load), in addition to the page's alert. */
@@ -163,12 +197,16 @@ export function settle(box, ...children) {
 export async function busy(control, action, doing) {
   control.disabled = true;
   control.setAttribute("aria-busy", "true");
+  const panel = control.closest(".panel");
+  activePanel = panel;
   try {
     return await action();
   } catch (error) {
+    activePanel = panel;
     showError(error, doing);
     return undefined;
   } finally {
+    if (activePanel === panel) activePanel = null;
     control.disabled = false;
     control.removeAttribute("aria-busy");
   }

@@ -49,6 +49,21 @@ def can_reach(principal: Principal, account: Account) -> bool:
     return account.account_id == principal.account_id or account.agency_id == principal.account_id
 
 
+def sees_payer_details(principal: Principal, account: Account) -> bool:
+    """Whether the principal sees the balance the account draws from, with its settings, runway and cards.
+
+    A sub-account on shared billing draws from its agency's balance: that balance, its
+    auto-recharge settings, runway and cards are the agency's business. The
+    sub-account's own users see that the agency bills them (and their own usage, logs
+    and statements), not those; the agency's users and the platform see everything.
+    (An agency may still show the balance itself to its sub-accounts' users: see
+    BillingSettings.share_balance_with_sub_accounts.)
+    """
+    if principal.role is Role.SERVICE:
+        return True
+    return account.billing_account_id in (account.account_id, principal.account_id)
+
+
 def authorize(principal: Principal, action: Action, account_id: str, account: Account | None) -> None:
     """Raise AccessDenied unless `principal` may do `action` on `account` (None: missing)."""
     if principal.role is Role.SERVICE:

@@ -60,6 +60,9 @@ class BillingSettings:
     backup_card: CardOnFile | None = None
     low_balance_alert_micros: int | None = None
     alert_recipients: tuple[str, ...] = ()
+    # An agency's balance: its sub-accounts on shared billing show it to their own users (off: they
+    # see only that the agency bills them).
+    share_balance_with_sub_accounts: bool = False
 
     @property
     def cards(self) -> tuple[CardOnFile, ...]:
@@ -178,6 +181,12 @@ class Payment:
     recharge_id: str | None = None
     description: str = ""
     agency_id: str | None = None  # the agency of a sub-account that pays its own: its statement lists it
+    receipt_number: int | None = None  # sequential per billing account, given once the payment succeeded
+
+    @property
+    def has_receipt(self) -> bool:
+        """A receipt is for money taken: a payment that failed (or is still pending) has none."""
+        return self.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
 
     @property
     def amount_cents(self) -> int:

@@ -23,6 +23,8 @@ class BillingSettingsIn(BaseModel):
     backup_card: str | None = Field(default=None, max_length=255)
     low_balance_alert: ExactDecimal | None = None
     alert_recipients: list[CleanText] | None = Field(default=None, max_length=10)
+    # An agency's balance only: show it to the users of its sub-accounts on shared billing.
+    share_balance_with_sub_accounts: bool | None = None
 
     @field_validator("alert_recipients")
     @classmethod

@@ -93,4 +93,4 @@ def get_account(principal: Principal, account_id: str) -> dict[str, Any]:
     from .balances import balance_view
 
     account = require(principal, Action.READ, account_id)
-    return {**account_view(account), "balance": balance_view(account)}
+    return {**account_view(account), "balance": balance_view(account, principal)}

@@ -9,7 +9,7 @@ from typing import Any
 from ..adapters.billing_repo import BillingRepository
 from ..adapters.gateway.base import GatewayError, InvalidCard
 from ..domain.access import Action, Principal
-from ..domain.accounts import Account, Billing
+from ..domain.accounts import Account, AccountKind, Billing
 from ..domain.money import MoneyError, format_micros, parse_micros
 from ..domain.payments import BillingHead, CardOnFile, SettingsError, check_recharge_amounts
 from ..domain.periods import format_instant
@@ -32,6 +32,7 @@ def settings_view(account: Account, head: BillingHead) -> dict[str, Any]:
         "backup_card": _card_view(s.backup_card),
         "low_balance_alert": None if s.low_balance_alert_micros is None else format_micros(s.low_balance_alert_micros),
         "alert_recipients": list(s.alert_recipients),
+        "share_balance_with_sub_accounts": s.share_balance_with_sub_accounts,
         "recharge": {
             "in_flight": r.in_flight_id is not None,
             "consecutive_declines": r.consecutive_declines,
@@ -107,7 +108,12 @@ def put_billing_settings(principal: Principal, account_id: str, body: object) ->
         alert_recipients=(
             tuple(model.alert_recipients or ()) if "alert_recipients" in fields else current.alert_recipients
         ),
+        share_balance_with_sub_accounts=bool(
+            given(model, fields, "share_balance_with_sub_accounts", current.share_balance_with_sub_accounts)
+        ),
     )
+    if updated.share_balance_with_sub_accounts and account.kind is not AccountKind.AGENCY:
+        raise BadRequest("share_balance_with_sub_accounts: only an agency's balance is shared with sub-accounts")
     try:
         check_recharge_amounts(updated.threshold_micros, updated.amount_micros, updated.low_balance_alert_micros)
     except SettingsError as exc:

@@ -19,7 +19,9 @@ from ..domain.payments import MAX_CONSECUTIVE_DECLINES, BillingTask, Payment, Re
 from ..observability import get_logger
 
 
-def _send(to: Sequence[str], subject: str, template: str, context: dict[str, Any]) -> bool:
+def _send(
+    to: Sequence[str], subject: str, template: str, context: dict[str, Any], attachments: Sequence[Any] = ()
+) -> bool:
     from ..adapters.email import send_email
     from ..rendering import render_email
 
@@ -28,7 +30,7 @@ def _send(to: Sequence[str], subject: str, template: str, context: dict[str, Any
         return False
     try:
         text, html = render_email(template, **context)
-        send_email(to=list(to), subject=subject, text=text, html=html)
+        send_email(to=list(to), subject=subject, text=text, html=html, attachments=list(attachments))
     except Exception:
         get_logger().exception("email not sent", extra={"template": template})
         return False
@@ -40,16 +42,28 @@ def _account(account_id: str) -> Account | None:
 
 
 def send_receipt(payment: Payment) -> None:
-    from .payments import receipt_context
+    """The receipt of a succeeded payment, as text and HTML with the PDF attached (once per payment)."""
+    from ..adapters.email import Attachment
+    from ..receipt_render import pdf_filename, receipt_context, receipt_label, render_pdf
 
     account = _account(payment.billing_account_id)
-    if account is None or not account.emails:
+    if account is None or not account.emails or not payment.has_receipt:
         return
     payments = PaymentRepository()
     if not payments.claim_receipt(payment.payment_id, datetime.now(UTC)):
         return
-    subject = f"Receipt: {format_micros(payment.amount_micros)} {payment.currency} added to {account.name}"
-    if not _send(account.emails, subject, "receipt", receipt_context(payment, account)):
+    payment = payments.ensure_receipt_number(payment)
+    context = receipt_context(payment, account)
+    number = receipt_label(payment.receipt_number)
+    subject = (
+        f"Receipt {number}: " if number else "Receipt: "
+    ) + f"{format_micros(payment.amount_micros)} {payment.currency} added to {account.name}"
+    try:
+        pdf = Attachment(pdf_filename(payment), "application/pdf", render_pdf(context))
+    except Exception:
+        get_logger().exception("receipt PDF not made", extra={"payment_id": payment.payment_id})
+        pdf = None
+    if not _send(account.emails, subject, "receipt", context, attachments=[pdf] if pdf else []):
         payments.release_receipt(payment.payment_id)
 
 

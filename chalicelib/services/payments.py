@@ -1,4 +1,4 @@
-"""Card payments: crediting the ledger, adding funds now, Payment History, receipts."""
+"""Card payments: crediting the ledger, adding funds now, Payment History (receipts: receipts.py)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from ..domain.periods import PeriodError, format_instant, local_range
 from .accounts import require
 from .cursors import next_cursor, resume_after
 from .errors import BadRequest, Conflict, ServiceError, Unavailable
+from .receipts import receipt_path
 from .tasks import dispatch
 from .usage import QueuedMessage, record_usage
 
@@ -72,11 +73,15 @@ def payment_view(payment: Payment) -> dict[str, Any]:
         "gateway_reference": payment.gateway_reference,
         "billing_account_id": payment.billing_account_id,
         "description": payment.description,
+        # A receipt only for money taken: a failed or pending payment has no receipt (null).
+        "receipt_number": payment.receipt_number,
+        "receipt": receipt_path(payment),
     }
 
 
-def credit_payment(payment: Payment) -> None:
-    """Credit a succeeded payment to its balance, exactly once (the entry is keyed by the payment)."""
+def credit_payment(payment: Payment, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    """Credit a succeeded payment to its balance, exactly once (the entry is keyed by the payment),
+    posted at `clock()` (the worker's clock)."""
     assert payment.status is PaymentStatus.SUCCEEDED
     body = {
         "event_id": payment.credit_event_id,
@@ -91,6 +96,7 @@ def credit_payment(payment: Payment) -> None:
     outcome = record_usage(
         [QueuedMessage(payment.payment_id, json.dumps(body), payment.billing_account_id)],
         dead_letter=lambda _message, reason, _raw: problems.append(reason),
+        clock=clock,
     )
     if outcome.failed_message_ids and not problems:
         # A transient failure (throttled, unreachable): the payment is recorded as
@@ -342,25 +348,4 @@ def list_payments(principal: Principal, account_id: str, params: Mapping[str, st
         **header,
         "items": [payment_view(p) for p in page.payments],
         "next_cursor": next_cursor(scope, query, page.last_key),
-    }
-
-
-def receipt_html(principal: Principal, account_id: str, payment_id: str) -> str:
-    from ..rendering import render
-    from .errors import NotFound
-
-    account = require(principal, Action.READ, account_id)
-    payment = PaymentRepository().get(payment_id) if payment_id.startswith("pay_") else None
-    if payment is None or payment.billing_account_id != account.account_id:
-        raise NotFound(f"payment {payment_id!r} not found")
-    return render("receipt.html", **receipt_context(payment, account))
-
-
-def receipt_context(payment: Payment, account: Account) -> dict[str, Any]:
-    """What templates/receipt.{html,txt} read."""
-    return {
-        "account_name": account.name,
-        "billing_account_id": payment.billing_account_id,
-        "time_zone": account.time_zone,
-        "payment": payment,
     }

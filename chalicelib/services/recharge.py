@@ -98,7 +98,7 @@ def run_recharge(
             now,
         )
         if payment.status is PaymentStatus.SUCCEEDED:
-            credit_payment(payment)
+            credit_payment(payment, clock)
             billing.finish_recharge(billing_account_id, recharge_id, after_success(head.recharge), clock())
             send_receipt(payment)
             return RechargeOutcome.SUCCEEDED

@@ -22,13 +22,16 @@ from ..adapters.statements_repo import Schedule, ScheduleRepository
 from ..domain.access import Action, Principal
 from ..domain.periods import format_instant, parse_instant
 from ..domain.statement_schedule import (
+    DEFAULT_HOUR,
     WEEKDAYS,
     Cadence,
     Frequency,
-    latest_run_at_or_before,
+    day_of_month_name,
     next_run_after,
+    parse_day_of_month,
     parse_weekday,
     period_for_run,
+    plan_tick,
 )
 from .accounts import require
 from .errors import BadRequest
@@ -43,6 +46,8 @@ def _view(account_id: str, time_zone: str, schedule: Schedule | None) -> dict[st
             "enabled": False,
             "frequency": None,
             "weekday": None,
+            "day_of_month": None,
+            "hour": None,
             "recipients": [],
             "time_zone": time_zone,
             "next_run_at": None,
@@ -62,6 +67,8 @@ def _view(account_id: str, time_zone: str, schedule: Schedule | None) -> dict[st
         "enabled": schedule.enabled,
         "frequency": schedule.cadence.frequency.value,
         "weekday": schedule.cadence.weekday_name,
+        "day_of_month": day_of_month_name(schedule.cadence.day_of_month),
+        "hour": schedule.cadence.hour,
         "recipients": list(schedule.recipients),
         "time_zone": schedule.time_zone,
         "next_run_at": schedule.next_run_at if schedule.enabled else None,
@@ -76,14 +83,18 @@ def get_schedule(principal: Principal, account_id: str) -> dict[str, Any]:
     return _view(account.account_id, account.time_zone, ScheduleRepository().get(account.account_id))
 
 
+SCHEDULE_FIELDS = {"frequency", "weekday", "day_of_month", "hour", "recipients", "enabled"}
+
+
 def parse_schedule(body: object) -> tuple[Cadence, list[str], bool]:
-    """{frequency, weekday (weekly only), recipients (1-10), enabled (default true)}."""
+    """{frequency, weekday (weekly only), day_of_month (monthly only: 1-28 or "last"; default 1),
+    hour (local, 0-23; default 6), recipients (1-10), enabled (default true)}."""
     if not isinstance(body, dict):
         raise BadRequest(
-            'body must be {"frequency": "daily|weekly|monthly|quarterly", "weekday": "monday" (weekly), '
-            '"recipients": ["..."], "enabled": true}'
+            'body must be {"frequency": "daily|weekly|monthly|quarterly|yearly", "weekday": "monday" (weekly), '
+            '"day_of_month": 1-28 or "last" (monthly), "hour": 0-23, "recipients": ["..."], "enabled": true}'
         )
-    unknown = set(body) - {"frequency", "weekday", "recipients", "enabled"}
+    unknown = set(body) - SCHEDULE_FIELDS
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(map(str, unknown)))}")
     try:
@@ -102,12 +113,23 @@ def parse_schedule(body: object) -> tuple[Cadence, list[str], bool]:
         raise BadRequest("weekday is only for a weekly schedule")
     else:
         day = None
+    day_of_month: int | None = None
+    if body.get("day_of_month") is not None:
+        if frequency is not Frequency.MONTHLY:
+            raise BadRequest("day_of_month is only for a monthly schedule")
+        try:
+            day_of_month = parse_day_of_month(body["day_of_month"])
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+    hour = body.get("hour", DEFAULT_HOUR)
+    if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
+        raise BadRequest("hour must be a whole hour from 0 to 23 (local time)")
     enabled = body.get("enabled", True)
     if not isinstance(enabled, bool):
         raise BadRequest("enabled must be true or false")
     if "recipients" not in body:
         raise BadRequest("recipients is required")
-    return Cadence(frequency, day), parse_recipients(body["recipients"]), enabled
+    return Cadence(frequency, day, day_of_month, hour), parse_recipients(body["recipients"]), enabled
 
 
 def put_schedule(
@@ -133,26 +155,36 @@ def put_schedule(
 Send = Callable[[Sequence[Mapping[str, Any]]], None]
 
 
-def enqueue_due(tick: datetime, send: Send | None = None) -> dict[str, int]:
-    """Hand every due schedule's latest run to the sender queue; move the schedules on."""
+def enqueue_due(tick: datetime, send: Send | None = None, now: datetime | None = None) -> dict[str, int]:
+    """Hand every due schedule's latest run to the sender queue; move the schedules on.
+
+    `now` is the real time (the clock unless given). A tick later than now pretends to
+    be that time (`make statements-now AT=...`): see `plan_tick`, it never sends a
+    period that has not ended and never moves a schedule past now.
+    """
     if send is None:
         from ..adapters.statement_queue import send_statement_messages
 
         send = send_statement_messages
+    now = now or datetime.now(UTC)
     repo = ScheduleRepository()
-    plans: list[tuple[Schedule, ScheduledRun, datetime]] = []
+    runs: list[ScheduledRun] = []
+    moves: list[tuple[Schedule, datetime | None, datetime]] = []
+    held_back = 0
+    due = 0
     for schedule in repo.due(tick):
+        due += 1
+        assert schedule.next_run_at is not None
         zone = ZoneInfo(schedule.time_zone)
-        run = ScheduledRun(
-            schedule.account_id,
-            schedule.cadence,
-            schedule.time_zone,
-            latest_run_at_or_before(schedule.cadence, zone, tick),
-        )
-        plans.append((schedule, run, next_run_after(schedule.cadence, zone, tick)))
-    send([run.to_json() for _, run, _ in plans])
-    advanced = sum(repo.advance(s, ran=run.scheduled_at, next_run_at=nxt) for s, run, nxt in plans)
-    return {"due": len(plans), "enqueued": len(plans), "advanced": advanced}
+        plan = plan_tick(schedule.cadence, zone, parse_instant(schedule.next_run_at), tick, now)
+        held_back += plan.held_back
+        if plan.run_at is not None:
+            runs.append(ScheduledRun(schedule.account_id, schedule.cadence, schedule.time_zone, plan.run_at))
+        if plan.next_run_at is not None:
+            moves.append((schedule, plan.run_at, plan.next_run_at))
+    send([run.to_json() for run in runs])
+    advanced = sum(repo.advance(s, ran=ran, next_run_at=nxt) for s, ran, nxt in moves)
+    return {"due": due, "enqueued": len(runs), "advanced": advanced, "held_back": held_back}
 
 
 def scheduled_tick(event_time: str | None) -> datetime:

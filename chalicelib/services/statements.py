@@ -46,7 +46,7 @@ from ..domain.periods import PeriodError, format_instant, local_range, parse_ins
 from ..domain.pricing import default_rates
 from ..domain.reports import BucketRange
 from ..domain.rollups import DAY, RollupKey, RollupTotals, day_bucket
-from ..domain.statement_schedule import Cadence, Frequency, period_for_run
+from ..domain.statement_schedule import DEFAULT_HOUR, Cadence, Frequency, period_end, period_for_run
 from ..domain.statements import (
     MAX_RECIPIENTS,
     MAX_STATEMENT_DAYS,
@@ -321,7 +321,10 @@ def build_numbers(
         origin=origin,
         frequency=frequency,
     )
-    return build_statement(inputs)
+    from ..rendering import company_block
+
+    # The company block is frozen with the numbers, so a copy fetched later prints what was sent.
+    return {**build_statement(inputs), "issuer": company_block()}
 
 
 # -- on request ------------------------------------------------------------------------------
@@ -442,6 +445,9 @@ def _list_view(s: StoredStatement) -> dict[str, Any]:
         "currency": s.currency,
         "opening_balance": None if s.opening_balance_micros is None else format_micros(s.opening_balance_micros),
         "closing_balance": None if s.closing_balance_micros is None else format_micros(s.closing_balance_micros),
+        # As the statement prints them: to the cent, half-up (the exact amounts are above).
+        "opening_balance_display": None if s.opening_balance_micros is None else format_cents(s.opening_balance_micros),
+        "closing_balance_display": None if s.closing_balance_micros is None else format_cents(s.closing_balance_micros),
         "error": s.last_error if s.status in ("failed", "refused") else None,
     }
 
@@ -543,6 +549,8 @@ class ScheduledRun:
             "account_id": self.account_id,
             "frequency": self.cadence.frequency.value,
             "weekday": self.cadence.weekday,
+            "day_of_month": self.cadence.day_of_month,
+            "hour": self.cadence.hour,
             "time_zone": self.time_zone,
             "scheduled_at": format_instant(self.scheduled_at),
         }
@@ -550,8 +558,13 @@ class ScheduledRun:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ScheduledRun:
         try:
-            weekday = data.get("weekday")
-            cadence = Cadence(Frequency(str(data["frequency"])), None if weekday is None else int(weekday))
+            weekday, day_of_month = data.get("weekday"), data.get("day_of_month")
+            cadence = Cadence(
+                Frequency(str(data["frequency"])),
+                None if weekday is None else int(weekday),
+                None if day_of_month is None else int(day_of_month),
+                int(data.get("hour", DEFAULT_HOUR)),  # a message queued before runs had an hour: 06:00
+            )
             ZoneInfo(str(data["time_zone"]))
             return cls(
                 str(data["account_id"]), cadence, str(data["time_zone"]), parse_instant(str(data["scheduled_at"]))
@@ -562,6 +575,10 @@ class ScheduledRun:
     @property
     def period(self) -> tuple[date, date]:
         return period_for_run(self.cadence, ZoneInfo(self.time_zone), self.scheduled_at)
+
+    @property
+    def period_end(self) -> datetime:
+        return period_end(self.cadence, ZoneInfo(self.time_zone), self.scheduled_at)
 
 
 Sender = Callable[..., str]
@@ -618,6 +635,9 @@ def _send_scheduled(run: ScheduledRun, clock: Clock, send: Sender | None) -> Sen
     statement_id = scheduled_statement_id(run.account_id, frequency, first, last)
     statements = StatementRepository()
     now = clock()
+    if run.period_end > now:  # a run named ahead of time (a pretended tick): never a period still running
+        log.info("scheduled statement skipped: its period has not ended", extra=run.to_json())
+        return SendOutcome.SKIPPED
     claim = statements.claim(
         statement_id,
         token=uuid.uuid4().hex,

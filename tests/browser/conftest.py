@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = ROOT / ".local" / "screenshots"
-VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}  # a laptop
+PHONE: ViewportSize = {"width": 390, "height": 844}  # a phone held upright
 
 
 @pytest.fixture(scope="session")
@@ -104,9 +106,12 @@ class Console:
         return self.page.locator("#status").inner_text()
 
 
-@pytest.fixture
-def console(browser: Browser, stack: Stack, screenshots: Path) -> Iterator[Console]:
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+@contextmanager
+def console_tab(
+    browser: Browser, stack: Stack, screenshots: Path, viewport: ViewportSize = VIEWPORT
+) -> Iterator[Console]:
+    """A fresh browser context (its own sessionStorage) at this size; fails on uncaught page errors."""
+    context = browser.new_context(viewport=viewport, accept_downloads=True)
     page = context.new_page()
     tab = Console(page, stack.config.api_url, screenshots)
     page.on("pageerror", lambda exc: tab.errors.append(str(exc)))
@@ -116,6 +121,12 @@ def console(browser: Browser, stack: Stack, screenshots: Path) -> Iterator[Conso
     finally:
         context.close()
     assert not tab.errors, f"uncaught errors in the page: {tab.errors}"
+
+
+@pytest.fixture
+def console(browser: Browser, stack: Stack, screenshots: Path) -> Iterator[Console]:
+    with console_tab(browser, stack, screenshots) as tab:
+        yield tab
 
 
 def sign_in(tab: Console, token: str) -> None:

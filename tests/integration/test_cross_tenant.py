@@ -17,6 +17,8 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.domain.access import Principal, Role
+from chalicelib.services.billing_settings import put_billing_settings
+from chalicelib.services.payments import add_funds
 from chalicelib.services.statements import request_statement
 from tests.conftest import TEST_SECRET
 from tests.integration.http_helpers import (
@@ -45,11 +47,17 @@ class Endpoint:
     accept: str | None = None  # an Accept header the endpoint needs (binary responses)
 
     def url(self, target: str) -> str:
-        # {sid}: a statement of the target (tenants() builds one per own-billing tenant).
-        return self.path.format(id=target, sid=STATEMENT_IDS.get(target, "st_" + "0" * 24))
+        # {sid}, {pid}: a statement and a card payment of the target (tenants() makes one of each
+        # per own-billing tenant).
+        return self.path.format(
+            id=target,
+            sid=STATEMENT_IDS.get(target, "st_" + "0" * 24),
+            pid=PAYMENT_IDS.get(target, "pay_missing"),
+        )
 
 
 STATEMENT_IDS: dict[str, str] = {}
+PAYMENT_IDS: dict[str, str] = {}
 
 
 ENDPOINTS = [
@@ -71,6 +79,13 @@ ENDPOINTS = [
     Endpoint("list_payments", "GET", "/accounts/{id}/payments", "read"),
     Endpoint("put_billing_settings", "PUT", "/accounts/{id}/billing-settings", "admin"),
     Endpoint("add_funds", "POST", "/accounts/{id}/payments", "admin", 201),
+    Endpoint("payment_receipt", "GET", "/accounts/{id}/payments/{pid}/receipt", "read"),
+    Endpoint(
+        "payment_receipt_as_pdf", "GET", "/accounts/{id}/payments/{pid}/receipt", "read", accept="application/pdf"
+    ),
+    Endpoint(
+        "payment_receipt_pdf", "GET", "/accounts/{id}/payments/{pid}/receipt/pdf", "read", accept="application/pdf"
+    ),
     Endpoint("put_rates", "PUT", "/accounts/{id}/rates", "set_rates"),
     Endpoint("put_account", "PUT", "/accounts/{id}", "provision"),
     Endpoint("post_usage_events", "POST", "/usage-events", "post_usage", 202),
@@ -109,10 +124,15 @@ def tenants(client: Client) -> dict[str, str]:
         + [usage_event(ids[name], event_id=f"{ids[name]}-call-{i}") for name in IDS for i in range(3)]
     )
     STATEMENT_IDS.clear()
-    for name in IDS:  # a statement of every tenant with a balance of its own (A1 shares A's)
+    PAYMENT_IDS.clear()
+    for name in IDS:  # a statement and a card payment of every tenant with a balance of its own (A1 shares A's)
         if name != "A1":
             owner = Principal(f"admin-of-{name}", ids[name], Role.ADMIN)
             STATEMENT_IDS[ids[name]] = request_statement(owner, ids[name], body_for_statement())["statement_id"]
+            put_billing_settings(owner, ids[name], {"primary_card": "pm_card_visa"})
+            paid = add_funds(owner, ids[name], {"amount": "10.00"}, f"cross-tenant-{name}")
+            assert paid.status == 201, paid.body
+            PAYMENT_IDS[ids[name]] = paid.body["id"]
     return ids
 
 
@@ -231,8 +251,8 @@ def test_matrix(
     caller_id = tenants.get(caller, caller)
     response = call(client, endpoint, tenants[target], _auth(caller_id, role), tenants)
     want = expected[endpoint.kind]
-    if want == OK and "{sid}" in endpoint.path and tenants[target] not in STATEMENT_IDS:
-        # A shared-billing sub-account has no statements of its own (its agency's cover it).
+    if want == OK and ("{sid}" in endpoint.path or "{pid}" in endpoint.path) and tenants[target] not in STATEMENT_IDS:
+        # A shared-billing sub-account has no statements or payments of its own (its agency's cover it).
         assert_error(response, 404, "not_found")
     elif want == OK and endpoint.kind == "admin":
         # Past the access policy: what is left is the account's own state (no card on
@@ -266,6 +286,66 @@ def test_reads_show_only_the_targets_data(client: Client, tenants: dict[str, str
     rows = send(client, "GET", f"/agencies/{a}/logs?limit=500", viewer(a)).json_body["items"]
     assert {r["account_id"] for r in rows} == {a, a1, a2}
     assert send(client, "GET", f"/accounts/{a2}/balance", viewer(a)).json_body["billing_account_id"] == a2
+
+
+def test_a_shared_clients_users_see_that_the_agency_bills_them_not_the_agencys_money(
+    client: Client, tenants: dict[str, str]
+) -> None:
+    """A1 draws from agency A's balance: A1's own users see who pays, not A's balance, runway,
+    settings or cards, unless A shares its balance (and then the balance and status only)."""
+    a, a1, a2 = tenants["A"], tenants["A1"], tenants["A2"]
+    hidden = ("balance", "status", "low_balance_threshold", "average_daily_spend", "runway_days", "auto_recharge")
+    for role in (Role.VIEWER, Role.ADMIN):
+        for body in (
+            send(client, "GET", f"/accounts/{a1}/balance", _auth(a1, role)).json_body,
+            send(client, "GET", f"/accounts/{a1}", _auth(a1, role)).json_body["balance"],
+        ):
+            assert (body["billing"], body["billing_account_id"], body["billing_account_name"]) == (
+                "agency",
+                a,
+                "Tenant A",
+            )
+            assert body["balance_visible"] is False and all(body[key] is None for key in hidden), body
+        settings = send(client, "GET", f"/accounts/{a1}/billing-settings", _auth(a1, role)).json_body
+        assert set(settings) == {"account_id", "billing", "billing_account_id", "paid_by"}
+        payments = send(client, "GET", f"/accounts/{a1}/payments", _auth(a1, role)).json_body
+        assert payments["items"] == [] and payments["paid_by"]["account_id"] == a
+    # The agency's own users, and the platform, see all of it; so does A2 of its own balance.
+    agency_balance = send(client, "GET", f"/accounts/{a}/balance", viewer(a)).json_body["balance"]
+    for headers in (viewer(a), service()):
+        full = send(client, "GET", f"/accounts/{a1}/balance", headers).json_body
+        assert full["balance_visible"] is True and full["balance"] == agency_balance
+        assert full["average_daily_spend"] is not None and full["auto_recharge"] is not None
+    assert send(client, "GET", f"/accounts/{a2}/balance", viewer(a2)).json_body["auto_recharge"] is not None
+
+    # The agency opts in: its balance and status reach A1's users; runway, spend and settings still do not.
+    agency_admin = _auth(a, Role.ADMIN)
+    try:
+        shared = send(
+            client, "PUT", f"/accounts/{a}/billing-settings", agency_admin, {"share_balance_with_sub_accounts": True}
+        )
+        assert shared.status_code == 200 and shared.json_body["share_balance_with_sub_accounts"] is True
+        body = send(client, "GET", f"/accounts/{a1}/balance", viewer(a1)).json_body
+        assert body["balance_visible"] is True and body["balance"] == agency_balance
+        assert body["status"] in ("ok", "low")
+        assert all(body[key] is None for key in hidden[2:]), body
+    finally:
+        off = {"share_balance_with_sub_accounts": False}
+        assert send(client, "PUT", f"/accounts/{a}/billing-settings", agency_admin, off).status_code == 200
+    assert send(client, "GET", f"/accounts/{a1}/balance", viewer(a1)).json_body["balance"] is None
+    # Only an agency's balance has sub-accounts to share it with.
+    assert_error(
+        send(
+            client,
+            "PUT",
+            f"/accounts/{a2}/billing-settings",
+            _auth(a2, Role.ADMIN),
+            {"share_balance_with_sub_accounts": True},
+        ),
+        400,
+        "bad_request",
+        mentions="agency",
+    )
 
 
 # (The service token creating an account is tested in test_http_accounts.)

@@ -235,6 +235,7 @@ def test_balance_of_a_new_account(client: Client) -> None:
         "billing": "own",
         "billing_account_id": account_id,
         "billing_account_name": "Fresh",
+        "balance_visible": True,
         "balance": "0.00",
         "currency": "USD",
         "status": "low",
@@ -274,7 +275,8 @@ def test_balance_is_exact_and_says_its_status(client: Client) -> None:
 def test_shared_billing_shows_the_agencys_balance(client: Client) -> None:
     agency, shared, own = agency_with_subs(client)
     charge([credit(agency, "50.00"), usage_event(shared, "call_minutes", "4"), credit(own, "3.00")])
-    shared_state = balance(client, shared)
+    # As the agency sees its shared sub-account: the agency's balance.
+    shared_state = ok_json(send(client, "GET", f"/accounts/{shared}/balance", viewer(agency)))
     assert shared_state["billing"] == "agency"
     assert shared_state["billing_account_id"] == agency
     assert shared_state["billing_account_name"] == f"Account {agency}"
@@ -283,8 +285,15 @@ def test_shared_billing_shows_the_agencys_balance(client: Client) -> None:
     own_state = balance(client, own)
     assert (own_state["billing_account_id"], own_state["balance"], own_state["status"]) == (own, "3.00", "low")
     # GET /accounts/{id} embeds the same balance.
-    account = ok_json(send(client, "GET", f"/accounts/{shared}", viewer(shared)))
+    account = ok_json(send(client, "GET", f"/accounts/{shared}", viewer(agency)))
     assert account["balance"] == shared_state
+    # The sub-account's own users are told who pays, not the agency's money (test_cross_tenant has the rest).
+    own_view = balance(client, shared)
+    assert (own_view["billing_account_name"], own_view["balance"], own_view["balance_visible"]) == (
+        f"Account {agency}",
+        None,
+        False,
+    )
 
 
 # -- GET/PUT /accounts/{id}/rates --------------------------------------------------------

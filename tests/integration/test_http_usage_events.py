@@ -116,7 +116,7 @@ def test_posted_events_are_enqueued_per_billing_account_and_charged_once(client:
         ("subscription_fees", "-29.99", agency),
         ("text_messages", "-0.0158", agency),
     ]
-    balance = ok_json(send(client, "GET", f"/accounts/{shared}/balance", viewer(shared)))
+    balance = ok_json(send(client, "GET", f"/accounts/{shared}/balance", viewer(agency)))  # the payer's view
     assert (balance["billing_account_id"], balance["balance"], balance["status"]) == (agency, "-5.0058", "past_due")
     assert ok_json(send(client, "GET", f"/accounts/{own}/balance", viewer(own)))["balance"] == "9.9625"
 

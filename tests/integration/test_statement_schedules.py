@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -107,7 +108,7 @@ def test_the_scheduler_reads_only_the_due_schedules(aws):
     with counter.window() as tally:
         outcome = enqueue_due(now, send=lambda messages: sent.extend(messages))
     table = get_settings().table_name("statement_schedules")
-    assert outcome == {"due": 100, "enqueued": 100, "advanced": 100}
+    assert outcome == {"due": 100, "enqueued": 100, "advanced": 100, "held_back": 0}
     assert {m["account_id"] for m in sent} == due_ids
     assert tally.items_read_by_table[table] == 100
     assert tally.items_scanned["Query"] == 100
@@ -264,3 +265,105 @@ def test_the_schedule_endpoints_need_reach_and_the_admin_role(client):
     assert_error(send(client, "GET", f"/accounts/{other}/statement-schedule", viewer(agency)), 404)
     assert_error(send(client, "PUT", f"/accounts/{agency}/statement-schedule", viewer(agency), body), 403)
     assert ok_json(send(client, "PUT", f"/accounts/{agency}/statement-schedule", admin(agency), body))["enabled"]
+
+
+# -- a chosen day of the month, a chosen hour, yearly; schedules stored before them -------------
+
+
+def test_monthly_on_a_chosen_day_at_a_chosen_hour_and_yearly(client):
+    account = provision(client, new_id("acct"), time_zone="Europe/London")
+    url = f"/accounts/{account}/statement-schedule"
+    to = inbox()
+    body = {"frequency": "monthly", "day_of_month": "last", "hour": 18, "recipients": [to]}
+    saved = ok_json(send(client, "PUT", url, admin(account), body))
+    assert (saved["day_of_month"], saved["hour"], saved["weekday"]) == ("last", 18, None)
+    run = datetime.fromisoformat(saved["next_run_at"].replace("Z", "+00:00")).astimezone(ZoneInfo("Europe/London"))
+    assert (run.hour, run.minute) == (18, 0) and (run + timedelta(days=1)).day == 1  # the last day of a month
+    first = datetime.fromisoformat(saved["next_period"]["from"]).date()
+    assert (first + timedelta(days=1)).day == 1 and saved["next_period"]["to"] == (
+        run.date() - timedelta(days=1)
+    ).isoformat()
+    assert ok_json(send(client, "GET", url, viewer(account))) == saved
+
+    on_the_15th = ok_json(send(client, "PUT", url, admin(account), {**body, "day_of_month": 15, "hour": 0}))
+    run = datetime.fromisoformat(on_the_15th["next_run_at"].replace("Z", "+00:00")).astimezone(
+        ZoneInfo("Europe/London")
+    )
+    assert (run.day, run.hour) == (15, 0) and on_the_15th["next_period"]["from"][8:] == "15"
+
+    yearly = ok_json(send(client, "PUT", url, admin(account), {"frequency": "yearly", "hour": 7, "recipients": [to]}))
+    assert yearly["next_run_at"][5:10] in ("01-01",) and yearly["next_period"]["from"][5:] == "01-01"
+    assert yearly["day_of_month"] is None and yearly["next_period"]["to"][5:] == "12-31"
+
+    for bad, mentions in [
+        ({**body, "day_of_month": 29}, "day_of_month"),
+        ({**body, "day_of_month": "first"}, "day_of_month"),
+        ({**body, "hour": 24}, "hour"),
+        ({**body, "hour": "6"}, "hour"),
+        ({"frequency": "weekly", "weekday": "monday", "day_of_month": 3, "recipients": [to]}, "monthly"),
+        ({"frequency": "fortnightly", "recipients": [to]}, "frequency"),
+    ]:
+        assert_error(send(client, "PUT", url, admin(account), bad), 400, mentions=mentions)
+    assert ok_json(send(client, "GET", url, viewer(account)))["frequency"] == "yearly"  # nothing changed
+
+
+def test_a_schedule_stored_before_days_and_hours_still_runs_on_the_1st_at_six(client, moto_endpoint):
+    to = inbox()
+    account = _scheduled_account(client, to)
+    bind()
+    record = StatementScheduleRecord.get(account, consistent_read=True)
+    # As an older version stored it: no day of the month, no hour.
+    record.update(actions=[StatementScheduleRecord.day_of_month.remove(), StatementScheduleRecord.hour.remove()])
+    view = ok_json(send(client, "GET", f"/accounts/{account}/statement-schedule", viewer(account)))
+    assert (view["frequency"], view["day_of_month"], view["hour"]) == ("monthly", 1, 6)
+    local = datetime.fromisoformat(view["next_run_at"].replace("Z", "+00:00")).astimezone(NY)
+    assert (local.day, local.hour) == (1, 6)
+    tick = datetime.now(UTC)
+    _make_due(account, tick - timedelta(minutes=1))
+    assert enqueue_due(tick)["enqueued"] == 1
+    # A message queued by the older version (no hour, no day of the month) is sent too.
+    [message] = drain_queue(get_settings().statements_queue_name)
+    body = json.loads(message["Body"])
+    for key in ("hour", "day_of_month"):
+        body.pop(key)
+    assert process_message(json.dumps(body)) is SendOutcome.SENT
+    assert len(read_sent_emails(moto_endpoint, to=to)) == 1
+
+
+# -- make statements-now AT=<future>: pretending a time ----------------------------------------
+
+
+def test_a_pretended_future_tick_sends_no_unfinished_period_and_keeps_the_real_schedule(client, moto_endpoint):
+    from devtools.statements_now import _fire
+
+    to = inbox()
+    account = _scheduled_account(client, to)
+    # Runs at midnight: the next run's period (this month) is running until that very run, whatever the date.
+    schedule = {"frequency": "monthly", "hour": 0, "recipients": [to]}
+    ok_json(send(client, "PUT", f"/accounts/{account}/statement-schedule", admin(account), schedule))
+    midnight = Cadence(Frequency.MONTHLY, hour=0)
+    before = ScheduleRepository().get(account)
+    assert before is not None and before.next_run_at is not None
+    real_next = datetime.fromisoformat(before.next_run_at.replace("Z", "+00:00"))
+    assert real_next > datetime.now(UTC)
+    # `make statements-now AT=<a week after the next run>`: the period of that run is still running.
+    pretended = real_next + timedelta(days=7)
+    assert _fire(pretended, send=True) == 0
+    after = ScheduleRepository().get(account)
+    assert after is not None
+    assert after.next_run_at == before.next_run_at and after.last_run_at == before.last_run_at
+    assert read_sent_emails(moto_endpoint, to=to) == []
+    first, last = period_for_run(midnight, NY, real_next)
+    assert StatementRepository().get(scheduled_statement_id(account, "monthly", first, last)) is None
+
+    # A message naming that run anyway (an older tick) is not sent before its period ends...
+    from chalicelib.services.statements import ScheduledRun
+
+    early = ScheduledRun(account, midnight, "America/New_York", real_next)
+    assert process_message(json.dumps(early.to_json())) is SendOutcome.SKIPPED
+    assert StatementRepository().get(scheduled_statement_id(account, "monthly", first, last)) is None
+    # ...and is, once it has (the clock at the run), exactly once.
+    at_run = lambda: real_next + timedelta(minutes=5)  # noqa: E731
+    assert process_message(json.dumps(early.to_json()), clock=at_run) is SendOutcome.SENT
+    assert process_message(json.dumps(early.to_json()), clock=at_run) is SendOutcome.ALREADY_DONE
+    assert len(read_sent_emails(moto_endpoint, to=to)) == 1

@@ -351,3 +351,85 @@ def test_the_app_and_the_ingest_handler_do_not_load_jinja2_or_css_inline():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+# -- numbered receipts with the company block, as HTML, text and PDF -------------------------------
+ISSUER = {"name": "Example Telecom Ltd", "address": ["1 Main St", "Springfield, IL 62701"], "tax_id": "EIN 12-345"}
+
+
+def _numbered(number: int | None = 12) -> Payment:
+    return Payment(
+        payment_id="pay_abc",
+        billing_account_id="acct_acme",
+        account_id="acct_acme",
+        kind=PaymentKind.AUTO_RECHARGE,
+        amount_micros=250_000_000,
+        currency="USD",
+        status=PaymentStatus.SUCCEEDED,
+        card_brand="visa",
+        card_last4="4242",
+        created_at=datetime(2026, 11, 1, 4, 1, tzinfo=UTC),
+        gateway="simulated",
+        gateway_reference="sim_ch_1",
+        receipt_number=number,
+    )
+
+
+def test_a_receipt_carries_its_number_the_company_block_and_the_card():
+    context = receipt_context(payment=_numbered(), issuer=ISSUER)
+    for body in (render("receipt.html", **context), render("receipt.txt", **context)):
+        for expected in ("No. 12", "Example Telecom Ltd", "1 Main St", "Springfield, IL 62701", "Tax ID: EIN 12-345"):
+            assert expected in body, expected
+        assert "Visa ending in 4242" in body
+    assert "<title>Receipt No. 12 | Acme Plumbing</title>" in render("receipt.html", **context)
+    # Without a company block (or a number) nothing is left empty.
+    plain = render("receipt.html", **receipt_context(payment=_numbered(None)))
+    assert "No." not in plain and "Tax ID" not in plain
+
+
+def test_the_receipt_pdf_has_the_number_company_block_and_card_and_is_reproducible():
+    import io
+
+    import pypdf
+
+    from chalicelib.domain.accounts import Account, AccountKind, Billing
+    from chalicelib.receipt_render import pdf_filename, render_pdf
+    from chalicelib.receipt_render import receipt_context as make_context
+
+    account = Account("acct_acme", "Acme Plumbing", AccountKind.ACCOUNT, "America/New_York", "USD", None, Billing.OWN)
+    context = {**make_context(_numbered(), account), "issuer": ISSUER}
+    pdf = render_pdf(context)
+    assert pdf == render_pdf(context)
+    text = pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    for expected in (
+        "Payment receipt",
+        "No. 12",
+        "$250.00 USD",
+        "Example Telecom Ltd",
+        "Springfield, IL 62701",
+        "Tax ID: EIN 12-345",
+        "Visa ending in 4242",
+        "Acme Plumbing",
+        "Nov 1, 2026 12:01 AM EDT",
+        "Auto recharge",
+    ):
+        assert expected in text, expected
+    assert pdf_filename(_numbered()) == "receipt-acct_acme-12-pay_abc.pdf"
+
+
+def test_quantities_read_with_their_unit():
+    from chalicelib.rendering import plural, quantity_text
+
+    assert quantity_text(1_328_000_000, "minute") == "1,328 minutes"
+    assert quantity_text(1_000_000, "number") == "1 number"
+    assert quantity_text(2_500_000, "minute") == "2.5 minutes"
+    assert quantity_text(0, "message") == "0 messages"
+    assert quantity_text(12_000_000, None) == "12"
+    assert [plural(u) for u in ("item", "query", "day", "inch", "box", "minutes")] == [
+        "items",
+        "queries",
+        "days",
+        "inches",
+        "boxes",
+        "minutes",
+    ]

@@ -20,7 +20,7 @@ from chalicelib.domain.statements import (
     build_statement,
 )
 from chalicelib.statement_pdf import pdf_text
-from chalicelib.statement_render import render_html, render_pdf, render_text, view_model
+from chalicelib.statement_render import chart_axis, render_html, render_pdf, render_text, view_model
 
 AGENCY_NAME = '<script>alert("x")</script> & Sons — Zürich'
 SUB_NAME = "<img src=x onerror=alert(1)> Büro 東京"
@@ -129,3 +129,59 @@ def test_every_printed_group_adds_up() -> None:
     assert vm["usage_total"] == "$3.59"
     assert [a["total"] for a in vm["accounts"]] == ["$1.59", "$2.00"]
     assert len(vm["daily"]) == 31
+
+
+# -- the company block, quantities with their units, the chart's labels --------------------------
+
+ISSUER = {"name": "Example Telecom Ltd", "address": ["1 Main St", "Springfield, IL 62701"], "tax_id": "EIN 12-345"}
+
+
+def test_the_company_block_is_printed_when_the_statement_carries_it() -> None:
+    doc = {**agency_doc(), "issuer": ISSUER}
+    html, text = render_html(doc), render_text(doc)
+    for part in (html, text):
+        assert "Example Telecom Ltd" in part and "Springfield, IL 62701" in part and "Tax ID: EIN 12-345" in part
+    pdf = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(render_pdf(doc))).pages)
+    assert "EXAMPLE TELECOM LTD" in pdf and "Tax ID: EIN 12-345" in pdf
+    # A statement built before the block was printed renders as it always did.
+    assert "Tax ID" not in render_html(agency_doc()) and "Charges &amp; Usage" in render_html(agency_doc())
+
+
+def test_usage_quantities_carry_their_unit_in_the_plural() -> None:
+    doc = agency_doc()
+    units = {"call_minutes": "minute", "number_renewals": "number", "text_messages": "message"}
+    for row in doc["usage"]:  # type: ignore[attr-defined]
+        row["unit"] = units[row["category"]]
+    doc["usage"][0]["quantity_micros"] = 1_328_000_000  # type: ignore[index]
+    vm = view_model(doc)
+    assert [r["quantity_text"] for r in vm["usage"]] == ["1,328 minutes", "2 numbers", "12 messages"]
+    html = render_html(doc)
+    assert "1,328 minutes" in html and "<th>Unit</th>" not in html
+    assert "Call minutes: 40 items, 1,328 minutes, $1.50" in render_text(doc)
+
+
+def _axis_labels(html: str) -> list[str]:
+    row = html.split('<tr class="axis">', 1)[1].split("</tr>", 1)[0]
+    return [cell.split(">", 1)[1].split("<", 1)[0] for cell in row.split("<td")[1:]]
+
+
+def test_the_daily_chart_labels_stay_apart_over_long_periods() -> None:
+    month = chart_axis([(date(2026, 10, 1) + timedelta(days=i)).isoformat() for i in range(31)])
+    assert sum(t["span"] for t in month) == 31
+    assert [t["label"] for t in month if t["label"]] == [str(d) for d in range(1, 32, 2)]
+    year = [(date(2026, 1, 1) + timedelta(days=i)).isoformat() for i in range(365)]
+    cells = chart_axis(year)
+    assert sum(t["span"] for t in cells) == 365
+    months = ["Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    assert [t["label"] for t in cells] == ["Jan 2026", *months]
+    quarter = chart_axis([(date(2026, 9, 25) + timedelta(days=i)).isoformat() for i in range(92)])
+    assert [t["label"] for t in quarter] == ["", "Oct", "Nov", "Dec"]  # 6 days of September: too few to name
+
+    # In the email: at most 16 labels (here, a quarter: one per month), however many days.
+    doc = agency_doc()
+    doc["daily"] = [
+        {"date": (date(2026, 7, 1) + timedelta(days=i)).isoformat(), "cost_micros": 1_000 * i} for i in range(92)
+    ]
+    labels = [label for label in _axis_labels(render_html(doc)) if label]
+    assert labels == ["Jul 2026", "Aug", "Sep"]
+    assert render_pdf(doc)  # the PDF draws the same labels

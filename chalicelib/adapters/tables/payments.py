@@ -4,6 +4,13 @@ The payment id is derived from what asked for the charge (the recharge id, or th
 account and Idempotency-Key of a manual top-up), and it is also the gateway's
 idempotency key: one payment id, at most one card charge. Payment History reads
 the `by_billing_created` index, newest first.
+
+Receipt numbers: a payment that succeeds gets `receipt_number`, sequential per
+billing account. The last number given is kept in one counter item per billing
+account in this table, keyed `receipts#<billing account id>` (it has no
+`created_key`, so the Payment History index never holds it); the payment and the
+counter are written in one transaction, each under a condition, so a number is
+given once per payment and never twice.
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ class ByBillingCreatedIndex(GlobalSecondaryIndex["PaymentRecord"]):
 
     billing_account_id = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
+
+
+RECEIPT_COUNTER_PREFIX = "receipts#"
 
 
 class ByAgencyCreatedIndex(GlobalSecondaryIndex["PaymentRecord"]):
@@ -61,6 +71,9 @@ class PaymentRecord(Model):
     updated_at = UTCDateTimeAttribute()
     # Claims so each email about this payment goes out once.
     receipt_sent_at = UTCDateTimeAttribute(null=True)
+    receipt_number = NumberAttribute(null=True)  # once succeeded: 1, 2, 3 ... per billing account
+    # Only on the counter item `receipts#<billing account id>`: the last receipt number given.
+    last_receipt_number = NumberAttribute(null=True)
 
     by_billing_created = ByBillingCreatedIndex()
     by_agency_created = ByAgencyCreatedIndex()

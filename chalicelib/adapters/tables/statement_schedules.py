@@ -5,6 +5,10 @@ UTC); a disabled one has neither, so the sparse index `by_next_run` (due shard,
 next run) holds exactly the schedules that will run. The scheduler asks each shard
 for `next_run_at <= now`: it reads the schedules that are due and nothing else,
 never a scan. Shards (a few, fixed) keep one partition from taking every write.
+
+`day_of_month` (monthly: 1-28, or -1 for the last day) and `hour` (the local hour of
+a run) came later: a schedule stored without them runs on the 1st at 06:00, as every
+schedule did before.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ class StatementScheduleRecord(Model):
     account_id = UnicodeAttribute(hash_key=True)
     frequency = UnicodeAttribute()
     weekday = NumberAttribute(null=True)  # 0 = Monday; weekly only
+    day_of_month = NumberAttribute(null=True)  # monthly only: 1..28, or -1 (the last day); absent: 1
+    hour = NumberAttribute(null=True)  # local hour of the runs; absent: 6
     recipients = ListAttribute(of=UnicodeAttribute, default=list)
     enabled = BooleanAttribute()
     time_zone = UnicodeAttribute()  # the account's zone when the schedule was saved
