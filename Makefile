@@ -5,6 +5,7 @@
 #   make bench      the benchmarks against DynamoDB Local (writes bench/results.json)
 #   make package    the SAM/CloudFormation template and the Lambda zip, in dist/package (README: Deploying)
 #   make reconcile  check every balance of the local stack against its ledger entries
+#   make rebuild    derive Logs pages, rollups and posting days from the ledger entries (idempotent)
 #   make statements-now  fire the statement scheduler once against the local stack (AT=<RFC 3339> to pretend)
 #   make clean      forget local data and caches (keeps the venv and the DynamoDB Local jar)
 #   make distclean  clean, and remove the venv and the downloaded jar too
@@ -19,10 +20,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help venv chromium run test lint format format-check typecheck pytest bench reconcile package statements-now clean distclean
+.PHONY: help venv chromium run test lint format format-check typecheck pytest bench reconcile rebuild package statements-now clean distclean
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +76,11 @@ package: venv
 # DynamoDB Local is started for the check when `make run` is not running.
 reconcile: venv
 	$(PY) -m devtools.run exec $(PY) -m chalicelib.services.reconcile
+
+# Derive the Logs pages, rollups and posting days from the ledger entries of the local stack
+# (a ledger kept from an older version; `make run` does it by itself when pages are missing).
+rebuild: venv
+	$(PY) -m devtools.run exec $(PY) -m chalicelib.services.rebuild
 
 # The statement scheduler's 15-minute tick, once, now (or at AT=2026-12-01T11:00:00Z), against
 # the same local stack; then it sends what it queued (the pump of `make run` may beat it to it).

@@ -254,6 +254,11 @@ def start_stack(config: StackConfig) -> Stack:
         created = resources["tables"]
         count = len(created) if isinstance(created, list) else 0
         _say(config, f"tables ready ({count} created), queues and SES sender ready")
+        from chalicelib.services.rebuild import needed, rebuild
+
+        if needed():  # a ledger kept from before Logs pages existed: derive what it lacks
+            _say(config, "ledger entries without Logs pages: deriving pages, rollups and posting days (make rebuild)")
+            rebuild(verbose=config.verbose)
 
         if config.seed:
             from .seed import seed

@@ -276,6 +276,28 @@ class LedgerRepository:
         except TransactWriteError as exc:
             raise _explain(exc, len(plan.entries), [e.event_id for e in plan.entries]) from exc
 
+    # -- rebuilding (make rebuild) ------------------------------------------------
+    def scan_entries(self) -> Iterator[tuple[LedgerEntry, int | None]]:
+        """Every entry, with the page it is listed on when recorded (a scan: never for a request)."""
+        bind()
+        for record in LedgerEntryRecord.scan():
+            yield entry_from_record(record), None if record.page_seq is None else int(record.page_seq)
+
+    def put_pages(self, pages: Iterable[LedgerPage]) -> None:
+        """Write (or write again, unchanged) the Logs pages derived from the entries."""
+        bind()
+        with LedgerPageRecord.batch_write() as batch:
+            for page in pages:
+                batch.save(page_record(page))
+
+    def any_entry(self) -> bool:
+        bind()
+        return any(True for _ in LedgerEntryRecord.scan(limit=1))
+
+    def any_page(self) -> bool:
+        bind()
+        return any(True for _ in LedgerPageRecord.scan(limit=1))
+
     # -- entries by event -------------------------------------------------------
     def entries(self, event_ids: Iterable[str]) -> dict[str, LedgerEntry]:
         """The entries charged for these event ids (missing ids are absent); BatchGetItem."""

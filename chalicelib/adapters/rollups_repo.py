@@ -216,6 +216,42 @@ class RollupRepository:
         calls = [lambda p=p: _query_days(p, r) for p in partitions]  # type: ignore[misc]
         return sorted((d for part in run_all(calls) for d in part), key=lambda d: (d.billing_account_id, d.day))
 
+    # -- rebuilding (make rebuild): whole values, written again unchanged on a rerun -----------
+    def put_rollups(self, scope: str, totals: Mapping[RollupKey, RollupTotals]) -> int:
+        """Write every rollup item with the totals given (all of an account's entries); returns items written."""
+        bind()
+        items: dict[tuple[str, str], dict[Category, RollupTotals]] = defaultdict(dict)
+        for key, t in totals.items():
+            items[rollup_location(scope, key.account_id, key.period, key.bucket)][key.category] = t
+        with RollupRecord.batch_write() as batch:
+            for (partition, sort_key), by_category in items.items():
+                record = RollupRecord(partition, sort_key)
+                for category, t in by_category.items():
+                    code = CATEGORY_CODES[category.value]
+                    setattr(record, f"{code}_n", t.count)
+                    setattr(record, f"{code}_q", t.quantity_micros)
+                    setattr(record, f"{code}_a", t.amount_micros)
+                batch.save(record)
+        return len(items)
+
+    def put_balance_days(self, scope: str, days: Iterable[BalanceDay]) -> None:
+        bind()
+        with BalanceDayRecord.batch_write() as batch:
+            for day in days:
+                partition, key = balance_day_location(scope, day)
+                batch.save(
+                    BalanceDayRecord(
+                        partition,
+                        key,
+                        entries=day.entries,
+                        net_micros=day.net_micros,
+                        first_seq=day.first_seq,
+                        opening_micros=day.opening_micros,
+                        last_seq=day.last_seq,
+                        closing_micros=day.closing_micros,
+                    )
+                )
+
 
 def _range_condition(attribute: Any, r: BucketRange) -> Any:
     # "~" sorts after every account id character: the upper bound takes in the whole last bucket.

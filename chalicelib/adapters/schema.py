@@ -12,7 +12,8 @@ def create_tables() -> list[str]:
     """Create every missing table and wait until it is active; returns names created.
 
     A table that exists already gets the indexes its model gained since it was
-    created (one UpdateTable each, waited for), so local data survives a new index.
+    created and loses those it no longer has (one UpdateTable each, waited for), so
+    local data survives a change of indexes (and stops paying for one no read uses).
     """
     bind()
     created = []
@@ -22,7 +23,31 @@ def create_tables() -> list[str]:
             created.append(model.Meta.table_name)
         else:
             add_missing_indexes(model)
+            remove_stale_indexes(model)
     return created
+
+
+def remove_stale_indexes(model: Any, timeout_s: float = 300.0) -> list[str]:
+    """Delete the table's global secondary indexes its model no longer declares; returns their names."""
+    client = model._get_connection().connection.client
+    table = model.Meta.table_name
+    declared = {i["index_name"] for i in model._get_schema().get("global_secondary_indexes", [])}
+    existing = {
+        i["IndexName"] for i in client.describe_table(TableName=table)["Table"].get("GlobalSecondaryIndexes", [])
+    }
+    removed = []
+    for name in sorted(existing - declared):
+        client.update_table(TableName=table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": name}}])
+        deadline = time.monotonic() + timeout_s
+        while any(
+            i["IndexName"] == name
+            for i in client.describe_table(TableName=table)["Table"].get("GlobalSecondaryIndexes", [])
+        ):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"index {name} of {table} is still being deleted")
+            time.sleep(0.5)
+        removed.append(name)
+    return removed
 
 
 def add_missing_indexes(model: Any, timeout_s: float = 300.0) -> list[str]:
