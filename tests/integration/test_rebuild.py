@@ -73,8 +73,8 @@ def test_a_ledger_from_before_pages_is_given_its_pages() -> None:
     account = provision(new_id("acct"))
     record_usage([message(event_body(new_id("e"), account), account) for _ in range(5)], dead_letter=never)
     record_usage([message(event_body(new_id("e"), account), account) for _ in range(3)], dead_letter=never)
-    for record in LedgerEntryRecord.scan():
-        record.update(actions=[LedgerEntryRecord.page_seq.remove()])
+    for entry in LedgerEntryRecord.scan():
+        entry.update(actions=[LedgerEntryRecord.page_seq.remove()])
     for model in DERIVED:
         for record in model.scan():
             record.delete()
