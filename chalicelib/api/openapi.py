@@ -77,6 +77,15 @@ def page_of(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return obj({"items": {"type": "array", "items": item}, "next_cursor": nullable({"type": "string"}), **extra})
 
 
+# A page of an agency's accounts: the rows are a page, the totals cover every account.
+LIST_FIELDS: dict[str, Any] = {
+    "sort": {"enum": ["cost", "name"]},
+    "q": nullable({"type": "string"}),
+    "limit": {"type": "integer", "minimum": 1, "maximum": 500},
+    "matched": {"type": "integer", "minimum": 0},
+    "next_cursor": nullable({"type": "string"}),
+}
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": obj(
         {
@@ -292,11 +301,33 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     {
                         "account_id": {"type": "string"},
                         "billing": {"enum": ["own", "agency"]},
+                        "currency": CURRENCY,
                         "rows": {"type": "array", "items": ref("UsageRow")},
                         "totals": {"type": "array", "items": ref("UsageRow")},
                     }
                 ),
             },
+            **LIST_FIELDS,
+            "totals": ref("UsageTotals"),
+            "totals_by_currency": {"type": "array", "items": ref("UsageTotals")},
+        }
+    ),
+    "UsageTotals": obj(
+        {
+            "currency": CURRENCY,
+            "accounts": {"type": "integer", "minimum": 0},
+            "rows": {"type": "array", "items": ref("UsageRow")},
+            "by_category": {"type": "array", "items": ref("UsageRow")},
+            "total_amount": MONEY,
+        }
+    ),
+    "DashboardTotals": obj(
+        {
+            "currency": CURRENCY,
+            "accounts": {"type": "integer", "minimum": 0},
+            "cost": MONEY,
+            "previous_cost": MONEY,
+            "change_percent": nullable(DECIMAL),
         }
     ),
     "Dashboard": obj(
@@ -304,6 +335,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "agency_id": {"type": "string"},
             "from": LOCAL_DATE,
             "to": LOCAL_DATE,
+            "previous_from": LOCAL_DATE,
+            "previous_to": LOCAL_DATE,
+            "compared_with": {"type": "string", "examples": ["previous month", "previous 17 days"]},
             "time_zone": {"type": "string"},
             "currency": CURRENCY,
             "accounts": {
@@ -312,12 +346,36 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     {
                         "account_id": {"type": "string"},
                         "billing": {"enum": ["own", "agency"]},
+                        "currency": CURRENCY,
                         "cost": MONEY,
                         "balance": MONEY,
                         "status": {"enum": ["ok", "low", "past_due"]},
                     }
                 ),
             },
+            **LIST_FIELDS,
+            "totals": ref("DashboardTotals"),
+            "totals_by_currency": {"type": "array", "items": ref("DashboardTotals")},
+        }
+    ),
+    "AgencyAccounts": obj(
+        {
+            "agency_id": {"type": "string"},
+            "items": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "account_id": {"type": "string"},
+                        "name": {"type": "string"},
+                        "kind": {"enum": ["account", "agency"]},
+                        "billing": {"enum": ["own", "agency"]},
+                        "currency": CURRENCY,
+                        "time_zone": {"type": "string"},
+                    }
+                ),
+            },
+            **LIST_FIELDS,
+            "total": {"type": "integer", "minimum": 0},
         }
     ),
     "UsageEventsIn": {
@@ -377,6 +435,8 @@ TO = q("to", LOCAL_DATE, "last local date of the account (inclusive)")
 CATEGORY = q("category", {"enum": CATEGORIES})
 FORMAT = q("format", {"enum": ["json", "csv"], "default": "json"})
 GROUP_BY = q("group_by", {"enum": ["day", "week", "month", "total"]})
+SORT = q("sort", {"enum": ["cost", "name"]}, "order of the accounts (dashboard: cost, usage: name)")
+SEARCH = q("q", {"type": "string", "maxLength": 100}, "only accounts whose name or id contains this (any case)")
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -442,16 +502,22 @@ OPERATIONS: dict[str, Operation] = {
         tags=("reports",),
     ),
     "agency_usage": Operation(
-        "Usage of every account of the agency, plus totals (or CSV)",
+        "Usage of the agency's accounts, a page of them, plus totals over all, per currency (CSV: every account)",
         ok_schema=ref("AgencyUsage"),
         ok_types=(JSON, CSV),
-        query=(FROM, TO, GROUP_BY, CATEGORY, FORMAT),
+        query=(FROM, TO, GROUP_BY, CATEGORY, FORMAT, LIMIT, CURSOR, SORT, SEARCH),
         tags=("reports",),
     ),
     "agency_dashboard": Operation(
-        "Per sub-account usage, cost, balance and status",
+        "Per account usage, cost, balance and status (a page), and totals over all, per currency",
         ok_schema=ref("Dashboard"),
-        query=(FROM, TO),
+        query=(FROM, TO, LIMIT, CURSOR, SORT, SEARCH),
+        tags=("reports",),
+    ),
+    "agency_accounts": Operation(
+        "The agency and its sub-accounts by name, a page at a time; q finds one (the account switcher)",
+        ok_schema=ref("AgencyAccounts"),
+        query=(LIMIT, CURSOR, SEARCH),
         tags=("reports",),
     ),
     "get_billing_settings": Operation(

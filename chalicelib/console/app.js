@@ -2,6 +2,7 @@
 // Plain ES modules, no build step; every number comes from the API.
 
 import { getJson, setUnauthorizedHandler } from "./api.js";
+import { count } from "./format.js";
 import * as billing from "./billing.js";
 import * as dashboard from "./dashboard.js";
 import * as logs from "./logs.js";
@@ -23,12 +24,14 @@ const ROLE_LABELS = { admin: "Admin", viewer: "Viewer", service: "Service" };
 const state = {
   claims: null,
   me: null, // the user's own account (GET /accounts/{claims.account_id})
-  accounts: [], // what the user can switch between: the agency and its sub-accounts, or the one account
+  names: new Map(), // account id -> {account_id, name, kind, billing}: every account seen so far
+  switchList: [], // the switcher's options: a page of the agency's accounts (or the one account)
+  switchTotal: 0, // how many accounts the agency has
   current: null, // the account being viewed
   details: new Map(), // account id -> GET /accounts/{id}
   renders: 0,
 };
-
+const SWITCH_PAGE = 25;
 const view = () => document.getElementById("view");
 
 function enc(id) {
@@ -42,25 +45,49 @@ async function accountDetails(accountId) {
   return state.details.get(accountId);
 }
 
+function remember(accounts) {
+  for (const a of accounts) {
+    if (a && a.account_id && (a.name || a.account_name)) {
+      state.names.set(a.account_id, {
+        account_id: a.account_id,
+        name: a.name || a.account_name,
+        kind: a.kind,
+        billing: a.billing,
+      });
+    }
+  }
+}
+
+/** A page of the agency's accounts by name, or those matching `q` (name or id). */
+async function findAccounts(q) {
+  const page = await getJson(`/agencies/${enc(state.me.account_id)}/accounts`, { limit: SWITCH_PAGE, q });
+  remember(page.items);
+  return page;
+}
+
 async function loadContext(claims) {
   state.claims = claims;
   state.details.clear();
+  state.names.clear();
   state.me = await accountDetails(claims.account_id);
+  remember([state.me]);
   if (state.me.kind === "agency") {
-    // The dashboard names every account of the agency: the switcher's list.
-    const overview = await getJson(`/agencies/${enc(state.me.account_id)}/dashboard`);
-    const subs = overview.accounts
-      .filter((row) => row.account_id !== state.me.account_id)
-      .map((row) => ({ account_id: row.account_id, name: row.account_name, kind: row.kind, billing: row.billing }))
-      .sort((a, b) => a.name.localeCompare(b.name));
-    state.accounts = [{ account_id: state.me.account_id, name: state.me.name, kind: "agency", billing: "own" }, ...subs];
+    const page = await findAccounts("");
+    state.switchList = page.items;
+    state.switchTotal = page.total;
   } else {
-    state.accounts = [
-      { account_id: state.me.account_id, name: state.me.name, kind: state.me.kind, billing: state.me.billing },
-    ];
+    state.switchList = [{ account_id: state.me.account_id, name: state.me.name, kind: state.me.kind, billing: state.me.billing }];
+    state.switchTotal = 1;
   }
   const saved = savedAccount();
-  state.current = state.accounts.some((a) => a.account_id === saved) ? saved : state.me.account_id;
+  state.current = saved && canReach(saved) ? saved : state.me.account_id;
+  if (state.current !== state.me.account_id) {
+    try {
+      remember([await accountDetails(state.current)]);
+    } catch {
+      state.current = state.me.account_id; // no longer reachable: start at the user's own account
+    }
+  }
 }
 
 function isAgencyUser() {
@@ -68,12 +95,31 @@ function isAgencyUser() {
 }
 
 function accountName(accountId) {
-  const known = state.accounts.find((a) => a.account_id === accountId);
+  const known = state.names.get(accountId);
   return known ? known.name : accountId;
 }
 
+/** An agency user reaches the agency and every sub-account (the API says no to anything else). */
 function canReach(accountId) {
-  return state.accounts.some((a) => a.account_id === accountId);
+  return isAgencyUser() || accountId === state.me.account_id;
+}
+
+function switchOption(account) {
+  const suffix = account.kind === "agency" ? " (agency)" : account.billing === "agency" ? " (shared billing)" : "";
+  const option = h("option", { value: account.account_id }, `${account.name}${suffix}`);
+  option.selected = account.account_id === state.current;
+  return option;
+}
+
+function fillSwitcher(list, matched, q) {
+  const choose = document.getElementById("account-select");
+  const shown = [...list];
+  const current = state.names.get(state.current);
+  if (current && !shown.some((a) => a.account_id === state.current)) shown.unshift(current);
+  choose.replaceChildren(...shown.map(switchOption));
+  const found = document.getElementById("account-found");
+  if (q) found.textContent = matched ? `${count(matched)} found${matched > list.length ? `, first ${list.length} listed` : ""}` : "none found";
+  else found.textContent = state.switchTotal > list.length ? `${list.length} of ${count(state.switchTotal)}: search for more` : "";
 }
 
 function renderShell() {
@@ -83,18 +129,9 @@ function renderShell() {
   document.getElementById("sign-out").hidden = false;
   document.getElementById("nav").hidden = false;
   for (const item of document.querySelectorAll("[data-agency-only]")) item.hidden = !isAgencyUser();
-
-  const switcher = document.getElementById("account-switch");
-  const choose = document.getElementById("account-select");
-  switcher.hidden = !isAgencyUser();
-  choose.replaceChildren(
-    ...state.accounts.map((account) => {
-      const suffix = account.kind === "agency" ? " (agency)" : account.billing === "agency" ? " (shared billing)" : "";
-      const option = h("option", { value: account.account_id }, `${account.name}${suffix}`);
-      option.selected = account.account_id === state.current;
-      return option;
-    }),
-  );
+  document.getElementById("account-switch").hidden = !isAgencyUser();
+  document.getElementById("account-search").value = "";
+  fillSwitcher(state.switchList, state.switchTotal, "");
 }
 
 function switchTo(accountId, page) {
@@ -150,22 +187,24 @@ async function renderPage(page, root, context, ticket) {
     return;
   }
   if (ticket !== state.renders) return;
+  remember([account]);
+  const payerName = (account.balance && account.balance.billing_account_name) || accountName(account.billing_account_id);
   context.textContent =
     `${account.name} (${account.account_id})` +
     (account.kind === "agency" ? " · agency" : "") +
-    (account.billing === "agency" ? ` · shared billing with ${accountName(account.billing_account_id)}` : "") +
+    (account.billing === "agency" ? ` · shared billing with ${payerName}` : "") +
     ` · times in ${account.time_zone}`;
 
   const ctx = {
     claims: state.claims,
     me: state.me,
     account,
-    accounts: state.accounts,
     isAdmin: state.claims.role === "admin",
     isAgencyUser: isAgencyUser(),
     accountName,
     canReach,
     switchTo,
+    remember,
   };
   try {
     await page.module.render(ctx, root);
@@ -265,7 +304,24 @@ function wire() {
   document.getElementById("sign-out").addEventListener("click", signOut);
   document.getElementById("account-switch").addEventListener("submit", (event) => {
     event.preventDefault();
-    switchTo(document.getElementById("account-select").value);
+    const choice = document.getElementById("account-select").value;
+    if (choice) switchTo(choice);
+  });
+  // Searching asks the API a moment after the typing stops; only the newest answer is shown.
+  let searchTimer = null;
+  let searchTicket = 0;
+  document.getElementById("account-search").addEventListener("input", (event) => {
+    const q = event.target.value.trim();
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(async () => {
+      const ticket = ++searchTicket;
+      try {
+        const page = q ? await findAccounts(q) : { items: state.switchList, matched: state.switchTotal };
+        if (ticket === searchTicket) fillSwitcher(page.items, page.matched, q);
+      } catch (error) {
+        if (ticket === searchTicket) showError(error, "Could not search the accounts");
+      }
+    }, 250);
   });
   window.addEventListener("hashchange", () => {
     if (takeTokenFromFragment()) start();

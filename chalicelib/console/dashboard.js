@@ -1,12 +1,15 @@
 // Agency Dashboard: activity and cost across the agency, by sub-account, with a
-// cost-by-sub-account bar chart. Only agency users are offered this page.
+// cost-by-sub-account bar chart. Only agency users are offered this page. The rows are a
+// page of the agency's accounts (search, order, previous/next); the totals cover them all.
 
+import { accountListControls } from "./accountlist.js";
 import { getJson } from "./api.js";
 import { horizontalBars } from "./charts.js";
-import { localDate, statusLabel } from "./format.js";
-import { badge, busy, button, dataTable, dateInput, field, h, inlineError, moneyText, section } from "./ui.js";
+import { count, localDate, statusLabel } from "./format.js";
+import { badge, busy, button, dataTable, dateInput, field, fill, h, inlineError, moneyText, section } from "./ui.js";
 
 const STATUS_TONES = { ok: "good", low: "warn", past_due: "bad" };
+const CHART_BARS = 15;
 
 function percent(value) {
   return value === null || value === undefined ? "—" : `${value}%`;
@@ -43,11 +46,16 @@ export async function render(ctx, root) {
   const summaryBox = h("div");
   const chartBox = h("div");
   const tableBox = h("div");
+  const list = accountListControls({
+    sort: "cost",
+    label: "accounts",
+    onChange: () => busy(apply, load, "Could not load the dashboard"),
+  });
   root.append(
     section("Period", filters),
     section("Agency totals", summaryBox),
     section("Cost by sub-account", chartBox),
-    section("Sub-accounts", tableBox),
+    section("Sub-accounts", list.element, tableBox),
   );
 
   async function load() {
@@ -56,6 +64,7 @@ export async function render(ctx, root) {
       report = await getJson(`/agencies/${encodeURIComponent(ctx.me.account_id)}/dashboard`, {
         from: from.value,
         to: to.value,
+        ...list.params(),
       });
     } catch (error) {
       summaryBox.replaceChildren(inlineError(error, "Could not load the dashboard"));
@@ -63,36 +72,59 @@ export async function render(ctx, root) {
       tableBox.replaceChildren();
       throw error;
     }
+    ctx.remember(report.accounts);
+    list.update(report, report.accounts.length);
     const cur = report.currency;
     const t = report.totals;
-    summaryBox.replaceChildren(
+    const others = report.totals_by_currency.filter((c) => c.currency !== cur);
+    fill(
+      summaryBox,
       h(
         "p",
         { class: "note" },
-        `${localDate(report.from)} – ${localDate(report.to)} (${report.time_zone}), compared with ` +
-          `${localDate(report.previous_from)} – ${localDate(report.previous_to)}.`,
+        `${localDate(report.from)} – ${localDate(report.to)} (${report.time_zone}), compared with the ` +
+          `${report.compared_with}, ${localDate(report.previous_from)} – ${localDate(report.previous_to)}.`,
       ),
       h(
         "dl",
         { class: "stats", "data-testid": "agency-totals" },
         stat("Total cost", h("span", { class: "big" }, moneyText(t.cost, cur))),
         stat("Change", change(t.change_percent)),
-        stat("Accounts", String(t.accounts)),
-        stat("Calls", String(t.calls)),
-        stat("Minutes", t.minutes),
-        stat("Texts", t.texts),
+        stat("Accounts", count(t.accounts)),
+        stat("Calls", count(t.calls)),
+        stat("Minutes", count(t.minutes)),
+        stat("Texts", count(t.texts)),
       ),
+      others.length
+        ? h(
+            "p",
+            { class: "note" },
+            "Accounts billed in other currencies (never added to the total above): ",
+            others.map((c, i) => [i ? "; " : "", `${c.accounts} in ${c.currency}, `, moneyText(c.cost, c.currency)]),
+            ".",
+          )
+        : null,
     );
-    chartBox.replaceChildren(
+    // The chart names the costliest accounts of this page; the table below lists them all.
+    const charted = report.accounts.filter((a) => a.currency === cur).slice(0, CHART_BARS);
+    fill(
+      chartBox,
       horizontalBars({
         title: `Cost by sub-account, ${localDate(report.from)} – ${localDate(report.to)}`,
-        items: report.accounts.map((a) => ({ label: a.account_name, amount: a.cost })),
+        items: charted.map((a) => ({ label: a.account_name, amount: a.cost })),
         currency: cur,
       }),
+      report.accounts.length > charted.length
+        ? h(
+            "p",
+            { class: "note" },
+            `The first ${charted.length} of this page's ${report.accounts.length} accounts; the table lists them all.`,
+          )
+        : null,
     );
     tableBox.replaceChildren(
       dataTable({
-        caption: "Activity and cost by account, highest cost first",
+        caption: `Activity and cost by account, ${report.sort === "name" ? "by name" : "highest cost first"}`,
         empty: "No accounts.",
         rows: report.accounts,
         columns: [
@@ -112,14 +144,14 @@ export async function render(ctx, root) {
             label: "Billing",
             cell: (a) => (a.kind === "agency" ? "Agency" : a.billing === "agency" ? "Shared" : "Own"),
           },
-          { label: "Calls", cell: (a) => String(a.calls), numeric: true },
-          { label: "Minutes", cell: (a) => a.minutes, numeric: true },
-          { label: "Texts", cell: (a) => a.texts, numeric: true },
-          { label: "Numbers", cell: (a) => a.numbers_renewed, numeric: true },
-          { label: "Cost", cell: (a) => moneyText(a.cost, cur), numeric: true },
+          { label: "Calls", cell: (a) => count(a.calls), numeric: true },
+          { label: "Minutes", cell: (a) => count(a.minutes), numeric: true },
+          { label: "Texts", cell: (a) => count(a.texts), numeric: true },
+          { label: "Numbers", cell: (a) => count(a.numbers_renewed), numeric: true },
+          { label: "Cost", cell: (a) => moneyText(a.cost, a.currency), numeric: true },
           { label: "Share", cell: (a) => percent(a.share_percent), numeric: true },
           { label: "Change", cell: (a) => change(a.change_percent), numeric: true },
-          { label: "Balance", cell: (a) => moneyText(a.balance, cur), numeric: true },
+          { label: "Balance", cell: (a) => moneyText(a.balance, a.currency), numeric: true },
           { label: "Status", cell: (a) => badge(statusLabel(a.status), STATUS_TONES[a.status]) },
         ],
       }),
@@ -128,6 +160,7 @@ export async function render(ctx, root) {
 
   filters.addEventListener("submit", (event) => {
     event.preventDefault();
+    list.reset();
     busy(apply, load, "Could not load the dashboard");
   });
   await busy(apply, load, "Could not load the dashboard");

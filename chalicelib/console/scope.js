@@ -1,13 +1,16 @@
 // The account filter of the Logs and Usage pages: the whole agency, or one account.
 // Sub-account users have only their own account, so they are never offered the agency.
 
-/** [value, label] options: "agency" and "account:<id>" (agency users), or the one account. */
+/** [value, label] options: "agency" and "account:<id>" (agency users: the whole agency, its own
+ * account, and the sub-account being viewed; another one is a switch away), or the one account. */
 export function scopeOptions(ctx) {
   if (!ctx.isAgencyUser) return [[`account:${ctx.me.account_id}`, ctx.me.name]];
-  return [
+  const options = [
     ["agency", `All accounts of ${ctx.me.name}`],
-    ...ctx.accounts.map((a) => [`account:${a.account_id}`, a.kind === "agency" ? `${a.name} (agency's own)` : a.name]),
+    [`account:${ctx.me.account_id}`, `${ctx.me.name} (agency's own)`],
   ];
+  if (ctx.account.account_id !== ctx.me.account_id) options.push([`account:${ctx.account.account_id}`, ctx.account.name]);
+  return options;
 }
 
 /** The agency when the agency itself is being viewed, else the account being viewed. */

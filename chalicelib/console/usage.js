@@ -1,6 +1,7 @@
 // Usage: usage and cost by category over a date range, for one account or the whole
 // agency, grouped by day, week, month or in total; a chart, tables and CSV download.
 
+import { accountListControls } from "./accountlist.js";
 import { download, getJson } from "./api.js";
 import { stackedColumns } from "./charts.js";
 import { categoryLabel, localDate, money, monthStart, quantity, sumAmounts, today } from "./format.js";
@@ -102,7 +103,11 @@ export async function render(ctx, root) {
   );
   const chartBox = h("div");
   const tablesBox = h("div");
-  root.append(section("Report", filters), section("Cost over time", chartBox), section("Details", tablesBox));
+  const accountsBox = h("div");
+  // The agency's accounts, a page at a time; the totals above always cover every account.
+  const list = accountListControls({ sort: "name", label: "accounts", onChange: () => busy(apply, load, "Could not load the usage report") });
+  const accountsSection = section("Accounts", list.element, accountsBox);
+  root.append(section("Report", filters), section("Cost over time", chartBox), section("Details", tablesBox), accountsSection);
 
   function params() {
     return { from: from.value, to: to.value, group_by: groupBy.value };
@@ -111,8 +116,9 @@ export async function render(ctx, root) {
   async function load() {
     const { path, agency } = scopeSource(ctx, scope.value, "usage");
     let report;
+    accountsSection.hidden = !agency;
     try {
-      report = await getJson(path, params());
+      report = await getJson(path, agency ? { ...params(), ...list.params() } : params());
     } catch (error) {
       chartBox.replaceChildren(inlineError(error, "Could not load the usage report"));
       tablesBox.replaceChildren();
@@ -143,17 +149,30 @@ export async function render(ctx, root) {
     );
     const parts = [categoryTable("Totals by category", totals, totalAmount, cur)];
     if (agency) {
-      parts.push(
+      ctx.remember(report.accounts);
+      list.update(report, report.accounts.length);
+      const others = report.totals_by_currency.filter((c) => c.currency !== cur);
+      accountsBox.replaceChildren(
         dataTable({
           caption: "Cost by account",
+          empty: "No accounts.",
           rows: report.accounts,
           columns: [
             { label: "Account", cell: (a) => a.account_name, rowHeader: true },
             { label: "Billing", cell: (a) => (a.billing === "agency" ? "Shared (agency pays)" : "Own balance") },
             { label: "Time zone", cell: (a) => a.time_zone },
-            { label: "Cost", cell: (a) => money(a.total_amount, cur), numeric: true },
+            { label: "Cost", cell: (a) => money(a.total_amount, a.currency || cur), numeric: true },
           ],
         }),
+        others.length
+          ? h(
+              "p",
+              { class: "note" },
+              "Accounts billed in other currencies (not in the totals above): ",
+              others.map((c, i) => `${i ? "; " : ""}${c.accounts} in ${c.currency}, ${money(c.total_amount, c.currency)}`),
+              ".",
+            )
+          : null,
       );
     }
     parts.push(periodTable(rows, report.group_by, cur));
@@ -162,6 +181,7 @@ export async function render(ctx, root) {
 
   filters.addEventListener("submit", (event) => {
     event.preventDefault();
+    list.reset();
     busy(apply, load, "Could not load the usage report");
   });
   csv.addEventListener("click", () =>

@@ -164,8 +164,8 @@ def _add_months(day: date, months: int) -> date:
 
 def comparison_period(first: date, last: date) -> Comparison:
     """What a range is compared with: the previous calendar period for whole months (a month,
-    a quarter, a year, any run of months) and for a week from Monday; otherwise the days of
-    the same length just before."""
+    a quarter, a year, any run of months) and for a week from Monday; the same days of the
+    previous month for a month to date; otherwise the days of the same length just before."""
     months = _months_between(first, last)
     if months is not None:
         prev_first = _add_months(first, -months)
@@ -173,6 +173,15 @@ def comparison_period(first: date, last: date) -> Comparison:
             months, f"previous {months} months"
         )
         return Comparison(prev_first, first - timedelta(days=1), label)
+    if first.day == 1 and (first.year, first.month) == (last.year, last.month):
+        # Month to date: the same days of the previous month (the 1st to the 10th, say).
+        prev_first = _add_months(first, -1)
+        days = min(last.day, _days_in_month(prev_first.year, prev_first.month))
+        return Comparison(
+            prev_first,
+            prev_first.replace(day=days),
+            "same days of the previous month",
+        )
     length = (last - first).days + 1
     label = "previous week" if length == 7 and first.weekday() == 0 else f"previous {length} days"
     if length == 1:

@@ -321,8 +321,12 @@ def test_admin_downloads_csv(console: Console, stack: Stack, tmp_path: Path) -> 
     assert {line.split(",")[4] for line in lines[1:]} == {"call_minutes"}
     expect(page.locator("#status")).to_have_text("Downloaded logs-agency_demo.csv.")
 
+    # One sub-account's usage: view that account (the switcher), its Usage shows it.
+    page.get_by_label("Viewing account").select_option("acct_own_1")
+    page.get_by_role("button", name="Switch").click()
+    console.wait_idle()
     console.open("Usage")
-    page.get_by_label("Account", exact=True).select_option("account:acct_own_1")
+    expect(page.get_by_label("Account", exact=True)).to_have_value("account:acct_own_1")
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download CSV").click()
     assert download_info.value.suggested_filename == "usage-acct_own_1.csv"

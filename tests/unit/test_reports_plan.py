@@ -70,6 +70,17 @@ def test_whole_calendar_periods_compare_with_the_previous_one() -> None:
         (date(2026, 11, 24), date(2026, 11, 30)): (date(2026, 11, 17), date(2026, 11, 23), "previous 7 days"),
         (date(2026, 3, 17), date(2026, 11, 23)): (date(2025, 7, 8), date(2026, 3, 16), "previous 252 days"),
         (date(2026, 11, 5), date(2026, 11, 5)): (date(2026, 11, 4), date(2026, 11, 4), "previous day"),
+        (date(2026, 12, 1), date(2026, 12, 10)): (
+            date(2026, 11, 1),
+            date(2026, 11, 10),
+            "same days of the previous month",
+        ),
+        (date(2026, 3, 1), date(2026, 3, 30)): (date(2026, 2, 1), date(2026, 2, 28), "same days of the previous month"),
+        (date(2026, 12, 1), date(2026, 12, 1)): (
+            date(2026, 11, 1),
+            date(2026, 11, 1),
+            "same days of the previous month",
+        ),
     }
     for (first, last), (prev_first, prev_last, label) in cases.items():
         compared = comparison_period(first, last)
@@ -82,7 +93,9 @@ def test_the_compared_period_ends_the_day_before_and_never_overlaps(first, lengt
 
     last = first + timedelta(days=length)
     compared = comparison_period(first, last)
-    assert compared.last == first - timedelta(days=1) and compared.first <= compared.last
+    assert compared.first <= compared.last < first
+    if compared.label != "same days of the previous month":
+        assert compared.last == first - timedelta(days=1)
 
 
 # -- paging through an agency's accounts ----------------------------------------------------------
