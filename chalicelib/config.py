@@ -7,7 +7,8 @@ everything here is resolved lazily and cached; `reset_settings()` drops the cach
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 # A printed, well-known default so `make run` works out of the box; deployed
@@ -31,9 +32,12 @@ class Settings:
     sender: str  # BILLING_SENDER: the verified SES identity emails come from
     statements_queue_name: str = "statements"
     statements_dlq_name: str = "statements-dlq"
+    # BILLING_<BASE>_TABLE: a table's own name. A deployed stack names its tables
+    # itself (several stacks share an account), so it passes every name.
+    table_names: Mapping[str, str] = field(default_factory=dict)
 
     def table_name(self, base: str) -> str:
-        return f"{self.table_prefix}{base}"
+        return self.table_names.get(base) or f"{self.table_prefix}{base}"
 
     @cached_property
     def jwt_secret(self) -> str:
@@ -65,7 +69,22 @@ def get_settings() -> Settings:
         sender=env.get("BILLING_SENDER", "billing@example.com"),
         statements_queue_name=env.get("BILLING_STATEMENTS_QUEUE", "statements"),
         statements_dlq_name=env.get("BILLING_STATEMENTS_DLQ", "statements-dlq"),
+        table_names=_table_names(env),
     )
+
+
+def table_name_variable(base: str) -> str:
+    """The variable naming one table: `ledger_entries` -> BILLING_LEDGER_ENTRIES_TABLE."""
+    return f"BILLING_{base.upper()}_TABLE"
+
+
+def _table_names(env: Mapping[str, str]) -> dict[str, str]:
+    prefix, suffix = "BILLING_", "_TABLE"
+    return {
+        key[len(prefix) : -len(suffix)].lower(): value
+        for key, value in env.items()
+        if key.startswith(prefix) and key.endswith(suffix) and len(key) > len(prefix + suffix) and value
+    }
 
 
 class ConfigurationError(RuntimeError):
