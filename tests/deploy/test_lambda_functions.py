@@ -29,12 +29,8 @@ import pytest
 
 from chalicelib.domain.access import Role
 from chalicelib.services.tokens import issue_token
-from deploy.package import Package
-from deploy.runtime import lambda_python, unpack
-from deploy.template import INTAKE_QUEUE, log_group_logical_id, queue_logical_id, role_logical_id
-from devtools.environment import apply_env, restore_env
-from tests.deploy import cfn
-from tests.deploy.lambda_stack import (
+from deploy import cfn
+from deploy.lambda_stack import (
     LambdaStack,
     api_event,
     authorizer_context,
@@ -42,6 +38,10 @@ from tests.deploy.lambda_stack import (
     sqs_records,
     token_event,
 )
+from deploy.package import Package
+from deploy.runtime import lambda_python, unpack
+from deploy.template import INTAKE_QUEUE, log_group_logical_id, queue_logical_id, role_logical_id
+from devtools.environment import apply_env, restore_env
 
 SECRET = "deploy-test-secret-0123456789abcdef0123456789"
 AGENCY, SHARED, OWN, FRESH = "dt_agency", "dt_shared", "dt_own", "dt_fresh"
@@ -107,24 +107,8 @@ def flow(
         endpoints={"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint},
     )
     # The stand-ins: the stack's tables and queues under the names the template resolves to.
+    saved = apply_env({**lambdas.stand_in_env(), "BILLING_JWT_SECRET": SECRET})
     q = lambdas.queue_name
-    saved = apply_env(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": cfn.REGION,
-            "AWS_ENDPOINT_URL": moto_endpoint,
-            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
-            "BILLING_TABLE_PREFIX": prefix,
-            "BILLING_USAGE_QUEUE": q("usage-events.fifo"),
-            "BILLING_USAGE_DLQ": q("usage-events-dlq.fifo"),
-            "BILLING_TASKS_QUEUE": q("billing-tasks"),
-            "BILLING_TASKS_DLQ": q("billing-tasks-dlq"),
-            "BILLING_STATEMENTS_QUEUE": q("statements"),
-            "BILLING_STATEMENTS_DLQ": q("statements-dlq"),
-            "BILLING_JWT_SECRET": SECRET,
-        }
-    )
     stripe = StripeStub().start()
     try:
         create_all()

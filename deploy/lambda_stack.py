@@ -1,11 +1,13 @@
 """The packaged stack, run as Lambda would run it, against DynamoDB Local and moto.
 
 `LambdaStack` gives every table and queue of the template a physical name (a unique
-prefix, as CloudFormation would name them after the stack), creates them in the
-stand-ins, resolves each function's environment from the template, and `invoke()`s
-a function: the zip unpacked, in a Python that has only boto3, one process per
-function (deploy/runtime.py, deploy/lambda_driver.py), with AWS's own event shapes
-(`api_event`, `token_event`, `sqs_records`, `scheduled_event`).
+prefix, as CloudFormation would name them after the stack), resolves each
+function's environment from the template (`stand_in_env()` points this process at
+the same names, to create them and seed data), and `invoke()`s a function: the zip
+unpacked, in a Python that has only boto3, one process per function
+(deploy/runtime.py, deploy/lambda_driver.py), with AWS's own event shapes
+(`api_event`, `token_event`, `sqs_records`, `scheduled_event`). Used by
+tests/deploy and bench/deploy_cost.py.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from deploy.template import INTAKE_QUEUE, log_group_logical_id, queue_logical_id, role_logical_id, table_logical_id
-from tests.deploy import cfn
+from . import cfn
+from .template import INTAKE_QUEUE, log_group_logical_id, queue_logical_id, role_logical_id, table_logical_id
 
-DRIVER = Path(__file__).resolve().parent.parent.parent / "deploy" / "lambda_driver.py"
+DRIVER = Path(__file__).resolve().parent / "lambda_driver.py"
 API_ID = "a1b2c3d4e5"
 QUEUES = (
     "usage-events.fifo",
@@ -84,6 +86,24 @@ class LambdaStack:
 
     # -- names ------------------------------------------------------------------------------
 
+    def stand_in_env(self) -> dict[str, str]:
+        """What points this process (devtools.resources, the services) at the stack's names."""
+        q = self.queue_name
+        return {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": cfn.REGION,
+            "AWS_REGION": cfn.REGION,
+            **self.endpoints,
+            "BILLING_TABLE_PREFIX": self.prefix,
+            "BILLING_USAGE_QUEUE": q("usage-events.fifo"),
+            "BILLING_USAGE_DLQ": q("usage-events-dlq.fifo"),
+            "BILLING_TASKS_QUEUE": q("billing-tasks"),
+            "BILLING_TASKS_DLQ": q("billing-tasks-dlq"),
+            "BILLING_STATEMENTS_QUEUE": q("statements"),
+            "BILLING_STATEMENTS_DLQ": q("statements-dlq"),
+        }
+
     def queue_name(self, queue: str) -> str:
         return self.stack.names[queue_logical_id(queue)]
 
@@ -104,7 +124,8 @@ class LambdaStack:
         statements: list[Any] = []
         for policy in role.get("Policies", []):
             statements += self.stack.resolve(policy["PolicyDocument"])["Statement"]
-        assert not role.get("ManagedPolicyArns"), f"{function}: managed policies are not least privilege"
+        if role.get("ManagedPolicyArns"):
+            raise ValueError(f"{function}: managed policies are not least privilege")
         return {"Version": "2012-10-17", "Statement": statements}
 
     # -- running a function -------------------------------------------------------------------
@@ -151,7 +172,8 @@ class LambdaStack:
             text=True,
             timeout=300,
         )
-        assert process.returncode == 0, f"{function}: the driver failed\n{process.stderr[-4000:]}"
+        if process.returncode != 0:
+            raise RuntimeError(f"{function}: the driver failed\n{process.stderr[-4000:]}")
         result = json.loads(result_path.read_text())
         run = Run(
             function=function,
@@ -162,7 +184,8 @@ class LambdaStack:
             peak_rss_kb=result["peak_rss_kb"],
         )
         for invocation in run.invocations:
-            assert invocation.error is None, f"{function} raised:\n{invocation.error}\n{process.stdout[-3000:]}"
+            if invocation.error is not None:
+                raise RuntimeError(f"{function} raised:\n{invocation.error}\n{process.stdout[-3000:]}")
         self.runs.append(run)
         return run
 
