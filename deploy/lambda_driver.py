@@ -9,7 +9,7 @@ function containers of its own:
 REQUEST: {"handler": "app.ingest_usage_events", "function_name": "...", "memory_mb": 512,
           "invocations": [{"event": <event>, "interleave": {"before": "TransactWriteItems", "event": <event>}}]}
 RESULT:  {"init_ms", "invocations": [{"response", "error", "ms", "calls": [...], "interleaved": <response>}],
-          "peak_rss_kb", "cpu_s"}
+          "peak_rss_kb" (VmHWM), "cpu_s"}
 
 The handler is imported as Lambda's init does (timed), then called once per event
 with a Lambda-shaped context. Every botocore API call (PynamoDB's included) is
@@ -59,8 +59,13 @@ def _recording(self: Any, operation_name: str, api_params: dict[str, Any]) -> An
         run = _interleave.pop("run")
         _interleave.clear()
         run()
-    _calls.append(_describe(self.meta.service_model.service_name, operation_name, api_params))
-    return _make_api_call(self, operation_name, api_params)
+    call = _describe(self.meta.service_model.service_name, operation_name, api_params)
+    _calls.append(call)
+    started = time.perf_counter()
+    try:
+        return _make_api_call(self, operation_name, api_params)
+    finally:
+        call["ms"] = round((time.perf_counter() - started) * 1000, 1)
 
 
 botocore.client.BaseClient._make_api_call = _recording  # type: ignore[attr-defined]
@@ -79,6 +84,19 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _peak_rss_kb() -> int:
+    """This process's peak resident set (Linux's VmHWM). getrusage's ru_maxrss would not do: it
+    survives execve, so a process started by a bigger one reports its parent's peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _trace_header() -> str:
@@ -130,7 +148,7 @@ def main(request_path: str, result_path: str) -> int:
     result = {
         "init_ms": round(init_ms, 1),
         "invocations": invocations,
-        "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "peak_rss_kb": _peak_rss_kb(),
         "cpu_s": round(time.process_time(), 3),
     }
     with open(result_path, "w") as f:

@@ -466,3 +466,32 @@ def test_chalices_policy_file_is_a_deny_everything_placeholder(resources: dict[s
     for function in of_type(resources, "AWS::Serverless::Function"):
         policies = resources[role_logical_id(function)]["Properties"]["Policies"]
         assert [p["PolicyName"] for p in policies] == [f"{function}Access"], function
+
+
+def test_retained_tables_can_be_imported_into_a_new_stack(template: dict[str, Any], tmp_path: Path) -> None:
+    from deploy.reattach import match_tables, reattach
+
+    left = [f"oldstack-{table_logical_id(base)}-1A2B3C4D5E" for base in sorted(PROTECTED_TABLES)]
+    names = match_tables([*left, "someone-else-table", "oldstack-IdempotencyKeysTable-9Z8Y7X"])
+    assert set(names) == {table_logical_id(base) for base in PROTECTED_TABLES}  # the unprotected one is not kept
+    files = reattach(template, names)
+    tables = files["tables.json"]["Resources"]
+    assert set(tables) == set(names)
+    for logical, resource in tables.items():
+        assert resource["Properties"]["TableName"] == names[logical]
+        assert resource["DeletionPolicy"] == "Retain"  # an import requires it
+    assert files["import.json"] == [
+        {"ResourceType": "AWS::DynamoDB::Table", "LogicalResourceId": k, "ResourceIdentifier": {"TableName": v}}
+        for k, v in names.items()
+    ]
+    full = files["sam.json"]
+    for logical, resource in full["Resources"].items():
+        original = template["Resources"][logical]
+        if logical in names:
+            original = {**original, "Properties": {**original["Properties"], "TableName": names[logical]}}
+        assert resource == original, logical
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    for file in ("tables.json", "sam.json"):
+        (tmp_path / file).write_text(json.dumps(files[file]))
+        result = subprocess.run([str(cfn_lint), str(tmp_path / file)], capture_output=True, text=True)
+        assert result.returncode == 0, f"{file}: {result.stdout}{result.stderr}"
