@@ -9,7 +9,7 @@ function containers of its own:
 REQUEST: {"handler": "app.ingest_usage_events", "function_name": "...", "memory_mb": 512,
           "invocations": [{"event": <event>, "interleave": {"before": "TransactWriteItems", "event": <event>}}]}
 RESULT:  {"init_ms", "invocations": [{"response", "error", "ms", "calls": [...], "interleaved": <response>}],
-          "peak_rss_kb" (VmHWM), "cpu_s"}
+          "peak_rss_kb" (VmHWM), "cpu_s", "xray_loaded"}
 
 The handler is imported as Lambda's init does (timed), then called once per event
 with a Lambda-shaped context. Every botocore API call (PynamoDB's included) is
@@ -150,6 +150,7 @@ def main(request_path: str, result_path: str) -> int:
         "invocations": invocations,
         "peak_rss_kb": _peak_rss_kb(),
         "cpu_s": round(time.process_time(), 3),
+        "xray_loaded": "aws_xray_sdk" in sys.modules,  # the Powertools Tracer is only imported when tracing
     }
     with open(result_path, "w") as f:
         json.dump(result, f, default=str)

@@ -57,6 +57,7 @@ class Run:
     stderr: str
     init_ms: float
     peak_rss_kb: int
+    xray_loaded: bool = False
 
 
 @dataclass
@@ -182,6 +183,7 @@ class LambdaStack:
             stderr=process.stderr,
             init_ms=result["init_ms"],
             peak_rss_kb=result["peak_rss_kb"],
+            xray_loaded=result["xray_loaded"],
         )
         for invocation in run.invocations:
             if invocation.error is not None:

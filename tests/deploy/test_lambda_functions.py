@@ -401,6 +401,14 @@ def test_the_billing_worker_recharges_and_the_sender_sends(flow: Flow) -> None:
     assert _body(flow.responses["statement"])["status"] == "sent"
 
 
+def test_functions_trace_with_x_ray_when_the_stack_says_so(flow: Flow) -> None:
+    tracing = flow.lambdas.stack.condition("TracingOn")
+    assert tracing  # the default: Tracing=Active
+    for run in flow.lambdas.runs:
+        # The authorizer is not wrapped by the app's middleware: Lambda traces it, the tracer does not.
+        assert run.xray_loaded == (run.function != "JwtAuth"), run.function
+
+
 def test_every_log_line_is_json_and_written_once(flow: Flow) -> None:
     for run in flow.lambdas.runs:
         lines = [line for line in run.stdout.splitlines() if line.strip()]
