@@ -88,7 +88,7 @@ statements-now: venv
 	$(PY) -m devtools.run exec $(PY) -m devtools.statements_now $(if $(AT),--at $(AT))
 
 clean:
-	rm -rf .local/dynamodb-data .local/tokens.env .pytest_cache .mypy_cache .ruff_cache .hypothesis dist
+	rm -rf .local/dynamodb-data .local/tokens.env .local/lambda-runtime .pytest_cache .mypy_cache .ruff_cache .hypothesis dist
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

@@ -18,7 +18,9 @@ from chalicelib.api.statements import statements_bp
 from chalicelib.api.usage import usage_bp
 from chalicelib.observability import log_context, record_ingest
 
-app = Chalice(app_name="charges-and-usage")
+# configure_logs=False: Chalice's plain-text handler would sit on the logger the
+# Powertools JSON logger uses (both are named after the app) and print every line twice.
+app = Chalice(app_name="charges-and-usage", configure_logs=False)
 app.register_blueprint(auth_bp)
 app.register_blueprint(accounts_bp)
 app.register_blueprint(logs_bp)
@@ -27,15 +29,27 @@ app.register_blueprint(payments_bp)
 app.register_blueprint(usage_bp)
 app.register_blueprint(statements_bp)
 app.register_blueprint(console_bp)
+app.register_blueprint(openapi_bp)
 # Statement PDFs: API Gateway returns binary bodies to requests that Accept this type.
 app.api.binary_types.append("application/pdf")
-app.register_middleware(reject_unauthenticated, "http")
-app.register_blueprint(openapi_bp)
+# The first registered runs outermost: every request is logged, the refused ones too.
 app.register_middleware(log_context, "all")
+app.register_middleware(reject_unauthenticated, "http")
 
 USAGE_QUEUE = "usage-events.fifo"
+USAGE_INTAKE_QUEUE = "usage-events-intake"
 BILLING_TASKS_QUEUE = "billing-tasks"
 STATEMENTS_QUEUE = "statements"
+
+
+# Producers' events from EventBridge (a standard queue) onto the FIFO usage queue, one
+# message group per billing account, packed up to 100 events a message.
+@app.on_sqs_message(queue=USAGE_INTAKE_QUEUE, batch_size=500, maximum_batching_window_in_seconds=2)
+def route_usage_events(event: SQSEvent) -> dict[str, Any]:
+    from chalicelib.handlers.routing import route_usage
+
+    response, _ = route_usage(event)
+    return response
 
 
 # FIFO event sources take at most 10 messages a batch; a message may carry many

@@ -36,7 +36,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import agency_scale, import_cost, ingest, reports, statements
+from . import agency_scale, deploy_cost, import_cost, ingest, reports, statements
 from .counting import RequestCounter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,6 +137,7 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
             "value": render["ratio_to_import_boto3"],
             "met": render["pdf_reproducible"],
         }
+    checks.update(deploy_cost.targets(results))
     checks_met = [c["met"] for c in checks.values()]
     return {"checks": checks, "all_met": all(checks_met) if checks_met else None}
 
@@ -307,6 +308,8 @@ def print_report(results: dict[str, Any]) -> None:
             f"  render {r['table_rows']:,} rows: HTML {r['html_ms']:.0f} ms + PDF {r['pdf_ms']:.0f} ms "
             f"({r['pdf_bytes']:,} bytes) = {r['ratio_to_import_boto3']}x import boto3 ({r['import_boto3_ms']:.0f} ms)"
         )
+    if (results.get("deploy_cost") or {}).get("package"):
+        deploy_cost.print_report(results["deploy_cost"])
     checks = results["targets"]["checks"]
     if checks:
         print("\ntargets")
@@ -393,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--only",
-        choices=("ingest", "agency_scale", "import_cost", "reports", "statements"),
+        choices=("ingest", "agency_scale", "import_cost", "reports", "statements", "deploy_cost"),
         help="run one benchmark only",
     )
     parser.add_argument("--endpoint", help="use this running DynamoDB Local instead of starting one")
@@ -423,6 +426,13 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # report it, and still run (and write) the rest
             failures.append("import_cost")
             results["import_cost"] = {"error": _failure(exc)}
+    if args.only in (None, "deploy_cost"):  # the package's size and cold import, each function's memory
+        print("deploy_cost: building (or reusing) the package, measuring ...", flush=True)
+        try:
+            results["deploy_cost"] = deploy_cost.run(args.endpoint)
+        except Exception as exc:
+            failures.append("deploy_cost")
+            results["deploy_cost"] = {"error": _failure(exc)}
     if args.only in (None, "ingest"):
         from .stack import dynamodb
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -38,9 +38,12 @@ class Settings:
     company_name: str = "Charges & Usage"
     company_address: tuple[str, ...] = ()
     company_tax_id: str = ""
+    # BILLING_<BASE>_TABLE: a table's own name. A deployed stack names its tables
+    # itself (several stacks share an account), so it passes every name.
+    table_names: Mapping[str, str] = field(default_factory=dict)
 
     def table_name(self, base: str) -> str:
-        return f"{self.table_prefix}{base}"
+        return self.table_names.get(base) or f"{self.table_prefix}{base}"
 
     @cached_property
     def jwt_secret(self) -> str:
@@ -73,6 +76,7 @@ def get_settings() -> Settings:
         statements_queue_name=env.get("BILLING_STATEMENTS_QUEUE", "statements"),
         statements_dlq_name=env.get("BILLING_STATEMENTS_DLQ", "statements-dlq"),
         **_company(stage, env),
+        table_names=_table_names(env),
     )
 
 
@@ -99,6 +103,20 @@ def _company(stage: str, env: Mapping[str, str]) -> dict[str, Any]:
         "company_name": value("BILLING_COMPANY_NAME") or "Charges & Usage",
         "company_address": address,
         "company_tax_id": value("BILLING_COMPANY_TAX_ID"),
+    }
+
+
+def table_name_variable(base: str) -> str:
+    """The variable naming one table: `ledger_entries` -> BILLING_LEDGER_ENTRIES_TABLE."""
+    return f"BILLING_{base.upper()}_TABLE"
+
+
+def _table_names(env: Mapping[str, str]) -> dict[str, str]:
+    prefix, suffix = "BILLING_", "_TABLE"
+    return {
+        key[len(prefix) : -len(suffix)].lower(): value
+        for key, value in env.items()
+        if key.startswith(prefix) and key.endswith(suffix) and len(key) > len(prefix + suffix) and value
     }
 
 

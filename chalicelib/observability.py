@@ -6,28 +6,76 @@ the request is about (`account_id`), the caller (`principal`, `role`) and, in th
 usage pipeline, the `event_id` and `message_id`. `log_context` is the middleware
 that adds and removes the per-invocation keys.
 
+Every line is written once, as JSON: the Powertools logger is the only handler on
+its logger (app.py turns Chalice's own plain-text handler off) and it does not
+propagate to the root logger (where Lambda's runtime and `chalice local` have
+theirs).
+
 Metrics are CloudWatch embedded-metric-format documents written to the log (no
 API call, no extra latency): EventsCharged, DuplicatesDropped, DeadLettered,
 EventsRetried (per usage batch), Recharges (by outcome), StatementsSent,
 RateLimited (by action), in the ChargesAndUsage namespace.
+
+Tracing (X-Ray through the Powertools Tracer) is on when POWERTOOLS_TRACE_DISABLED
+is `false` (a deployed stack sets it from its `Tracing` parameter): each invocation
+is a `## <function>` subsegment annotated with ColdStart, and every AWS call made
+through botocore is a subsegment of it. Otherwise the tracer is never imported.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
 SERVICE = "charges-and-usage"
 NAMESPACE = "ChargesAndUsage"
+TRACING_VARIABLE = "POWERTOOLS_TRACE_DISABLED"
+
+_cold_start = True
 
 
 @lru_cache(maxsize=1)
 def get_logger() -> Any:
     from aws_lambda_powertools import Logger
 
-    return Logger(service=SERVICE)
+    logger = Logger(service=SERVICE)
+    # Its own stdout handler writes the JSON line; a root handler would write a copy.
+    logging.getLogger(SERVICE).propagate = False
+    return logger
+
+
+def tracing_enabled() -> bool:
+    return os.environ.get(TRACING_VARIABLE, "true").strip().lower() in ("false", "0", "no")
+
+
+@lru_cache(maxsize=1)
+def get_tracer() -> Any:
+    """The Powertools Tracer (botocore patched), or None when tracing is off."""
+    if not tracing_enabled():
+        return None
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE, patch_modules=["botocore"])
+
+
+@contextlib.contextmanager
+def traced(name: str) -> Iterator[None]:
+    """A `## name` X-Ray subsegment around an invocation (nothing when tracing is off)."""
+    global _cold_start
+    cold, _cold_start = _cold_start, False
+    tracer = get_tracer()
+    if tracer is None or tracer.disabled:
+        yield
+        return
+    with tracer.provider.in_subsegment(f"## {name}") as subsegment:
+        subsegment.put_annotation(key="ColdStart", value=cold)
+        subsegment.put_annotation(key="Service", value=SERVICE)
+        yield
 
 
 def record_count(name: str, value: int = 1, **dimensions: str) -> None:
@@ -98,8 +146,10 @@ def log_context(event: Any, get_response: Callable[[Any], Any]) -> Any:
     keys = {k: v for k, v in keys.items() if v is not None}
     logger.append_keys(**keys)
     started = time.perf_counter()
+    name = getattr(lambda_context, "function_name", None) or "handler"
     try:
-        response = get_response(event)
+        with traced(name):
+            response = get_response(event)
         if is_http:
             status = getattr(response, "status_code", 200)
             log = logger.warning if status >= 500 else logger.info

@@ -6,8 +6,16 @@
 Steps: write the merge template (deploy/template.py) to dist/merge-template.json,
 run `chalice package --stage prod --merge-template dist/merge-template.json`, then
 take boto3/botocore/s3transfer out of the zip (Lambda's Python runtime provides them;
-Chalice vendors botocore because PynamoDB depends on it). Chalice downloads
-manylinux wheels for Lambda's platform from PyPI (it never uses this machine's).
+Chalice vendors botocore because PynamoDB depends on it) and add the bytecode of
+every module. Chalice downloads manylinux wheels for Lambda's platform from PyPI (it
+never uses this machine's).
+
+Bytecode: Lambda's task root is read-only, so a zip without `__pycache__` compiles
+every module it imports on every cold start. The `.pyc` files are compiled by this
+Python (which is the runtime's version: Chalice picks the runtime from it) as
+unchecked-hash pycs (PEP 552), which the interpreter loads without looking at the
+source's timestamp (the zip's timestamps do not survive intact) and which point
+tracebacks at /var/task, Lambda's task root.
 
 The result is reused while nothing it is made from changes (requirements,
 app.py, chalicelib/, templates/, .chalice/, deploy/, Chalice's and Python's
@@ -17,11 +25,15 @@ versions): the key is stored in dist/package/.key.
 from __future__ import annotations
 
 import argparse
+import compileall
 import hashlib
+import json
 import os
+import py_compile
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
@@ -36,6 +48,7 @@ STAGE = "prod"
 
 # Provided by Lambda's Python runtime: never shipped in the zip.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+TASK_ROOT = "/var/task"  # where Lambda unpacks the zip
 
 _SOURCES = ("requirements.txt", "app.py", "chalicelib", "templates", ".chalice", "deploy")
 _SKIP_DIRS = {"__pycache__", "deployments", "deployed"}
@@ -98,6 +111,54 @@ def strip_runtime_provided(zip_path: Path) -> int:
     return dropped
 
 
+def runtime_of(template: Path) -> str:
+    """The one Python runtime of the template's functions ("python3.11")."""
+    resources = json.loads(template.read_text())["Resources"].values()
+    untyped = [r for r in resources if "Type" not in r]
+    if untyped:  # the merge template patched a resource Chalice did not generate
+        raise RuntimeError(f"resources without a Type after the merge: {untyped}")
+    runtimes = {r["Properties"]["Runtime"] for r in resources if r["Type"] == "AWS::Serverless::Function"}
+    if len(runtimes) != 1:
+        raise RuntimeError(f"expected one runtime for every function, found {sorted(runtimes)}")
+    return str(runtimes.pop())
+
+
+def add_bytecode(zip_path: Path, runtime: str) -> int:
+    """Add `__pycache__/<module>.cpython-XY.pyc` for every module of the zip; returns how many.
+
+    Only this interpreter's version can be compiled here, so it must be the runtime's.
+    """
+    here = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if runtime != here:
+        raise RuntimeError(f"the functions run {runtime}, but bytecode can only be compiled for {here} here")
+    tmp_zip = zip_path.with_suffix(".tmp.zip")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        with zipfile.ZipFile(zip_path) as source:
+            source.extractall(root)
+            originals = source.infolist()
+        compileall.compile_dir(
+            root,
+            quiet=2,
+            stripdir=str(root),
+            prependdir=TASK_ROOT,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            workers=0,
+        )
+        compiled = sorted(p for p in root.rglob("__pycache__/*.pyc"))
+        with zipfile.ZipFile(tmp_zip, "w", zipfile.ZIP_DEFLATED) as target:
+            for info in originals:
+                target.writestr(info, (root / info.filename).read_bytes() if not info.is_dir() else b"")
+            for pyc in compiled:
+                name = str(pyc.relative_to(root))
+                info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                target.writestr(info, pyc.read_bytes())
+    tmp_zip.replace(zip_path)
+    return len(compiled)
+
+
 def _prune_chalice_cache(keep: int = 2) -> None:
     """Chalice keeps a zip per app version in .chalice/deployments; keep only the newest few."""
     cache = ROOT / ".chalice" / "deployments"
@@ -130,6 +191,7 @@ def build(force: bool = False, verbose: bool = True) -> Package:
     if result.returncode != 0 or "Could not install dependencies" in output:
         raise RuntimeError(f"chalice package failed ({result.returncode}):\n{output}")
     strip_runtime_provided(staging / "deployment.zip")
+    add_bytecode(staging / "deployment.zip", runtime_of(staging / "sam.json"))
     _prune_chalice_cache()
     shutil.rmtree(OUT, ignore_errors=True)
     staging.replace(OUT)

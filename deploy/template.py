@@ -1,25 +1,30 @@
 """The CloudFormation/SAM resources merged into Chalice's template (`chalice package --merge-template`).
 
-Chalice generates the functions, their roles (from .chalice/policy.json), the API
-and the SQS event sources. This module generates what it does not, from the code
-itself so that it cannot drift:
+Chalice generates the functions, a role per function, the API and the event
+sources. This module generates the rest, and overrides what Chalice leaves at its
+defaults, from the code itself so that it cannot drift:
 
 - one DynamoDB table per PynamoDB model in `all_models()`, with its exact keys and
   indexes (on demand, point-in-time recovery; deletion protection and Retain on the
-  tables whose loss loses money or history; TTL where the model names one);
+  tables that hold customers' data or what statements are built from; TTL where the
+  model names one). No table or queue has a fixed name: CloudFormation names them
+  after the stack, so several stacks (prod, staging) live side by side in one
+  account and region, and each function is told the names in its environment;
 - every queue an `@app.on_sqs_message` handler consumes, each with a dead-letter
-  queue and a redrive policy, and `FunctionResponseTypes: [ReportBatchItemFailures]`
-  patched onto every SQS event source Chalice generates (it never sets it);
+  queue, a visibility timeout of 6x its consumer's timeout, and
+  `FunctionResponseTypes: [ReportBatchItemFailures]` on the event source;
+- per function (deploy/functions.py): MemorySize and Timeout, a log group of its own
+  (JSON format, retention a parameter), X-Ray tracing (a parameter) and an IAM role
+  with exactly the access its code uses, every ARN built from the partition, region
+  and account of the stack;
 - producers' usage events: an EventBridge rule -> a standard intake queue (queue
-  policy for that rule only) -> an EventBridge Pipe -> the FIFO usage queue, with
-  MessageGroupId taken from the event's `account_id` and MessageDeduplicationId from
-  its `event_id` (a rule's SQS target only takes a fixed MessageGroupId; a pipe's
-  target parameters take JSON paths);
-- API Gateway: CORS headers and the contract's `{"error": {...}}` body on its own
-  4XX/5XX answers, stage throttling (and a tighter limit on adding funds);
+  policy for that rule only) -> the `route_usage_events` function, which groups them
+  by billing account onto the FIFO usage queue;
+- API Gateway: one stage (`v1`), its throttles the only way in; the contract's error
+  body with fixed messages on API Gateway's own answers (chalicelib/api/http.py
+  GATEWAY_ERRORS); JSON access logs; X-Ray;
 - CloudWatch alarms (to an SNS topic) on every dead-letter queue's depth, the usage
-  queue's age and every function's errors;
-- the parameters a deployment chooses: the SES sender, an alarm email.
+  queue's age and every function's errors.
 
     python -m deploy.template OUT.json     # what `make package` merges
 """
@@ -32,13 +37,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .functions import VISIBILITY_FACTOR, Access, FunctionSpec, function_spec
+
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = "prod"
 
-# Tables whose loss loses money or history: deletion protection, and kept when the
-# stack is deleted or the resource replaced.
+# Tables whose loss loses money, history, customers' settings or what statements are
+# built from: deletion protection, and kept when the stack is deleted or the resource
+# replaced. The others hold short-lived bookkeeping that expires by TTL.
 PROTECTED_TABLES = frozenset(
-    {"accounts", "balances", "ledger_entries", "ledger_pages", "rollups", "balance_days", "payments", "statements"}
+    {
+        "accounts",
+        "balances",
+        "ledger_entries",
+        "ledger_pages",
+        "rollups",
+        "balance_days",
+        "payments",
+        "statements",
+        "statement_schedules",
+    }
 )
 
 # Producers' usage events on EventBridge.
@@ -46,9 +64,6 @@ USAGE_EVENT_SOURCE = "call-tracking.telephony"
 USAGE_EVENT_DETAIL_TYPE = "UsageEvent"
 INTAKE_QUEUE = "usage-events-intake"
 
-# SQS: Lambda's visibility timeout guidance is six times the function's timeout.
-VISIBILITY_FACTOR = 6
-DEFAULT_LAMBDA_TIMEOUT = 60
 MAX_RECEIVE_COUNT = 5
 RETENTION_14_DAYS = 1_209_600
 
@@ -57,10 +72,42 @@ API_BURST_LIMIT = 200
 ADD_FUNDS_RATE_LIMIT = 5  # POST /accounts/{id}/payments, across all accounts (per account: the app's limiter)
 ADD_FUNDS_BURST_LIMIT = 10
 
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "'*'",
-    "Access-Control-Allow-Headers": "'Authorization,Content-Type,Idempotency-Key'",
-    "Access-Control-Allow-Methods": "'GET,POST,PUT,OPTIONS'",
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922)
+
+# Which variable tells the functions each queue's name (chalicelib/config.py reads them).
+QUEUE_VARIABLES = {
+    "usage-events.fifo": "BILLING_USAGE_QUEUE",
+    "usage-events-dlq.fifo": "BILLING_USAGE_DLQ",
+    "billing-tasks": "BILLING_TASKS_QUEUE",
+    "billing-tasks-dlq": "BILLING_TASKS_DLQ",
+    "statements": "BILLING_STATEMENTS_QUEUE",
+    "statements-dlq": "BILLING_STATEMENTS_DLQ",
+}
+PARAMETER_VARIABLES = {
+    "JwtSecretParameter": "BILLING_JWT_SECRET_PARAMETER",
+    "StripeApiKeyParameter": "BILLING_STRIPE_API_KEY_PARAMETER",
+}
+TRACING_ON = "TracingOn"
+
+# An API Gateway access log line (JSON). No header, query string or error message: those
+# can carry credentials (API Gateway's SigV4 errors quote the Authorization header).
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "requestTime": "$context.requestTimeEpoch",
+    "ip": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "path": "$context.path",
+    "protocol": "$context.protocol",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency",
+    "errorType": "$context.error.responseType",
+    "principal": "$context.authorizer.principalId",
+    "xrayTraceId": "$context.xrayTraceId",
 }
 
 
@@ -87,9 +134,13 @@ def stage_env(config: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-def lambda_timeout(config: dict[str, Any]) -> int:
-    stage = config.get("stages", {}).get(STAGE, {})
-    return int(stage.get("lambda_timeout") or config.get("lambda_timeout") or DEFAULT_LAMBDA_TIMEOUT)
+def sub(text: str) -> dict[str, str]:
+    return {"Fn::Sub": text}
+
+
+def arn(service: str, resource: str) -> dict[str, str]:
+    """An ARN in this stack's partition, region and account."""
+    return sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}")
 
 
 # -- what the app declares ---------------------------------------------------------------
@@ -107,6 +158,12 @@ class AppShape:
     functions: list[str]  # logical ids of every Lambda function Chalice generates
     sqs_sources: list[SqsSource]
     has_api: bool
+
+    def consumer_of(self, queue: str) -> str | None:
+        return next((s.function for s in self.sqs_sources if s.queue == queue), None)
+
+    def source_of(self, function: str) -> SqsSource | None:
+        return next((s for s in self.sqs_sources if s.function == function), None)
 
 
 def app_shape() -> AppShape:
@@ -150,8 +207,8 @@ def _projection(projection: dict[str, Any]) -> dict[str, Any]:
     return shaped
 
 
-def table_resource(model: Any, prefix: str) -> dict[str, Any]:
-    """An AWS::DynamoDB::Table with exactly the model's keys and indexes."""
+def table_resource(model: Any) -> dict[str, Any]:
+    """An AWS::DynamoDB::Table with exactly the model's keys and indexes (named by CloudFormation)."""
     schema = model._get_schema()
     base = model.TABLE_BASE
     definitions = {d["AttributeName"]: d["AttributeType"] for d in schema["attribute_definitions"]}
@@ -159,7 +216,6 @@ def table_resource(model: Any, prefix: str) -> dict[str, Any]:
         for d in index.get("attribute_definitions", []):
             definitions[d["AttributeName"]] = d["AttributeType"]
     properties: dict[str, Any] = {
-        "TableName": f"{prefix}{base}",
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in sorted(definitions.items())],
         "KeySchema": _key_schema(schema["key_schema"]),
@@ -167,26 +223,20 @@ def table_resource(model: Any, prefix: str) -> dict[str, Any]:
         "SSESpecification": {"SSEEnabled": True},
         "DeletionProtectionEnabled": base in PROTECTED_TABLES,
     }
-    gsis = [
-        {
-            "IndexName": index["index_name"],
-            "KeySchema": _key_schema(index["key_schema"]),
-            "Projection": _projection(index["projection"]),
-        }
-        for index in schema.get("global_secondary_indexes", [])
-    ]
-    if gsis:
-        properties["GlobalSecondaryIndexes"] = gsis
-    lsis = [
-        {
-            "IndexName": index["index_name"],
-            "KeySchema": _key_schema(index["key_schema"]),
-            "Projection": _projection(index["projection"]),
-        }
-        for index in schema.get("local_secondary_indexes", [])
-    ]
-    if lsis:
-        properties["LocalSecondaryIndexes"] = lsis
+    for kind, key in (
+        ("global_secondary_indexes", "GlobalSecondaryIndexes"),
+        ("local_secondary_indexes", "LocalSecondaryIndexes"),
+    ):
+        indexes = [
+            {
+                "IndexName": index["index_name"],
+                "KeySchema": _key_schema(index["key_schema"]),
+                "Projection": _projection(index["projection"]),
+            }
+            for index in schema.get(kind, [])
+        ]
+        if indexes:
+            properties[key] = indexes
     ttl = getattr(model, "TTL_ATTRIBUTE", None)
     if ttl:
         properties["TimeToLiveSpecification"] = {"AttributeName": ttl, "Enabled": True}
@@ -197,36 +247,37 @@ def table_resource(model: Any, prefix: str) -> dict[str, Any]:
     return resource
 
 
-def table_logical_id(model: Any) -> str:
-    return f"{camel(model.TABLE_BASE)}Table"
+def table_logical_id(base: str) -> str:
+    return f"{camel(base)}Table"
 
 
 # -- queues ----------------------------------------------------------------------------------
 
 
 def queue_logical_id(name: str) -> str:
+    """`billing-tasks` -> BillingTasksQueue, `billing-tasks-dlq` -> BillingTasksDeadLetterQueue."""
+    base = name.removesuffix(".fifo")
+    if base.endswith("-dlq"):
+        return f"{camel(base.removesuffix('-dlq'))}DeadLetterQueue"
     return f"{camel(name)}Queue"
 
 
 def dlq_logical_id(name: str) -> str:
-    return f"{camel(name)}DeadLetterQueue"
+    return queue_logical_id(dlq_name(name))
 
 
 def queue_resources(name: str, visibility_timeout: int) -> dict[str, Any]:
-    """A queue and its dead-letter queue (after MAX_RECEIVE_COUNT receives), SSE on."""
+    """A queue and its dead-letter queue (after MAX_RECEIVE_COUNT receives), SSE on, named by CloudFormation.
+
+    A FIFO queue without a QueueName gets a generated name ending in `.fifo`.
+    """
     fifo = name.endswith(".fifo")
     fifo_props: dict[str, Any] = {"FifoQueue": True, "ContentBasedDeduplication": False} if fifo else {}
     dlq = {
         "Type": "AWS::SQS::Queue",
-        "Properties": {
-            "QueueName": dlq_name(name),
-            **fifo_props,
-            "MessageRetentionPeriod": RETENTION_14_DAYS,
-            "SqsManagedSseEnabled": True,
-        },
+        "Properties": {**fifo_props, "MessageRetentionPeriod": RETENTION_14_DAYS, "SqsManagedSseEnabled": True},
     }
     queue_props: dict[str, Any] = {
-        "QueueName": name,
         **fifo_props,
         "VisibilityTimeout": visibility_timeout,
         "MessageRetentionPeriod": RETENTION_14_DAYS,
@@ -246,11 +297,11 @@ def queue_resources(name: str, visibility_timeout: int) -> dict[str, Any]:
     }
 
 
-# -- EventBridge: producers' usage events -> the FIFO usage queue --------------------------------
+# -- EventBridge: producers' usage events -> the intake queue -> the router --------------------------
 
 
-def usage_event_routing(usage_queue: str) -> dict[str, Any]:
-    intake, target = queue_logical_id(INTAKE_QUEUE), queue_logical_id(usage_queue)
+def usage_event_routing() -> dict[str, Any]:
+    intake, intake_dlq = queue_logical_id(INTAKE_QUEUE), dlq_logical_id(INTAKE_QUEUE)
     return {
         "UsageEventsRule": {
             "Type": "AWS::Events::Rule",
@@ -261,11 +312,11 @@ def usage_event_routing(usage_queue: str) -> dict[str, Any]:
                 "State": "ENABLED",
                 "Targets": [
                     {
+                        # The whole event: its id travels with it into the logs.
                         "Id": "usage-intake",
                         "Arn": {"Fn::GetAtt": [intake, "Arn"]},
-                        "InputPath": "$.detail",
                         "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400},
-                        "DeadLetterConfig": {"Arn": {"Fn::GetAtt": [dlq_logical_id(INTAKE_QUEUE), "Arn"]}},
+                        "DeadLetterConfig": {"Arn": {"Fn::GetAtt": [intake_dlq, "Arn"]}},
                     }
                 ],
             },
@@ -273,7 +324,7 @@ def usage_event_routing(usage_queue: str) -> dict[str, Any]:
         "UsageIntakeQueuePolicy": {
             "Type": "AWS::SQS::QueuePolicy",
             "Properties": {
-                "Queues": [{"Ref": intake}, {"Ref": dlq_logical_id(INTAKE_QUEUE)}],
+                "Queues": [{"Ref": intake}, {"Ref": intake_dlq}],
                 "PolicyDocument": {
                     "Version": "2012-10-17",
                     "Statement": [
@@ -282,66 +333,10 @@ def usage_event_routing(usage_queue: str) -> dict[str, Any]:
                             "Effect": "Allow",
                             "Principal": {"Service": "events.amazonaws.com"},
                             "Action": "sqs:SendMessage",
-                            "Resource": [
-                                {"Fn::GetAtt": [intake, "Arn"]},
-                                {"Fn::GetAtt": [dlq_logical_id(INTAKE_QUEUE), "Arn"]},
-                            ],
+                            "Resource": [{"Fn::GetAtt": [intake, "Arn"]}, {"Fn::GetAtt": [intake_dlq, "Arn"]}],
                             "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["UsageEventsRule", "Arn"]}}},
                         }
                     ],
-                },
-            },
-        },
-        "UsageEventsPipeRole": {
-            "Type": "AWS::IAM::Role",
-            "Properties": {
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "pipes.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
-                        }
-                    ],
-                },
-                "Policies": [
-                    {
-                        "PolicyName": "usage-events-pipe",
-                        "PolicyDocument": {
-                            "Version": "2012-10-17",
-                            "Statement": [
-                                {
-                                    "Effect": "Allow",
-                                    "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-                                    "Resource": {"Fn::GetAtt": [intake, "Arn"]},
-                                },
-                                {
-                                    "Effect": "Allow",
-                                    "Action": "sqs:SendMessage",
-                                    "Resource": {"Fn::GetAtt": [target, "Arn"]},
-                                },
-                            ],
-                        },
-                    }
-                ],
-            },
-        },
-        "UsageEventsPipe": {
-            "Type": "AWS::Pipes::Pipe",
-            "Properties": {
-                "Description": "Usage intake -> FIFO usage queue, one message group per account",
-                "RoleArn": {"Fn::GetAtt": ["UsageEventsPipeRole", "Arn"]},
-                "Source": {"Fn::GetAtt": [intake, "Arn"]},
-                "SourceParameters": {"SqsQueueParameters": {"BatchSize": 1}},
-                "Target": {"Fn::GetAtt": [target, "Arn"]},
-                "TargetParameters": {
-                    "InputTemplate": "<$.body>",
-                    "SqsQueueParameters": {
-                        "MessageGroupId": "$.body.account_id",
-                        "MessageDeduplicationId": "$.body.event_id",
-                    },
                 },
             },
         },
@@ -351,61 +346,217 @@ def usage_event_routing(usage_queue: str) -> dict[str, Any]:
 # -- API Gateway -----------------------------------------------------------------------------
 
 
-def _error_template(code: str, message: str = "$context.error.messageString") -> dict[str, str]:
-    # messageString is already a quoted JSON string.
-    return {"application/json": '{"error":{"code":"' + code + '","message":' + message + "}}"}
-
-
 def gateway_responses() -> dict[str, Any]:
-    """API Gateway's own answers, with CORS headers and the contract's error body."""
-    cors = {"ResponseParameters": {"Headers": dict(CORS_HEADERS)}}
-    return {
-        "DEFAULT_4XX": {**cors, "ResponseTemplates": _error_template("bad_request")},
-        "DEFAULT_5XX": {**cors, "ResponseTemplates": _error_template("internal_error")},
-        "UNAUTHORIZED": {
-            "StatusCode": "401",
-            "ResponseParameters": {"Headers": {**CORS_HEADERS, "WWW-Authenticate": "'Bearer'"}},
-            "ResponseTemplates": _error_template("unauthorized"),
-        },
-        # No such route (API Gateway answers 403 "Missing Authentication Token"): a 404.
-        "MISSING_AUTHENTICATION_TOKEN": {
-            **cors,
-            "StatusCode": "404",
-            "ResponseTemplates": _error_template("not_found", '"no such route"'),
-        },
-        "ACCESS_DENIED": {**cors, "StatusCode": "403", "ResponseTemplates": _error_template("forbidden")},
-        "THROTTLED": {
-            "StatusCode": "429",
-            "ResponseParameters": {"Headers": {**CORS_HEADERS, "Retry-After": "'1'"}},
-            "ResponseTemplates": _error_template("too_many_requests"),
-        },
-        "REQUEST_TOO_LARGE": {**cors, "StatusCode": "413", "ResponseTemplates": _error_template("too_large")},
-    }
+    """API Gateway's own answers: CORS headers, the contract's error body, fixed messages (no echo)."""
+    from chalicelib.api.http import GATEWAY_ERRORS, gateway_headers
+
+    responses: dict[str, Any] = {}
+    for kind, error in GATEWAY_ERRORS.items():
+        response: dict[str, Any] = {
+            "ResponseParameters": {"Headers": {k: f"'{v}'" for k, v in gateway_headers(error).items()}},
+            "ResponseTemplates": {"application/json": error.body()},
+        }
+        if error.status is not None:
+            response["StatusCode"] = str(error.status)
+        responses[kind] = response
+    return responses
 
 
 def api_patch() -> dict[str, Any]:
+    stage_settings = {"MetricsEnabled": True, "DataTraceEnabled": False, "LoggingLevel": "OFF"}
     return {
         "RestAPI": {
+            # The stage's access logs need the account's CloudWatch role set first (when this stack sets it).
+            "DependsOn": ["ApiGatewayAccountReady"],
             "Properties": {
+                "Name": {"Ref": "AWS::StackName"},
+                # Any OpenApiVersion stops SAM from adding the implicit second stage `Stage`
+                # (through the Deployment's StageName), which would bypass v1's throttles.
+                # Chalice's body is Swagger 2.0, so that is the version named.
+                "OpenApiVersion": "2.0",
                 "GatewayResponses": gateway_responses(),
+                "TracingEnabled": {"Fn::If": [TRACING_ON, True, False]},
+                "AccessLogSetting": {
+                    "DestinationArn": {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]},
+                    "Format": json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":")),
+                },
                 "MethodSettings": [
                     {
                         "ResourcePath": "/*",
                         "HttpMethod": "*",
                         "ThrottlingRateLimit": API_RATE_LIMIT,
                         "ThrottlingBurstLimit": API_BURST_LIMIT,
-                        "MetricsEnabled": True,
+                        **stage_settings,
                     },
                     {
                         "ResourcePath": "/~1accounts~1{account_id}~1payments",
                         "HttpMethod": "POST",
                         "ThrottlingRateLimit": ADD_FUNDS_RATE_LIMIT,
                         "ThrottlingBurstLimit": ADD_FUNDS_BURST_LIMIT,
-                        "MetricsEnabled": True,
+                        **stage_settings,
                     },
                 ],
+            },
+        },
+        "ApiAccessLogGroup": _log_group(),
+        # Access logs need API Gateway's account-wide CloudWatch role (one per account and
+        # region). Retained: another stack's API may rely on it after this one is deleted.
+        "ApiGatewayCloudWatchRole": {
+            "Type": "AWS::IAM::Role",
+            "Condition": "CreateApiGatewayLogRole",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "apigateway.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                "ManagedPolicyArns": [
+                    sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")
+                ],
+            },
+        },
+        # A DependsOn cannot name a resource that a condition leaves out; this handle depends
+        # on the account setting only when there is one.
+        "ApiGatewayAccountReady": {
+            "Type": "AWS::CloudFormation::WaitConditionHandle",
+            "Metadata": {"AccountSetting": {"Fn::If": ["CreateApiGatewayLogRole", {"Ref": "ApiGatewayAccount"}, ""]}},
+        },
+        "ApiGatewayAccount": {
+            "Type": "AWS::ApiGateway::Account",
+            "Condition": "CreateApiGatewayLogRole",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {"CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}},
+        },
+    }
+
+
+# -- functions: size, environment, logs, tracing, role ------------------------------------------------
+
+
+def _log_group() -> dict[str, Any]:
+    return {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": {"Ref": "LogRetentionDays"}}}
+
+
+def log_group_logical_id(function: str) -> str:
+    return f"{function}LogGroup"
+
+
+def role_logical_id(function: str) -> str:
+    """The role Chalice generates for a function (the API's is named after `api_handler`)."""
+    return "ApiHandlerRole" if function == "APIHandler" else f"{function}Role"
+
+
+def function_environment(models: list[Any]) -> dict[str, Any]:
+    """Every function is told the name of every table, queue and secret of its stack."""
+    from chalicelib.config import table_name_variable
+
+    variables: dict[str, Any] = {
+        "BILLING_SENDER": {"Ref": "SenderEmail"},
+        "POWERTOOLS_METRICS_NAMESPACE": "ChargesAndUsage",
+        "POWERTOOLS_TRACE_DISABLED": {"Fn::If": [TRACING_ON, "false", "true"]},
+    }
+    for model in models:
+        variables[table_name_variable(model.TABLE_BASE)] = {"Ref": table_logical_id(model.TABLE_BASE)}
+    for queue, variable in QUEUE_VARIABLES.items():
+        variables[variable] = {"Fn::GetAtt": [queue_logical_id(queue), "QueueName"]}
+    for parameter, variable in PARAMETER_VARIABLES.items():
+        variables[variable] = {"Ref": parameter}
+    return variables
+
+
+def _statement(sid: str, actions: list[str], resources: list[Any]) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+def _access_resources(access: Access) -> list[Any]:
+    resources: list[Any] = [{"Fn::GetAtt": [table_logical_id(t), "Arn"]} for t in access.tables]
+    resources += [sub(f"${{{table_logical_id(t)}.Arn}}/index/{i}") for t, i in access.indexes]
+    resources += [{"Fn::GetAtt": [queue_logical_id(q), "Arn"]} for q in access.queues]
+    resources += [arn("ssm", f"parameter${{{p}}}") for p in access.parameters]
+    if access.sender_identity:
+        # The verified identity is the address itself or its domain.
+        resources += [
+            arn("ses", "identity/${SenderEmail}"),
+            {
+                "Fn::Sub": [
+                    "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${Domain}",
+                    {"Domain": {"Fn::Select": [1, {"Fn::Split": ["@", {"Ref": "SenderEmail"}]}]}},
+                ]
+            },
+        ]
+    return resources
+
+
+def role_policy(spec: FunctionSpec, shape: AppShape) -> dict[str, Any]:
+    """The function's whole policy: its code's access, then what Lambda needs for it."""
+    statements = [
+        _statement(f"Code{index}", sorted(set(access.actions)), _access_resources(access))
+        for index, access in enumerate(spec.access, start=1)
+    ]
+    statements.append(
+        _statement(
+            "WriteOwnLogGroup",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [{"Fn::GetAtt": [log_group_logical_id(spec.logical_id), "Arn"]}],
+        )
+    )
+    source = shape.source_of(spec.logical_id)
+    if source is not None:
+        statements.append(
+            _statement(
+                "EventSourceQueue",
+                ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+                [{"Fn::GetAtt": [queue_logical_id(source.queue), "Arn"]}],
+            )
+        )
+    # X-Ray takes no resource-level permissions: "*" is the only resource it accepts.
+    statements.append(
+        {
+            "Fn::If": [
+                TRACING_ON,
+                _statement("XRay", ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], ["*"]),
+                {"Ref": "AWS::NoValue"},
+            ]
+        }
+    )
+    return {
+        "PolicyName": f"{spec.logical_id}Access",
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+    }
+
+
+def function_patch(spec: FunctionSpec, shape: AppShape, environment: dict[str, Any]) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "MemorySize": spec.memory_mb,
+        "Timeout": spec.timeout_s,
+        "Tracing": {"Fn::If": [TRACING_ON, "Active", "PassThrough"]},
+        "LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": log_group_logical_id(spec.logical_id)}},
+        "Environment": {"Variables": environment},
+    }
+    source = shape.source_of(spec.logical_id)
+    if source is not None:
+        properties["Events"] = {
+            f"{spec.logical_id}SqsEventSource": {
+                "Properties": {
+                    # Chalice writes the ARN as an Fn::Sub of the queue's fixed name; the same key
+                    # (the merge is deep) pointing at the queue resource replaces it.
+                    "Queue": sub("${" + queue_logical_id(source.queue) + ".Arn}"),
+                    "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                }
             }
         }
+    return {
+        spec.logical_id: {"Properties": properties},
+        role_logical_id(spec.logical_id): {"Properties": {"Policies": [role_policy(spec, shape)]}},
+        log_group_logical_id(spec.logical_id): _log_group(),
     }
 
 
@@ -442,7 +593,7 @@ def alarms(shape: AppShape, queues: list[str], usage_queue: str) -> dict[str, An
     }
     for queue in queues:
         resources[f"{dlq_logical_id(queue)}DepthAlarm"] = _alarm(
-            f"Messages in {dlq_name(queue)}: something could not be processed and needs a person",
+            f"Messages in the dead-letter queue of {queue}: something could not be processed and needs a person",
             "AWS/SQS",
             "ApproximateNumberOfMessagesVisible",
             {"QueueName": {"Fn::GetAtt": [dlq_logical_id(queue), "QueueName"]}},
@@ -468,83 +619,107 @@ def alarms(shape: AppShape, queues: list[str], usage_queue: str) -> dict[str, An
 # -- the whole merge template -------------------------------------------------------------------
 
 
+def parameters() -> dict[str, Any]:
+    return {
+        "SenderEmail": {
+            "Type": "String",
+            "Description": "The SES-verified address (or an address of a verified domain) emails come from",
+            "AllowedPattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        },
+        "AlarmEmail": {
+            "Type": "String",
+            "Default": "",
+            "Description": "Where alarm notifications go (empty: subscribe to the AlarmTopic yourself)",
+        },
+        "EventBusName": {
+            "Type": "String",
+            "Default": "default",
+            "Description": "The EventBridge bus producers put usage events on",
+        },
+        "JwtSecretParameter": {
+            "Type": "String",
+            "Default": "/charges-and-usage/prod/jwt-secret",
+            "AllowedPattern": r"^/[A-Za-z0-9_./-]+$",
+            "Description": "SSM SecureString holding the HS256 token secret (a stack of its own: a name of its own)",
+        },
+        "StripeApiKeyParameter": {
+            "Type": "String",
+            "Default": "/charges-and-usage/prod/stripe-api-key",
+            "AllowedPattern": r"^/[A-Za-z0-9_./-]+$",
+            "Description": "SSM SecureString holding the Stripe secret key",
+        },
+        "LogRetentionDays": {
+            "Type": "Number",
+            "Default": "30",
+            "AllowedValues": [str(d) for d in LOG_RETENTION_DAYS],
+            "Description": "How long the functions' and the API's logs are kept",
+        },
+        "Tracing": {
+            "Type": "String",
+            "Default": "Active",
+            "AllowedValues": ["Active", "PassThrough"],
+            "Description": "Active: X-Ray traces every function (Powertools Tracer) and the API stage",
+        },
+        "ApiGatewayLogRole": {
+            "Type": "String",
+            "Default": "create",
+            "AllowedValues": ["create", "existing"],
+            "Description": "create: set API Gateway's account-wide CloudWatch role (needed for access logs) "
+            "from this stack; existing: the account and region already have one",
+        },
+    }
+
+
 def build(shape: AppShape | None = None) -> dict[str, Any]:
     from chalicelib.adapters.tables.base import all_models
 
     shape = shape or app_shape()
-    config = chalice_config()
-    env = stage_env(config)
-    prefix = env.get("BILLING_TABLE_PREFIX", f"billing-{STAGE}-")
-    visibility = VISIBILITY_FACTOR * lambda_timeout(config)
-    usage_queue = env.get("BILLING_USAGE_QUEUE", "usage-events.fifo")
+    models = all_models()
+    specs = [function_spec(function) for function in shape.functions]  # KeyError: a function without an entry
+    usage_queue = "usage-events.fifo"
 
     resources: dict[str, Any] = {}
-    for model in all_models():
-        resources[table_logical_id(model)] = table_resource(model, prefix)
+    for model in models:
+        resources[table_logical_id(model.TABLE_BASE)] = table_resource(model)
 
     consumed = list(dict.fromkeys(s.queue for s in shape.sqs_sources))
-    if usage_queue not in consumed:
-        raise ValueError(f"no @app.on_sqs_message handler consumes the usage queue {usage_queue!r}")
-    queues = [*consumed, INTAKE_QUEUE]
-    for queue in queues:
-        resources.update(queue_resources(queue, visibility))
+    for required in (usage_queue, INTAKE_QUEUE):
+        if required not in consumed:
+            raise ValueError(f"no @app.on_sqs_message handler consumes {required!r}")
+    for queue in consumed:
+        consumer = function_spec(str(shape.consumer_of(queue)))
+        resources.update(queue_resources(queue, VISIBILITY_FACTOR * consumer.timeout_s))
 
-    for source in shape.sqs_sources:
-        resources[source.function] = {
-            "Properties": {
-                "Events": {
-                    f"{source.function}SqsEventSource": {
-                        "Properties": {
-                            # Chalice writes the ARN as an Fn::Sub of the queue's name; the
-                            # same key (the merge is deep) referencing the queue resource makes
-                            # the mapping wait for the queue.
-                            "Queue": {"Fn::Sub": "${" + queue_logical_id(source.queue) + ".Arn}"},
-                            "FunctionResponseTypes": ["ReportBatchItemFailures"],
-                        }
-                    }
-                }
-            }
-        }
+    environment = function_environment(models)
+    for spec in specs:
+        resources.update(function_patch(spec, shape, environment))
 
-    resources.update(usage_event_routing(usage_queue))
+    resources.update(usage_event_routing())
     if shape.has_api:
         resources.update(api_patch())
-    resources.update(alarms(shape, queues, usage_queue))
+    resources.update(alarms(shape, consumed, usage_queue))
 
     return {
-        "Parameters": {
-            "SenderEmail": {
-                "Type": "String",
-                "Description": "The SES-verified address (or an address of a verified domain) emails come from",
-                "AllowedPattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-            },
-            "AlarmEmail": {
-                "Type": "String",
-                "Default": "",
-                "Description": "Where alarm notifications go (empty: subscribe to the AlarmTopic yourself)",
-            },
-            "EventBusName": {
-                "Type": "String",
-                "Default": "default",
-                "Description": "The EventBridge bus producers put usage events on",
-            },
-        },
-        "Conditions": {"HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}},
-        "Globals": {
-            "Function": {
-                "Environment": {
-                    "Variables": {
-                        "BILLING_SENDER": {"Ref": "SenderEmail"},
-                        "POWERTOOLS_METRICS_NAMESPACE": "ChargesAndUsage",
-                    }
-                }
-            }
+        "Parameters": parameters(),
+        "Conditions": {
+            "HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]},
+            TRACING_ON: {"Fn::Equals": [{"Ref": "Tracing"}, "Active"]},
+            "CreateApiGatewayLogRole": {"Fn::Equals": [{"Ref": "ApiGatewayLogRole"}, "create"]},
         },
         "Resources": resources,
         "Outputs": {
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
             "UsageQueueUrl": {"Value": {"Ref": queue_logical_id(usage_queue)}},
+            "UsageIntakeQueueUrl": {"Value": {"Ref": queue_logical_id(INTAKE_QUEUE)}},
             "UsageEventsRuleArn": {"Value": {"Fn::GetAtt": ["UsageEventsRule", "Arn"]}},
+            **{
+                f"{table_logical_id(model.TABLE_BASE)}Name": {
+                    "Description": f"The {model.TABLE_BASE} table"
+                    + (" (retained when the stack is deleted)" if model.TABLE_BASE in PROTECTED_TABLES else ""),
+                    "Value": {"Ref": table_logical_id(model.TABLE_BASE)},
+                }
+                for model in models
+            },
         },
     }
 

@@ -1,4 +1,4 @@
-"""Create what the stack needs in the local stand-ins: tables, queues, the SES sender."""
+"""Create what the stack needs in the local stand-ins: tables, queues, the SES sender, the usage rule."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from chalicelib.adapters.schema import create_tables
 from chalicelib.config import get_settings
 
 DEFAULT_SENDER = "billing@example.com"
+INTAKE_QUEUE = "usage-events-intake"  # app.USAGE_INTAKE_QUEUE: one per stand-in, nothing but producers send to it
 
 
 def ensure_queue(name: str, attributes: dict[str, str]) -> str:
@@ -70,8 +71,11 @@ def create_queues() -> dict[str, str]:
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": statements_dlq_arn, "maxReceiveCount": "5"}),
         },
     )
+    # Producers' usage events from EventBridge (the router, app.route_usage_events, consumes it).
+    intake_url = ensure_queue(INTAKE_QUEUE, {"VisibilityTimeout": "180"})
     return {
         "usage": queue_url,
+        "intake": intake_url,
         "dlq": dlq_url,
         "billing_tasks": tasks_url,
         "billing_tasks_dlq": tasks_dlq_url,
@@ -86,5 +90,23 @@ def verify_sender() -> str:
     return sender
 
 
+def route_usage_events(intake_url: str) -> str:
+    """The deployed stack's rule on moto's EventBridge: `PutEvents` of a usage event reaches the router."""
+    from deploy.template import USAGE_EVENT_DETAIL_TYPE, USAGE_EVENT_SOURCE
+
+    sqs, events = client("sqs"), client("events")
+    arn = sqs.get_queue_attributes(QueueUrl=intake_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = {"source": [USAGE_EVENT_SOURCE], "detail-type": [USAGE_EVENT_DETAIL_TYPE]}
+    events.put_rule(Name="usage-events", EventPattern=json.dumps(pattern), State="ENABLED")
+    events.put_targets(Rule="usage-events", Targets=[{"Id": "usage-intake", "Arn": arn}])
+    return "usage-events"
+
+
 def create_all() -> dict[str, object]:
-    return {"tables": create_tables(), "queues": create_queues(), "sender": verify_sender()}
+    queues = create_queues()
+    return {
+        "tables": create_tables(),
+        "queues": queues,
+        "rule": route_usage_events(queues["intake"]),
+        "sender": verify_sender(),
+    }

@@ -142,10 +142,10 @@ restore_env = environment.restore_env
 
 
 def chalice_command(port: int) -> list[str]:
-    # No autoreload: chalice's file watcher polls every file under the project
-    # (the venv, DynamoDB Local's data) and would restart on every write.
-    chalice = Path(sys.executable).parent / "chalice"
-    return [str(chalice), "local", "--host", "127.0.0.1", "--port", str(port), "--stage", "local", "--no-autoreload"]
+    # `chalice local` without autoreload (its file watcher polls every file under the
+    # project and would restart on every write to the data folder), answering API
+    # Gateway's own errors (no token, unknown route) as the deployed stack does.
+    return [sys.executable, "-m", "devtools.local_api", "--host", "127.0.0.1", "--port", str(port), "--stage", "local"]
 
 
 @dataclass

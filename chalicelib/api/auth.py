@@ -25,6 +25,9 @@ def jwt_auth(auth_request: AuthRequest) -> AuthResponse:
     try:
         principal, exp = verify_token(auth_request.token or "", get_settings().jwt_secret)
     except InvalidToken as exc:
+        from ..observability import get_logger
+
+        get_logger().warning("token refused", extra={"reason": str(exc)})  # the reason never quotes the token
         return AuthResponse(routes=["*"], principal_id="anonymous", context={"auth_error": str(exc)})
     return AuthResponse(
         routes=["*"],

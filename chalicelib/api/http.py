@@ -6,6 +6,7 @@ import functools
 import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +39,63 @@ def error_response(
         status_code=status,
         headers={"Content-Type": "application/json", **(headers or {})},
     )
+
+
+@dataclass(frozen=True)
+class GatewayError:
+    """One of API Gateway's own answers (a "gateway response"), in the contract's shape."""
+
+    status: int | None  # None: keep the status API Gateway chose (the DEFAULT_* responses)
+    code: str
+    message: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def body(self) -> str:
+        return json.dumps({"error": {"code": self.code, "message": self.message}}, separators=(",", ":"))
+
+
+_NO_SUCH_ROUTE = GatewayError(404, "not_found", "no such route")
+
+# What API Gateway answers before (or instead of) the app, by gateway response type.
+# Messages are fixed: API Gateway's own texts may quote the Authorization header (an
+# unknown route with a bearer token is read as a malformed SigV4 signature, and its
+# 403 echoes the header). The template (deploy/template.py) and the local server
+# (devtools/local_api.py) both answer from this table.
+GATEWAY_ERRORS: dict[str, GatewayError] = {
+    "UNAUTHORIZED": GatewayError(
+        401, "unauthorized", "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"}
+    ),
+    # No resource or method there. Without an Authorization header API Gateway calls it a
+    # missing token; with one, an incomplete or invalid signature (no route here is
+    # signed with SigV4, so these only ever mean an unknown route).
+    "MISSING_AUTHENTICATION_TOKEN": _NO_SUCH_ROUTE,
+    "INCOMPLETE_SIGNATURE": _NO_SUCH_ROUTE,
+    "INVALID_SIGNATURE": _NO_SUCH_ROUTE,
+    "EXPIRED_TOKEN": _NO_SUCH_ROUTE,
+    "ACCESS_DENIED": GatewayError(403, "forbidden", "access denied"),
+    "AUTHORIZER_FAILURE": GatewayError(
+        503, "unavailable", "the token could not be checked, retry shortly", {"Retry-After": "1"}
+    ),
+    "AUTHORIZER_CONFIGURATION_ERROR": GatewayError(500, "internal_error", "the token could not be checked"),
+    "THROTTLED": GatewayError(429, "too_many_requests", "too many requests, retry shortly", {"Retry-After": "1"}),
+    "REQUEST_TOO_LARGE": GatewayError(413, "too_large", "the request is too large"),
+    "INTEGRATION_TIMEOUT": GatewayError(504, "timeout", "the request took too long"),
+    "DEFAULT_4XX": GatewayError(None, "bad_request", "the request was refused"),
+    "DEFAULT_5XX": GatewayError(None, "internal_error", "internal error"),
+}
+
+
+# API Gateway's answers carry these besides the error's own headers (CORS for the console).
+GATEWAY_CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": "Authorization,Content-Type,Idempotency-Key",
+    "Access-Control-Allow-Methods": "GET,POST,PUT,OPTIONS",
+}
+
+
+def gateway_headers(error: GatewayError) -> dict[str, str]:
+    """The headers of a gateway response (values as sent, without the template's quotes)."""
+    return {**GATEWAY_CORS_HEADERS, **error.headers}
 
 
 class Unauthorized(ServiceError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice.app import Blueprint, Response
 
-from ..services.intake import submit_usage_events
+from ..services import intake
 from .auth import jwt_auth
 from .http import CORS, api_errors, json_body, principal_of
 
@@ -15,5 +15,5 @@ usage_bp = Blueprint(__name__)
 @api_errors
 def post_usage_events() -> Response:
     request = usage_bp.current_request
-    accepted = submit_usage_events(principal_of(request), json_body(request))
+    accepted = intake.submit_usage_events(principal_of(request), json_body(request))
     return Response(body={"accepted": accepted}, status_code=202)

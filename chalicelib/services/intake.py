@@ -81,17 +81,25 @@ def submit_usage_events(principal: Principal, body: object) -> int:
             f"{len(errors)} event(s) are invalid; none were accepted (events[{first['index']}]: {first['message']})",
             details,
         )
-    messages = [
-        OutgoingMessage(events_to_json(chunk), billing_id, "\n".join(e.event_id for e in chunk))
-        for billing_id, group in by_billing.items()
-        for chunk in _packs(group)
-    ]
     try:
-        send_usage_messages(messages)
+        send_usage_messages(usage_messages(by_billing))
     except Exception as exc:
         # Some messages may be queued already; the ledger's dedupe makes a retry safe.
         raise Unavailable(f"could not enqueue the events, retry the same request: {exc}") from None
     return sum(len(group) for group in by_billing.values())
+
+
+def usage_messages(by_billing: dict[str, list[UsageEvent]]) -> list[OutgoingMessage]:
+    """The FIFO messages for events grouped by billing account: packs of up to 100, in order.
+
+    The message group is the billing account (one balance's events are charged in
+    order); the deduplication key is the pack's event ids.
+    """
+    return [
+        OutgoingMessage(events_to_json(chunk), billing_id, "\n".join(e.event_id for e in chunk))
+        for billing_id, group in by_billing.items()
+        for chunk in _packs(group)
+    ]
 
 
 def _packs(events: list[UsageEvent]) -> list[list[UsageEvent]]:

@@ -15,7 +15,16 @@ LEEWAY_SECONDS = 30
 
 
 class InvalidToken(Exception):
-    pass
+    """Why a token was refused; the message never quotes the token."""
+
+
+_REASONS: dict[type[Exception], str] = {
+    jwt.InvalidSignatureError: "token signature does not verify",
+    jwt.DecodeError: "token is malformed",
+    jwt.InvalidAlgorithmError: "token algorithm is not allowed",
+    jwt.ImmatureSignatureError: "token is not valid yet",
+    jwt.InvalidIssuedAtError: "token has an invalid issued-at time",
+}
 
 
 def issue_token(secret: str, subject: str, account_id: str, role: Role | str, ttl: timedelta) -> str:
@@ -45,8 +54,11 @@ def verify_token(header_value: str, secret: str) -> tuple[Principal, int]:
         )
     except jwt.ExpiredSignatureError:
         raise InvalidToken("token has expired") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise InvalidToken(f"token lacks the {exc.claim!r} claim") from None
     except jwt.PyJWTError as exc:
-        raise InvalidToken(f"token is not valid: {exc}") from None
+        # A fixed message per kind of failure: PyJWT's own may quote parts of the token.
+        raise InvalidToken(_REASONS.get(type(exc), "token is not valid")) from None
     try:
         role = Role(claims["role"])
     except ValueError:

@@ -1,6 +1,6 @@
 import pytest
 
-from chalicelib.config import LOCAL_JWT_SECRET, ConfigurationError, get_settings, reset_settings
+from chalicelib.config import LOCAL_JWT_SECRET, ConfigurationError, get_settings, reset_settings, table_name_variable
 
 
 @pytest.fixture(autouse=True)
@@ -24,3 +24,14 @@ def test_other_stages_refuse_to_run_without_a_secret(monkeypatch):
     reset_settings()
     assert get_settings().jwt_secret == "s3cret-from-ssm"
     assert get_settings().table_name("ledger_entries") == "billing-prod-ledger_entries"
+
+
+def test_a_deployed_stack_names_each_table(monkeypatch):
+    monkeypatch.setenv("BILLING_STAGE", "local")
+    monkeypatch.setenv("BILLING_LEDGER_ENTRIES_TABLE", "prod-LedgerEntriesTable-1A2B3C")
+    monkeypatch.setenv("BILLING_TABLE_PREFIX", "billing-local-")
+    reset_settings()
+    settings = get_settings()
+    assert settings.table_name("ledger_entries") == "prod-LedgerEntriesTable-1A2B3C"
+    assert settings.table_name("accounts") == "billing-local-accounts"  # not named: the prefix
+    assert table_name_variable("usage_rollups") == "BILLING_USAGE_ROLLUPS_TABLE"
