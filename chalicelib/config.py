@@ -16,6 +16,10 @@ from typing import Any
 # A printed, well-known default so `make run` works out of the box; deployed
 # stages set BILLING_JWT_SECRET_PARAMETER (an SSM SecureString, read on first use) or BILLING_JWT_SECRET.
 LOCAL_JWT_SECRET = "local-dev-secret-change-me-0123456789abcdef"
+# Likewise the key that seals ledger entries (domain/ledger.py `seal_of`); deployed stages set
+# BILLING_LEDGER_KEY_PARAMETER (an SSM SecureString) or BILLING_LEDGER_KEY. Never rotate it in
+# place: every seal made with it would stop verifying.
+LOCAL_LEDGER_KEY = "local-ledger-key-change-me-0123456789abcdef"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class Settings:
     sender: str  # BILLING_SENDER: the verified SES identity emails come from
     statements_queue_name: str = "statements"
     statements_dlq_name: str = "statements-dlq"
+    ledger_key_value: str | None = LOCAL_LEDGER_KEY  # BILLING_LEDGER_KEY (or the local default)
+    ledger_key_parameter: str | None = None  # BILLING_LEDGER_KEY_PARAMETER: SSM parameter read on first use
     # The platform's company as receipts and statements print it (BILLING_COMPANY_*).
     company_name: str = "Charges & Usage"
     company_address: tuple[str, ...] = ()
@@ -53,6 +59,15 @@ class Settings:
         from .adapters.secrets import ssm_secret  # boto3 only when a secret is needed
 
         return ssm_secret(str(self.jwt_secret_parameter))
+
+    @cached_property
+    def ledger_key(self) -> bytes:
+        """The key ledger entries are sealed with: the variable's value, or the SSM parameter's."""
+        if self.ledger_key_value:
+            return self.ledger_key_value.encode()
+        from .adapters.secrets import ssm_secret
+
+        return ssm_secret(str(self.ledger_key_parameter)).encode()
 
 
 @lru_cache(maxsize=1)
@@ -75,6 +90,14 @@ def get_settings() -> Settings:
         sender=env.get("BILLING_SENDER", "billing@example.com"),
         statements_queue_name=env.get("BILLING_STATEMENTS_QUEUE", "statements"),
         statements_dlq_name=env.get("BILLING_STATEMENTS_DLQ", "statements-dlq"),
+        ledger_key_value=_secret(
+            stage,
+            "BILLING_LEDGER_KEY",
+            env.get("BILLING_LEDGER_KEY"),
+            env.get("BILLING_LEDGER_KEY_PARAMETER"),
+            LOCAL_LEDGER_KEY,
+        ),
+        ledger_key_parameter=env.get("BILLING_LEDGER_KEY_PARAMETER") or None,
         **_company(stage, env),
         table_names=_table_names(env),
     )
@@ -124,16 +147,21 @@ class ConfigurationError(RuntimeError):
     pass
 
 
-def _jwt_secret(stage: str, configured: str | None, parameter: str | None = None) -> str | None:
-    """The token secret (None: read from the SSM parameter on first use); only the local
-    stage may fall back to the printed default."""
+def _secret(stage: str, name: str, configured: str | None, parameter: str | None, local_default: str) -> str | None:
+    """A secret's value (None: read from its SSM parameter on first use); only the local stage
+    may fall back to its printed default."""
     if configured:
         return configured
     if parameter:
         return None
     if stage != "local":
-        raise ConfigurationError(f"BILLING_JWT_SECRET or BILLING_JWT_SECRET_PARAMETER must be set for stage {stage!r}")
-    return LOCAL_JWT_SECRET
+        raise ConfigurationError(f"{name} or {name}_PARAMETER must be set for stage {stage!r}")
+    return local_default
+
+
+def _jwt_secret(stage: str, configured: str | None, parameter: str | None = None) -> str | None:
+    """The token secret (None: read from the SSM parameter on first use)."""
+    return _secret(stage, "BILLING_JWT_SECRET", configured, parameter, LOCAL_JWT_SECRET)
 
 
 def reset_settings() -> None:

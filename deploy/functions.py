@@ -76,6 +76,7 @@ def read_parameter(*parameters: str) -> Access:
 
 SEND_EMAIL = Access(actions=("ses:SendEmail",), sender_identity=True)
 JWT_SECRET = "JwtSecretParameter"
+LEDGER_KEY = "LedgerKeyParameter"
 STRIPE_KEY = "StripeApiKeyParameter"
 
 # What the ledger writer needs (services/usage.py: accounts and heads read in one batch,
@@ -83,6 +84,7 @@ STRIPE_KEY = "StripeApiKeyParameter"
 # transaction), wherever events or credits are charged. The first entry of a balance
 # puts its head (FIRST_ENTRY): never so for a recharge, whose balance exists.
 LEDGER_WRITE = (
+    read_parameter(LEDGER_KEY),  # every entry is sealed with it
     table("accounts", BATCH_GET),
     table("balances", BATCH_GET, GET, UPDATE),
     table("ledger_entries", PUT),

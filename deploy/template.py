@@ -85,6 +85,7 @@ QUEUE_VARIABLES = {
 }
 PARAMETER_VARIABLES = {
     "JwtSecretParameter": "BILLING_JWT_SECRET_PARAMETER",
+    "LedgerKeyParameter": "BILLING_LEDGER_KEY_PARAMETER",
     "StripeApiKeyParameter": "BILLING_STRIPE_API_KEY_PARAMETER",
 }
 TRACING_ON = "TracingOn"
@@ -641,6 +642,12 @@ def parameters() -> dict[str, Any]:
             "Default": "/charges-and-usage/prod/jwt-secret",
             "AllowedPattern": r"^/[A-Za-z0-9_./-]+$",
             "Description": "SSM SecureString holding the HS256 token secret (a stack of its own: a name of its own)",
+        },
+        "LedgerKeyParameter": {
+            "Type": "String",
+            "Default": "/charges-and-usage/prod/ledger-key",
+            "AllowedPattern": r"^/[A-Za-z0-9_./-]+$",
+            "Description": "SSM SecureString holding the key that seals ledger entries (never rotate in place)",
         },
         "StripeApiKeyParameter": {
             "Type": "String",

@@ -54,6 +54,7 @@ PAGE_COLUMNS = (
     "balance_after_micros",
     "occurred_at",
     "metadata",
+    "seal",
 )
 MAX_FETCH = 100  # pages per shard in one Query
 
@@ -100,6 +101,7 @@ def _entry_record(entry: LedgerEntry, page_seq: int, event_digest: str | None) -
         metadata=dict(entry.metadata),
         page_seq=page_seq,
         event_digest=event_digest,
+        seal=entry.seal or None,
     )
 
 
@@ -122,6 +124,7 @@ def entry_from_record(record: LedgerEntryRecord) -> LedgerEntry:
         occurred_at=parse_instant(record.occurred_at),
         posted_at=parse_instant(record.posted_at),
         metadata={k: (int(v) if isinstance(v, float | Decimal) else v) for k, v in metadata.items()},
+        seal=record.seal or "",
     )
 
 
@@ -139,6 +142,7 @@ def page_record(page: LedgerPage) -> LedgerPageRecord:
             e.balance_after_micros,
             format_instant(e.occurred_at),
             e.metadata,
+            e.seal,
         ]
         for e in page.entries
     ]
@@ -162,7 +166,7 @@ def page_entries(record: LedgerPageRecord) -> list[LedgerEntry]:
     first_seq = int(record.first_seq)
     entries = []
     for i, row in enumerate(json.loads(record.rows)):
-        values = dict(zip(PAGE_COLUMNS, row, strict=True))
+        values = dict(zip(PAGE_COLUMNS, row, strict=False))  # a page written before seals has no seal
         entries.append(
             LedgerEntry(
                 entry_id=entry_id_for(values["event_id"]),
@@ -181,6 +185,7 @@ def page_entries(record: LedgerPageRecord) -> list[LedgerEntry]:
                 occurred_at=parse_instant(values["occurred_at"]),
                 posted_at=posted_at,
                 metadata=values["metadata"],
+                seal=values.get("seal") or "",
             )
         )
     return entries
@@ -219,11 +224,11 @@ class LedgerRepository:
         found = {r.billing_account_id: _state(r) for r in records}
         return {b: found.get(b) or BalanceState(b, 0, 0, None, exists=False) for b in billing_account_ids}
 
-    def all_billing_account_ids(self) -> Iterator[str]:
+    def all_heads(self) -> Iterator[BalanceState]:
         """Every balance head (a scan: for the reconcile job, never for a request)."""
         bind()
-        for record in BalanceRecord.scan(attributes_to_get=["billing_account_id"]):
-            yield record.billing_account_id
+        for record in BalanceRecord.scan():
+            yield _state(record)
 
     # -- appending ------------------------------------------------------------
     def commit(self, posting: Posting, head_updates: Mapping[str, Any] | None = None) -> None:
@@ -252,6 +257,7 @@ class LedgerRepository:
                     head.currency = posting.currency
                     head.last_posted_at = plan.after.last_posted_at
                     head.updated_at = now
+                    head.seal = plan.after.seal or None
                     for name, value in head_updates.items():
                         setattr(head, name, value)
                     tx.save(head, condition=BalanceRecord.billing_account_id.does_not_exist())
@@ -263,6 +269,7 @@ class LedgerRepository:
                             BalanceRecord.seq.set(plan.after.seq),
                             BalanceRecord.last_posted_at.set(plan.after.last_posted_at or now),
                             BalanceRecord.updated_at.set(now),
+                            *([BalanceRecord.seal.set(plan.after.seal)] if plan.after.seal else []),
                             *update_actions(head_updates),
                         ],
                         condition=BalanceRecord.seq == plan.before.seq,
@@ -290,6 +297,21 @@ class LedgerRepository:
             for page in pages:
                 batch.save(page_record(page))
 
+    def page_keys(self, scope: str, owner_id: str) -> set[tuple[str, str, int]]:
+        """(account, billing account, first seq) of every page an account's (or agency's) Logs list."""
+        return {(r.account_id, r.billing_account_id, int(r.first_seq)) for r in self._pages(scope, owner_id)}
+
+    def seal_entries(self, billing_account_id: str, seals: Mapping[str, str], last_seal: str) -> None:
+        """Store seals on entries that had none, and the last on the head (make rebuild)."""
+        bind()
+        for event_id, seal in seals.items():
+            LedgerEntryRecord(event_id).update(
+                actions=[LedgerEntryRecord.seal.set(seal)], condition=LedgerEntryRecord.seal.does_not_exist()
+            )
+        BalanceRecord(billing_account_id).update(
+            actions=[BalanceRecord.seal.set(last_seal)], condition=BalanceRecord.billing_account_id.exists()
+        )
+
     def any_entry(self) -> bool:
         bind()
         return any(True for _ in LedgerEntryRecord.scan(limit=1))
@@ -299,6 +321,14 @@ class LedgerRepository:
         return any(True for _ in LedgerPageRecord.scan(limit=1))
 
     # -- entries by event -------------------------------------------------------
+    def charged(self, event_ids: Iterable[str]) -> dict[str, tuple[LedgerEntry, str | None]]:
+        """The entries charged for these event ids, each with the digest of the event as charged
+        (None for an entry from before digests were kept); BatchGetItem."""
+        bind()
+        ids = sorted(set(event_ids))
+        records = LedgerEntryRecord.batch_get(ids, consistent_read=True) if ids else []
+        return {r.event_id: (entry_from_record(r), r.event_digest) for r in records}
+
     def entries(self, event_ids: Iterable[str]) -> dict[str, LedgerEntry]:
         """The entries charged for these event ids (missing ids are absent); BatchGetItem."""
         bind()
@@ -530,6 +560,7 @@ def _state(record: BalanceRecord) -> BalanceState:
         last_posted_at=record.last_posted_at,
         exists=True,
         billing=head_from_record(record),
+        seal=record.seal or "",
     )
 
 

@@ -7,6 +7,7 @@ account, with no gaps and no repeats however many workers finish payments at onc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -254,6 +255,13 @@ class PaymentRepository:
             },
         )
         return PaymentPage(payments, last_key)
+
+    def all_payments(self) -> Iterator[Payment]:
+        """Every payment (a scan: for the reconcile job, never for a request)."""
+        bind()
+        for record in PaymentRecord.scan(filter_condition=PaymentRecord.status.exists()):
+            if not record.payment_id.startswith(RECEIPT_COUNTER_PREFIX):
+                yield _to_domain(record)
 
     def of_agency(self, agency_id: str, start: datetime, end: datetime) -> list[Payment]:
         """Every payment of the agency's own-billing sub-accounts created in [start, end), newest first."""

@@ -384,7 +384,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "additionalProperties": False,
         "properties": {"events": {"type": "array", "minItems": 1, "maxItems": 1000, "items": ref("UsageEventIn")}},
     },
-    "Accepted": obj({"accepted": {"type": "integer", "minimum": 0}}),
+    "Accepted": obj(
+        {
+            "accepted": {"type": "integer", "minimum": 0},
+            "duplicates": {"type": "integer", "minimum": 0},
+            "conflicts": {
+                "type": "array",
+                "items": obj({"event_id": {"type": "string"}, "reason": {"type": "string"}}),
+            },
+        }
+    ),
     "StatementSchedule": obj(
         {
             "account_id": {"type": "string"},

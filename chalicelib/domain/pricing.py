@@ -123,7 +123,7 @@ def price_event(
         rate = rate_card.rates.get(category)
         unit = rate.unit if rate else "item"
         if amount_micros is not None:
-            return Price(unit, unit_price_micros, -amount_micros)
+            return Price(unit, None, -amount_micros)  # priced as a whole: no per-unit price to check
         if unit_price_micros is None:
             if rate is None:
                 raise RateCardError(f"no rate for {category.value}")

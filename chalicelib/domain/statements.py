@@ -55,6 +55,9 @@ a cent of the exact one), and the exact amounts are in the JSON.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -474,3 +477,9 @@ def summary(doc: Mapping[str, Any]) -> dict[str, Any]:
         "total_credits_micros": doc["total_credits_micros"],
         "total_debits_micros": doc["total_debits_micros"],
     }
+
+
+def document_seal(key: bytes, doc: Mapping[str, Any]) -> str:
+    """HMAC of a statement's stored numbers with the ledger key: a changed stored number is found."""
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()[:32]

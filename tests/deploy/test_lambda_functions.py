@@ -119,6 +119,12 @@ def flow(
             Name=lambdas.stack.parameter("JwtSecretParameter"), Value=SECRET, Type="SecureString", Overwrite=True
         )
         ssm.put_parameter(
+            Name=lambdas.stack.parameter("LedgerKeyParameter"),
+            Value="deploy-test-ledger-key",
+            Type="SecureString",
+            Overwrite=True,
+        )
+        ssm.put_parameter(
             Name=lambdas.stack.parameter("StripeApiKeyParameter"),
             Value="sk_test_deploy",
             Type="SecureString",

@@ -22,7 +22,12 @@ def test_other_stages_refuse_to_run_without_a_secret(monkeypatch):
         get_settings()
     monkeypatch.setenv("BILLING_JWT_SECRET", "s3cret-from-ssm")
     reset_settings()
+    with pytest.raises(ConfigurationError, match="BILLING_LEDGER_KEY"):
+        get_settings()
+    monkeypatch.setenv("BILLING_LEDGER_KEY_PARAMETER", "/billing/ledger-key")
+    reset_settings()
     assert get_settings().jwt_secret == "s3cret-from-ssm"
+    assert get_settings().ledger_key_parameter == "/billing/ledger-key"
     assert get_settings().table_name("ledger_entries") == "billing-prod-ledger_entries"
 
 
