@@ -35,6 +35,7 @@ from .billing_repo import head_from_record, update_actions
 from .concurrency import run_all
 from .rollups_repo import balance_day_actions, balance_day_location, rollup_actions, rollup_items
 from .scoped_keys import stable_shard
+from .storage_errors import error_code
 from .tables.balance_days import BalanceDayRecord
 from .tables.balances import BalanceRecord
 from .tables.base import bind
@@ -565,8 +566,10 @@ def _state(record: BalanceRecord) -> BalanceState:
 
 
 def _explain(exc: TransactWriteError, entries: int, event_ids: Sequence[str]) -> CommitConflict:
+    # A lost answer (a timeout) has no response at all (PynamoDB's cause_response_code fails on
+    # it): its outcome is unknown, so transient, and the dedupe condition makes the retry safe.
     reasons = exc.cancellation_reasons
-    if exc.cause_response_code != "TransactionCanceledException" or not reasons:
+    if error_code(exc) != "TransactionCanceledException" or not reasons:
         return CommitConflict(set(), balance_moved=False, transient=True)
     duplicates: set[str] = set()
     balance_moved = False

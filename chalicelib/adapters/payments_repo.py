@@ -20,6 +20,7 @@ from pynamodb.transactions import TransactWrite
 from ..domain.payments import Payment, PaymentKind, PaymentStatus
 from ..domain.periods import format_instant
 from .paging import take_page
+from .storage_errors import error_code
 from .tables.base import bind
 from .tables.idempotency import IdempotencyRecord
 from .tables.payments import RECEIPT_COUNTER_PREFIX, PaymentRecord
@@ -55,7 +56,7 @@ def _to_domain(r: PaymentRecord) -> Payment:
 
 
 def _conditional_failed(exc: PutError | UpdateError) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
+    return error_code(exc) == "ConditionalCheckFailedException"
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ class PaymentRepository:
                         condition=condition & PaymentRecord.receipt_number.does_not_exist(),
                     )
             except TransactWriteError as exc:
-                reasons = exc.cancellation_reasons if exc.cause_response_code == "TransactionCanceledException" else []
+                reasons = exc.cancellation_reasons if error_code(exc) == "TransactionCanceledException" else []
                 if not reasons:
                     raise
                 payment_reason = reasons[1] if len(reasons) > 1 else None
@@ -368,7 +369,7 @@ class IdempotencyRepository:
         try:
             IdempotencyRecord(key).delete(condition=IdempotencyRecord.status_code.does_not_exist())
         except DeleteError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
 
     def answer(self, key: str, status_code: int, response_json: str) -> None:

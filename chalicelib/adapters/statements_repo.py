@@ -22,6 +22,7 @@ from ..domain.reconcile import StatementFacts
 from ..domain.statement_schedule import DEFAULT_HOUR, Cadence, Frequency
 from ..domain.statements import document_seal
 from .paging import take_page
+from .storage_errors import error_code
 from .tables.base import bind
 from .tables.statement_schedules import StatementScheduleRecord
 from .tables.statements import StatementRecord
@@ -30,7 +31,7 @@ DUE_SHARDS = 4
 
 
 def _conditional_failed(exc: PutError | UpdateError) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
+    return error_code(exc) == "ConditionalCheckFailedException"
 
 
 def encode_numbers(doc: Mapping[str, Any]) -> bytes:
