@@ -259,7 +259,11 @@ def memory(package: Any, python: Path, task_root: Path, endpoints: dict[str, str
     try:
         create_all()
         ssm = boto3.client("ssm", region_name=cfn.REGION)
-        for parameter, value in (("JwtSecretParameter", SECRET), ("StripeApiKeyParameter", "sk_test_bench")):
+        for parameter, value in (
+            ("JwtSecretParameter", SECRET),
+            ("StripeApiKeyParameter", "sk_test_bench"),
+            ("LedgerKeyParameter", "bench-ledger-key"),
+        ):
             ssm.put_parameter(Name=lambdas.stack.parameter(parameter), Value=value, Type="SecureString", Overwrite=True)
         lambdas.overrides["BILLING_STRIPE_API_BASE"] = stripe.url
         now = datetime.now(UTC).replace(microsecond=0)
@@ -374,13 +378,25 @@ def memory(package: Any, python: Path, task_root: Path, endpoints: dict[str, str
         tasks = [m for m in drain("billing-tasks", 50) if '"recharge"' in m["Body"]]
         run("ProcessBillingTasks", "a recharge charged to a card", [sqs_records(tasks[:1], arn("billing-tasks"))])
 
-        # The scheduler's tick when every schedule is due at once; then the sender, five agency statements.
-        due = scheduled_event(now + timedelta(days=40), f"arn:aws:events:{cfn.REGION}:{cfn.ACCOUNT}:rule/due")
+        # The scheduler's tick when every schedule is due at once (each made due since last month:
+        # a tick that pretends a later time sends no period that has not ended); then the sender,
+        # five agency statements.
+        from chalicelib.adapters.tables.base import bind
+        from chalicelib.adapters.tables.statement_schedules import StatementScheduleRecord
+        from chalicelib.domain.periods import format_instant
+
+        bind(force=True)
+        for schedule in StatementScheduleRecord.scan():
+            schedule.update(actions=[StatementScheduleRecord.next_run_at.set(format_instant(now - timedelta(days=40)))])
+        due = scheduled_event(now, f"arn:aws:events:{cfn.REGION}:{cfn.ACCOUNT}:rule/due")
         (tick,) = run("StatementsDue", f"tick with {seeded['schedules']} schedules due", [due])
         queued = drain("statements", 1000)
         agency = [m for m in queued if '"type": "send"' in m["Body"]][:5]
         run("SendStatements", f"5 agency statements ({SUBS} sub-accounts) with PDFs", [
             sqs_records(agency, arn("statements"))])  # fmt: skip
+        # The hourly reconcile over all of it (a first run: every balance moved since no checkpoint).
+        run("ReconcileLedger", f"first run over an agency of {SUBS} sub-accounts", [
+            scheduled_event(now, f"arn:aws:events:{cfn.REGION}:{cfn.ACCOUNT}:rule/reconcile")])  # fmt: skip
     finally:
         stripe.stop()
         restore_env(saved)

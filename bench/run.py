@@ -38,7 +38,7 @@ from typing import Any
 
 from devtools.environment import apply_env, restore_env
 
-from . import agency_scale, deploy_cost, faults, import_cost, ingest, reports, statements
+from . import agency_scale, deploy_cost, faults, import_cost, ingest, reconcile_cost, reports, statements
 from .counting import RequestCounter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,6 +103,8 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
         checks.update(ingest.targets(results["ingest"]))
     if (results.get("agency_scale") or {}).get("sizes"):
         checks.update(agency_scale.targets(results["agency_scale"]))
+    if (results.get("reconcile_cost") or {}).get("volumes"):
+        checks.update(reconcile_cost.targets(results["reconcile_cost"]))
     fault_run = results.get("faults") or {}
     if "violations" in fault_run:
         checks["faults_no_violation"] = {
@@ -408,7 +410,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--only",
-        choices=("ingest", "agency_scale", "faults", "import_cost", "reports", "statements", "deploy_cost"),
+        choices=(
+            "ingest",
+            "agency_scale",
+            "faults",
+            "reconcile_cost",
+            "import_cost",
+            "reports",
+            "statements",
+            "deploy_cost",
+        ),
         help="run one benchmark only",
     )
     parser.add_argument("--endpoint", help="use this running DynamoDB Local instead of starting one")
@@ -426,6 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         "ingest": None,
         "agency_scale": None,
         "faults": None,
+        "reconcile_cost": None,
         "import_cost": None,
         "reports": None,
         "statements": None,
@@ -493,6 +505,20 @@ def main(argv: list[str] | None = None) -> int:
             results["faults"] = {"error": _failure(exc)}
         finally:
             moto.stop()
+    if args.only in (None, "reconcile_cost"):
+        from .stack import dynamodb
+
+        counter = RequestCounter()
+        counter.install()
+        try:
+            print("reconcile_cost: starting DynamoDB Local ...", flush=True)
+            with dynamodb(args.endpoint) as setup:
+                results["reconcile_cost"] = {"dynamodb": setup, **reconcile_cost.run(counter)}
+        except Exception as exc:
+            failures.append("reconcile_cost")
+            results["reconcile_cost"] = {"error": _failure(exc)}
+        finally:
+            counter.uninstall()
     if args.only in (None, "reports"):
         from .stack import dynamodb
 

@@ -606,6 +606,13 @@ def alarms(shape: AppShape, queues: list[str], usage_queue: str) -> dict[str, An
         {"QueueName": {"Fn::GetAtt": [queue_logical_id(usage_queue), "QueueName"]}},
         Threshold=900,
     )
+    resources["LedgerDriftAlarm"] = _alarm(
+        "The scheduled reconcile found ledger drift: its log names each finding (kind, item)",
+        "ChargesAndUsage",
+        "ReconcileDrift",
+        {"service": "charges-and-usage"},
+        Period=3600,
+    )
     for function in shape.functions:
         resources[f"{function}ErrorsAlarm"] = _alarm(
             f"{function} raised errors",

@@ -386,6 +386,27 @@ class LedgerRepository:
         for first_seq in sorted(pages):
             yield from page_entries(pages[first_seq])
 
+    def chain_after(self, billing_account_id: str, after_row_key: str | None, agency: bool) -> list[LedgerEntry]:
+        """A balance's entries listed from `after_row_key` on (every one without it), in sequence
+        order: the pages of its own account and, for an agency, of its agency Logs (where its
+        shared sub-accounts' entries are), read from there (a query per shard, side by side), so
+        the cost is what was posted since."""
+        bind()
+        condition = None if after_row_key is None else LedgerPageRecord.row_key >= after_row_key
+        calls = [
+            lambda scope=scope, shard=shard: list(  # type: ignore[misc]
+                _index(scope).query(f"{billing_account_id}#{shard}", range_key_condition=condition)
+            )
+            for scope in (("account", "agency") if agency else ("account",))
+            for shard in range(PAGE_SHARDS)
+        ]
+        pages: dict[int, LedgerPageRecord] = {}
+        for records in run_all(calls):
+            for record in records:
+                if record.billing_account_id == billing_account_id:
+                    pages[int(record.first_seq)] = record
+        return [e for first_seq in sorted(pages) for e in page_entries(pages[first_seq])]
+
     def has_entries(self, account_id: str) -> bool:
         bind()
         found = run_all(

@@ -264,6 +264,12 @@ class PaymentRepository:
             if not record.payment_id.startswith(RECEIPT_COUNTER_PREFIX):
                 yield _to_domain(record)
 
+    def of_billing(self, billing_account_id: str) -> Iterator[Payment]:
+        """Every payment of a balance, newest first (the rolling reconcile)."""
+        bind()
+        for record in PaymentRecord.by_billing_created.query(billing_account_id, scan_index_forward=False):
+            yield _to_domain(record)
+
     def of_agency(self, agency_id: str, start: datetime, end: datetime) -> list[Payment]:
         """Every payment of the agency's own-billing sub-accounts created in [start, end), newest first."""
         bind()

@@ -287,6 +287,24 @@ class StatementRepository:
             condition=StatementRecord.numbers_seal.does_not_exist(),
         )
 
+    def built_of(self, account_id: str) -> list[StatementFacts]:
+        """One account's statements whose numbers are stored (the rolling reconcile)."""
+        bind()
+        ids = [r.statement_id for r in StatementRecord.by_account_created.query(account_id)]
+        records = StatementRecord.batch_get(ids) if ids else []
+        return [
+            StatementFacts(
+                statement_id=r.statement_id,
+                account_id=r.account_id,
+                doc=decode_numbers(r.numbers),
+                seal=r.numbers_seal,
+                opening_column=None if r.opening_balance_micros is None else int(r.opening_balance_micros),
+                closing_column=None if r.closing_balance_micros is None else int(r.closing_balance_micros),
+            )
+            for r in records
+            if r.numbers is not None
+        ]
+
     def page(self, account_id: str, limit: int, after: dict[str, Any] | None) -> StatementPage:
         """An account's statements, newest first."""
         bind()

@@ -51,9 +51,21 @@ def _entry(entry: LedgerEntry) -> str:
     return f"entry {entry.entry_id} (seq {entry.seq}, event {entry.event_id}) of {entry.billing_account_id}"
 
 
-def check_chain(head: BalanceState, entries: Iterable[LedgerEntry], key: bytes | None = None) -> ReconcileReport:
+@dataclass(frozen=True)
+class ChainPoint:
+    """Where a chain is known good up to: after entry `seq`, at `balance_micros`, sealed `seal`."""
+
+    seq: int = 0
+    balance_micros: int = 0
+    seal: str = ""
+
+
+def check_chain(
+    head: BalanceState, entries: Iterable[LedgerEntry], key: bytes | None = None, after: ChainPoint = ChainPoint()
+) -> ReconcileReport:
     """Balance = sum of entries; sequence 1..n without gaps; balance_after follows it; with the
     ledger `key`, every entry's seal chains to the one before it and the head holds the last.
+    From `after` (a point checked before): the entries that follow it, and the head.
 
     `entries` must be in sequence order. Each event is charged at most once by
     construction (the entry is keyed by its event id); the check still looks for
@@ -62,11 +74,11 @@ def check_chain(head: BalanceState, entries: Iterable[LedgerEntry], key: bytes |
     report = ReconcileReport(head.billing_account_id, balance_micros=head.balance_micros)
     problems = report.problems
     head_item = f"head {head.billing_account_id}"
-    running = 0
-    expected_seq = 1
+    running = after.balance_micros
+    expected_seq = after.seq + 1
     seen_events: set[str] = set()
     previous_posted = None
-    previous_seal = ""
+    previous_seal = after.seal
     for entry in entries:
         report.entries += 1
         if key is not None:
@@ -96,13 +108,14 @@ def check_chain(head: BalanceState, entries: Iterable[LedgerEntry], key: bytes |
     if not head.exists and report.entries:
         problems.append(Finding("head_missing", head_item, f"no balance head for {report.entries} entries"))
         return report
-    if report.entries != head.seq:
-        problems.append(Finding("head_seq", head_item, f"says {head.seq} entries, the ledger holds {report.entries}"))
+    if after.seq + report.entries != head.seq:
+        detail = f"says {head.seq} entries, the ledger holds {after.seq + report.entries}"
+        problems.append(Finding("head_seq", head_item, detail))
     if running != head.balance_micros:
         problems.append(
             Finding("head_balance", head_item, f"balance {head.balance_micros} != sum of entries {running}")
         )
-    if key is not None and report.entries and head.seal != previous_seal:
+    if key is not None and (report.entries or after.seq) and head.seal != previous_seal:
         problems.append(Finding("head_seal", head_item, "the head's seal is not its last entry's"))
     return report
 

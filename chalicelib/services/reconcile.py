@@ -30,10 +30,10 @@ from ..adapters.payments_repo import PaymentRepository
 from ..adapters.rollups_repo import RollupRepository
 from ..adapters.statements_repo import StatementRepository
 from ..config import get_settings
-from ..domain.accounts import Account
+from ..domain.accounts import Account, AccountKind
 from ..domain.ledger import BalanceState, LedgerEntry
 from ..domain.money import format_micros
-from ..domain.payments import PaymentStatus
+from ..domain.payments import Payment, PaymentStatus
 from ..domain.reconcile import (
     Finding,
     PaymentFacts,
@@ -50,28 +50,59 @@ from ..domain.reconcile import (
 
 
 class Ledger:
-    """Everything a full pass reads, read once."""
+    """Everything the checks read, read once: by scanning every table (`scanned`, make reconcile's
+    full pass), or for a few billing accounts by key (`for_billing`, the scheduled rolling pass)."""
 
-    def __init__(self, accounts: Iterable[Account] | None = None) -> None:
-        ledger = LedgerRepository()
-        # Given accounts (tests, a slice of a rolling pass) restrict what is judged, not what is read.
-        self.only = None if accounts is None else {a.account_id for a in accounts}
-        self.accounts = {a.account_id: a for a in AccountRepository().all_accounts()}
+    def __init__(self, accounts: dict[str, Account], only: set[str] | None) -> None:
+        self.accounts = accounts
+        self.only = only  # the accounts judged (None: all); others are read, not judged
         self.entries: dict[str, list[LedgerEntry]] = defaultdict(list)  # billing account -> chain
-        for entry, _page in ledger.scan_entries():
-            self.entries[entry.billing_account_id].append(entry)
-        for chain in self.entries.values():
-            chain.sort(key=lambda e: e.seq)
-        self.heads = {h.billing_account_id: h for h in ledger.all_heads()}
+        self.heads: dict[str, BalanceState] = {}
         self.payments: dict[str, list[PaymentFacts]] = defaultdict(list)
-        for p in PaymentRepository().all_payments():
+        self.statements: dict[str, list[StatementFacts]] = defaultdict(list)
+
+    @classmethod
+    def scanned(cls, accounts: Iterable[Account] | None = None) -> Ledger:
+        every = {a.account_id: a for a in AccountRepository().all_accounts()}
+        ledger = cls(every, None if accounts is None else {a.account_id for a in accounts})
+        repo = LedgerRepository()
+        for entry, _page in repo.scan_entries():
+            ledger.entries[entry.billing_account_id].append(entry)
+        ledger.heads = {h.billing_account_id: h for h in repo.all_heads()}
+        ledger._add_payments(PaymentRepository().all_payments())
+        for s in StatementRepository().all_built():
+            ledger.statements[s.account_id].append(s)
+        ledger._sort()
+        return ledger
+
+    @classmethod
+    def for_billing(cls, billing_ids: Sequence[str]) -> Ledger:
+        accounts_repo, repo, payments = AccountRepository(), LedgerRepository(), PaymentRepository()
+        accounts = accounts_repo.get_many(billing_ids)
+        for agency in [a for a in accounts.values() if a.kind is AccountKind.AGENCY]:
+            accounts.update({s.account_id: s for s in accounts_repo.sub_accounts(agency.account_id)})
+        # An agency's scope holds its own-billing sub-accounts' rollups too: their chains are read as well.
+        billing_ids = sorted({a.billing_account_id for a in accounts.values()} | set(billing_ids))
+        ledger = cls(accounts, set(accounts))
+        for billing_id in billing_ids:
+            listed = list(repo.chain(billing_id))
+            ledger.entries[billing_id] = list(repo.entries(e.event_id for e in listed).values())
+            ledger._add_payments(payments.of_billing(billing_id))
+            ledger.statements[billing_id] = StatementRepository().built_of(billing_id)
+        ledger.heads = {b: h for b, h in repo.balances(list(billing_ids), consistent=True).items() if h.exists}
+        ledger._sort()
+        return ledger
+
+    def _add_payments(self, payments: Iterable[Payment]) -> None:
+        for p in payments:
             succeeded = p.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
             self.payments[p.billing_account_id].append(
                 PaymentFacts(p.payment_id, p.billing_account_id, succeeded, p.amount_micros)
             )
-        self.statements: dict[str, list[StatementFacts]] = defaultdict(list)
-        for s in StatementRepository().all_built():
-            self.statements[s.account_id].append(s)
+
+    def _sort(self) -> None:
+        for chain in self.entries.values():
+            chain.sort(key=lambda e: e.seq)
 
     def billing_ids(self) -> list[str]:
         own = {a.account_id for a in self.accounts.values() if a.billing_account_id == a.account_id}
@@ -173,7 +204,11 @@ def reconcile_all(
 
 
 def _pass(accounts: list[Account] | None) -> list[ReconcileReport]:
-    ledger = Ledger(accounts)
+    return judge(Ledger.scanned(accounts))
+
+
+def judge(ledger: Ledger) -> list[ReconcileReport]:
+    """Every check, on what `ledger` read."""
     reports = [reconcile_account(b, ledger) for b in ledger.billing_ids()]
     for scope, members in sorted(ledger.scopes().items()):
         problems = reconcile_scope(scope, members, ledger)

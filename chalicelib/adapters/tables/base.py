@@ -27,6 +27,7 @@ def all_models() -> list[Any]:
     from .ledger_pages import LedgerPageRecord
     from .payments import PaymentRecord
     from .rate_limits import RateLimitRecord
+    from .reconcile_checkpoints import ReconcileCheckpointRecord
     from .rollups import RollupRecord
     from .statement_schedules import StatementScheduleRecord
     from .statements import StatementRecord
@@ -43,6 +44,7 @@ def all_models() -> list[Any]:
         StatementRecord,
         StatementScheduleRecord,
         RateLimitRecord,
+        ReconcileCheckpointRecord,
     ]
 
 
