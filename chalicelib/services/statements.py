@@ -113,7 +113,7 @@ def ensure_own_billing(account: Account) -> None:
 
 
 def _units(account: Account) -> dict[Category, str]:
-    rates = {**default_rates(get_settings().default_rates_json), **account.rates}
+    rates = {**default_rates(get_settings().default_rates_json, account.currency), **account.rates}
     return {category: rate.unit for category, rate in rates.items()}
 
 
@@ -245,7 +245,11 @@ def _own_billing(
             except ChainDoesNotLink:  # moved while read: this one alone, consistently
                 _, closing_boundary, _ = _boundaries(account, first, last, running, now)
                 closing = closing_boundary.balance_micros
-        result.append(OwnBillingAccount(account.account_id, account.name, account.time_zone, cost, paid, closing))
+        result.append(
+            OwnBillingAccount(
+                account.account_id, account.name, account.time_zone, cost, paid, closing, currency=account.currency
+            )
+        )
     return result
 
 
