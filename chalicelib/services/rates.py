@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from ..adapters.accounts_repo import AccountRepository
@@ -20,19 +19,14 @@ from ..domain.access import Action, Principal
 from ..domain.accounts import Account, AccountKind
 from ..domain.categories import Category
 from ..domain.money import format_micros
-from ..domain.pricing import Rate, RateCard, RateCardError, is_currency_code, parse_default_cards, parse_rate_overrides
+from ..domain.pricing import Rate, RateCard, RateCardError, is_currency_code, parse_rate_overrides
 from .accounts import require
 from .errors import BadRequest
 
 
-@lru_cache(maxsize=4)
-def _cards(config_json: str | None) -> dict[str, dict[Category, Rate]]:
-    return parse_default_cards(config_json)
-
-
 def default_cards() -> Mapping[str, Mapping[Category, Rate]]:
     """The default card of every currency (built in, with BILLING_DEFAULT_RATES on top)."""
-    return _cards(get_settings().default_rates_json)
+    return get_settings().default_cards
 
 
 def agency_ids(accounts: Iterable[Account]) -> set[str]:
