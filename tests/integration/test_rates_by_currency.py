@@ -7,6 +7,8 @@ queue), never priced from another currency's card; a balance never mixes currenc
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from decimal import Decimal
@@ -331,3 +333,27 @@ def test_a_shared_sub_account_bills_in_its_agencys_currency_on_every_path(client
         ("EUR", "own"),
         ("USD", "agency"),
     ]
+
+
+def test_agency_totals_and_the_usage_csv_never_add_two_currencies(client: Client) -> None:
+    agency = provision(client, new_id("agency"), kind="agency", currency="USD")
+    shared = provision(client, new_id("shared"), agency_id=agency, billing="agency", currency="USD")
+    eur = provision(client, new_id("eur"), agency_id=agency, currency="EUR")
+    charge(
+        [
+            usage_event(shared, "subscription_fees", "1", amount="0.16"),
+            usage_event(eur, "subscription_fees", "1", amount="40.00"),
+        ]
+    )
+    period = "from=2026-01-01&to=2026-01-31"
+    for path in (f"/agencies/{agency}/dashboard?{period}", f"/agencies/{agency}/usage?{period}&group_by=total"):
+        body = ok_json(send(client, "GET", path, viewer(agency)))
+        totals = {t["currency"]: t.get("cost", t.get("total_amount")) for t in body["totals_by_currency"]}
+        assert totals == {"USD": "0.16", "EUR": "40.00"}, path  # never "USD 40.16"
+        assert body["totals"]["currency"] == "USD"
+    response = send(client, "GET", f"/agencies/{agency}/usage?{period}&group_by=total&format=csv", viewer(agency))
+    rows = list(csv.DictReader(io.StringIO(response.body.decode())))
+    assert {(r["account_id"], r["currency"], r["amount"]) for r in rows if r["amount"] not in ("0", "0.00")} == {
+        (shared, "USD", "0.16"),
+        (eur, "EUR", "40.00"),
+    }
