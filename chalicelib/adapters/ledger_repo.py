@@ -60,7 +60,8 @@ PAGE_COLUMNS = (
 )
 MAX_FETCH = 100  # pages per shard in one Query
 # Rows a filtered Logs read examines before it answers with what it found and a cursor
-# (~200 bytes a row: about 1 MB, some 125 read units, over a few round trips).
+# (~200 bytes a row: about 1 MB, some 125 read units, over a few round trips). It reads
+# at most that, plus its first round (ten pages a shard) and a page a shard per round.
 SCAN_ROWS = 5_000
 
 

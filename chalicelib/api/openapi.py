@@ -459,9 +459,9 @@ SEARCH = q("q", {"type": "string", "maxLength": 100}, "only accounts whose name 
 LOG_SEARCH = q(
     "q",
     {"type": "string", "maxLength": 100, "pattern": NO_CONTROL_CHARACTERS_PATTERN},
-    "only rows whose description or a metadata value contains this (any case). A filtered page reads at most "
-    "5,000 rows of the log: a rare match may answer fewer rows than limit, even none, with a next_cursor that "
-    "searches on",
+    "only rows whose description or a metadata value contains this (any case). A filtered page examines at "
+    "most 5,000 rows of the log: a rare match may answer fewer rows than limit, even none, with a next_cursor "
+    "that searches on",
 )
 RATES_CURRENCY = q("currency", CURRENCY, "an agency's card for its sub-accounts in this currency (default: its own)")
 IDEMPOTENCY_KEY = {
