@@ -116,6 +116,21 @@ def test_agency_logs_show_both_times_the_details_and_whose_balance(
     expect(text.locator("dl.details dd")).to_have_text([CALLER, "SM-LOGS-7782", "yes"])
     assert not console.alert()
     console.shot("admin-logs-search")
+    # The same rules in the module itself: durations, names and order of the details.
+    results = page.evaluate(
+        """async () => {
+            const logs = await import("./console/logs.js");
+            return [logs.duration(42), logs.duration(195), logs.duration(3725), logs.duration("n/a"),
+                    logs.details({zone: "east", duration_s: 61, call_id: "c1", tracking_number: "t", ok: false})];
+        }"""
+    )
+    assert results == [
+        "42 s",
+        "3 min 15 s",
+        "1 h 2 min",
+        "n/a",
+        [["Tracking number", "t"], ["Call ID", "c1"], ["Duration", "1 min 1 s"], ["Ok", "no"], ["Zone", "east"]],
+    ]
     # Another search finds nothing of these; clearing it shows every entry again.
     expect(_search(console, "no such caller")).to_have_count(0)
     expect(page.get_by_text("No entries match these filters.")).to_be_visible()
