@@ -11,7 +11,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .domain.categories import Category
+    from .domain.pricing import Rate
 
 # A printed, well-known default so `make run` works out of the box; deployed
 # stages set BILLING_JWT_SECRET_PARAMETER (an SSM SecureString, read on first use) or BILLING_JWT_SECRET.
@@ -50,6 +54,17 @@ class Settings:
 
     def table_name(self, base: str) -> str:
         return self.table_names.get(base) or f"{self.table_prefix}{base}"
+
+    @cached_property
+    def default_cards(self) -> Mapping[str, Mapping[Category, Rate]]:
+        """The default rate card of every currency: built in, with BILLING_DEFAULT_RATES on top
+        (domain/pricing.parse_default_cards). A malformed value is a ConfigurationError on first use."""
+        from .domain.pricing import RateCardError, parse_default_cards
+
+        try:
+            return parse_default_cards(self.default_rates_json)
+        except (RateCardError, ValueError) as exc:
+            raise ConfigurationError(f"BILLING_DEFAULT_RATES: {exc}") from None
 
     @cached_property
     def jwt_secret(self) -> str:

@@ -10,6 +10,9 @@ disagree with the entries.
 Reading: Logs merge the shards of `ledger_pages` (an account's, or an agency's
 through the `by_agency_log` index) newest first, fetching from all shards at once and
 then only from the shards that can still hold the next rows (see `_merge_newest`).
+A row filter (a category, a search) is applied to the rows read; a filtered read
+examines at most `SCAN_ROWS` rows and then answers what it found with a position to
+continue from, so a rare match never turns one request into a read of the whole log.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
@@ -58,6 +61,10 @@ PAGE_COLUMNS = (
     "seal",
 )
 MAX_FETCH = 100  # pages per shard in one Query
+# Rows a filtered Logs read examines before it answers with what it found and a cursor
+# (~200 bytes a row: about 1 MB, some 125 read units, over a few round trips). It reads
+# at most that, plus its first round (ten pages a shard) and a page a shard per round.
+SCAN_ROWS = 5_000
 
 
 class CommitConflict(Exception):
@@ -198,10 +205,24 @@ def entry_row_key(entry: LedgerEntry) -> str:
 
 @dataclass(frozen=True)
 class LogSlice:
-    """Entries newest first, and the row key to continue below (None: nothing more)."""
+    """Entries newest first, and the row key to continue below (None: nothing more).
+
+    A filtered read may stop at its budget (SCAN_ROWS) with fewer entries than asked:
+    `next_key` then continues below the last row it examined."""
 
     entries: list[LedgerEntry]
     next_key: str | None
+
+
+class RowFilter(Protocol):
+    """Which rows a Logs read keeps (domain/logs.py LogFilter)."""
+
+    def matches(self, entry: LedgerEntry) -> bool: ...
+
+    @property
+    def expected_share(self) -> float:
+        """The share of rows expected to match (1.0: every row): sizes the reads."""
+        ...
 
 
 class LedgerRepository:
@@ -343,26 +364,35 @@ class LedgerRepository:
         owner_id: str,
         start: datetime | None,
         end: datetime | None,
-        category: str | None,
+        row_filter: RowFilter | None,
         limit: int,
         before_key: str | None,
     ) -> LogSlice:
         """Up to `limit` entries of an account (scope "account") or an agency ("agency"),
-        newest first, posted in [start, end) and ordered below `before_key` when given."""
+        newest first, posted in [start, end), ordered below `before_key` when given and kept
+        by `row_filter` (None: every row).
+
+        Unfiltered, a read costs the rows returned plus a page or two per shard. Filtered, it
+        examines at most SCAN_ROWS rows: a rare match may answer fewer rows than `limit`
+        (even none) with a `next_key` to search on from."""
         bind()
         lower = format_instant(start) if start else None
         upper = format_instant(end) if end else None
         if before_key is not None and (upper is None or before_key < upper):
             upper = before_key
 
-        def keep(entry: LedgerEntry) -> bool:
-            return (category is None or entry.category.value == category) and (
-                before_key is None or entry_row_key(entry) < before_key
-            )
+        def below(entry: LedgerEntry) -> bool:
+            return before_key is None or entry_row_key(entry) < before_key
 
+        def keep(entry: LedgerEntry) -> bool:
+            return below(entry) and (row_filter is None or row_filter.matches(entry))
+
+        share = 1.0 if row_filter is None else min(1.0, max(row_filter.expected_share, 0.01))
         streams = [_ShardStream(_shard_query(scope, owner_id, shard, lower, upper)) for shard in range(PAGE_SHARDS)]
-        entries, more = _merge_newest(streams, limit, keep, sparse=category is not None)
-        return LogSlice(entries, entry_row_key(entries[-1]) if more and entries else None)
+        entries, resume = _merge_newest(
+            streams, limit, keep, share=share, budget=None if row_filter is None else SCAN_ROWS, counts=below
+        )
+        return LogSlice(entries, entry_row_key(resume) if resume is not None else None)
 
     def entries_of_account(self, account_id: str) -> Iterator[LedgerEntry]:
         """Every entry of one account (any billing account), oldest first."""
@@ -495,19 +525,30 @@ class _ShardStream:
 
 
 def _merge_newest(
-    streams: Sequence[_ShardStream], limit: int, keep: Callable[[LedgerEntry], bool], sparse: bool
-) -> tuple[list[LedgerEntry], bool]:
-    """The newest `limit` kept entries over every stream, and whether any more exist.
+    streams: Sequence[_ShardStream],
+    limit: int,
+    keep: Callable[[LedgerEntry], bool],
+    *,
+    share: float = 1.0,
+    budget: int | None = None,
+    counts: Callable[[LedgerEntry], bool] = lambda entry: True,
+) -> tuple[list[LedgerEntry], LedgerEntry | None]:
+    """The newest `limit` kept entries over every stream, and the entry to continue below
+    (None: nothing more).
 
     Pages of different shards never overlap in row order, so whole pages are merged:
     the next page out is the greatest buffered one, unless a stream with an empty
     buffer may still hold a greater one, in which case that stream (with every other
     such stream, side by side) is asked for more first (see `_asks`), so reading stays
-    near the rows returned plus a page or two per shard.
+    near the rows returned plus a page or two per shard. `share` is the part of the rows
+    `keep` is expected to keep. With a `budget`, once that many rows (those `counts`
+    counts) have been examined the merge stops after the page it is on: everything
+    above the last row examined has been seen, so the read continues below it.
     """
     out: list[LedgerEntry] = []
     want = limit + 1  # one more than asked tells whether another page exists
     rows_read = pages_read = 0
+    examined = 0
     first_round = True
     while True:
         buffered = [s for s in streams if s.buffer]
@@ -521,7 +562,8 @@ def _merge_newest(
             and (s.lowest_seen is None or best_key is None or s.lowest_seen > best_key)
         ]
         if blocked:
-            asks = _asks(streams, blocked, want - len(out), rows_read, pages_read, first_round, sparse)
+            remaining = None if budget is None else max(budget - examined, 1)
+            asks = _asks(streams, blocked, want - len(out), rows_read, pages_read, first_round, share, remaining)
             first_round = False
             fetched = run_all([lambda s=s, n=n: s.fetch(n) for s, n in asks])  # type: ignore[misc]
             for records in fetched:
@@ -529,12 +571,19 @@ def _merge_newest(
                 rows_read += sum(_rows_in(r) for r in records)
             continue
         if best is None:
-            return out[:limit], len(out) > limit
+            return out[:limit], out[limit - 1] if len(out) > limit else None
+        last: LedgerEntry | None = None
         for entry in reversed(page_entries(best.buffer.popleft())):
+            if counts(entry):
+                examined += 1
+                last = entry
             if keep(entry):
                 out.append(entry)
         if len(out) >= want:
-            return out[:limit], True
+            return out[:limit], out[limit - 1]
+        if budget is not None and examined >= budget and last is not None:
+            more = any(s.buffer or not s.exhausted for s in streams)
+            return out, last if more else None
 
 
 def _rows_in(record: LedgerPageRecord) -> int:
@@ -548,29 +597,33 @@ def _asks(
     rows_read: int,
     pages_read: int,
     first_round: bool,
-    sparse: bool,
+    kept_share: float,
+    budget_rows: int | None = None,
 ) -> list[tuple[_ShardStream, int]]:
     """How many pages to ask each stream for in this round.
 
-    The first round asks every shard for two pages. Later rounds ask the blocked streams,
-    and every other stream holding less than its share of the rows still needed, for
-    enough pages to cover that share at the rows per page seen so far: a round or two.
+    The first round asks every shard for two pages (ten when a filter keeps only some
+    rows). Later rounds ask the blocked streams, and every other stream holding less than
+    its share of the rows still needed, for enough pages to cover that share at the rows
+    per page seen so far and the share of rows the filter keeps: a round or two. Under a
+    budget, a round never asks for more pages than the rows left to examine could fill.
     """
     if first_round:
-        return [(s, 10 if sparse else 2) for s in blocked]
+        return [(s, 2 if kept_share >= 1 else 10) for s in blocked]
     rows_per_page = max(1.0, rows_read / pages_read) if pages_read else 1.0
-    if sparse:  # a filter keeps only some rows: assume a quarter of them
-        rows_per_page /= 4
+    kept_per_page = rows_per_page * kept_share
     live = [s for s in streams if not s.exhausted or s.buffer]
     share = math.ceil(need / max(1, len(live)))
+    asking = [s for s in streams if not s.exhausted]
+    cap = MAX_FETCH
+    if budget_rows is not None:
+        cap = max(1, min(MAX_FETCH, math.ceil(budget_rows / rows_per_page / max(1, len(asking)))))
     asks = []
-    for s in streams:
-        if s.exhausted:
-            continue
-        held = sum(_rows_in(r) for r in s.buffer)
+    for s in asking:
+        held = sum(_rows_in(r) for r in s.buffer) * kept_share
         if s in blocked or held < share:
-            count = math.ceil(max(share - held, 1) / rows_per_page) + 1
-            asks.append((s, max(1, min(MAX_FETCH, count))))
+            count = math.ceil(max(share - held, 1) / kept_per_page) + 1
+            asks.append((s, max(1, min(cap, count))))
     return asks
 
 

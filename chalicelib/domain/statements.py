@@ -134,7 +134,8 @@ class CardCharge:
 
 @dataclass(frozen=True)
 class OwnBillingAccount:
-    """A sub-account with a balance of its own: listed with its totals, not in the reconciliation."""
+    """A sub-account with a balance of its own: listed with its totals, in its own currency,
+    never added to the agency's figures (which may be in another currency)."""
 
     account_id: str
     name: str
@@ -142,6 +143,7 @@ class OwnBillingAccount:
     usage_cost_micros: int
     card_charges_micros: int
     closing_balance_micros: int
+    currency: str
 
 
 @dataclass(frozen=True)
@@ -392,6 +394,7 @@ def build_statement(inputs: StatementInputs) -> dict[str, Any]:
                 "account_id": o.account_id,
                 "name": o.name,
                 "time_zone": o.time_zone,
+                "currency": o.currency,
                 "usage_total_micros": o.usage_cost_micros,
                 "usage_total_cents": round_cents(o.usage_cost_micros),
                 "card_charges_micros": o.card_charges_micros,

@@ -30,7 +30,7 @@ from ..domain.events import (
 from ..domain.posting import event_digest
 from ..domain.pricing import RateCard, RateCardError, price_event
 from .errors import BadRequest, Forbidden, Unavailable
-from .rates import rate_card_for
+from .rates import agency_ids, billing_currency_problem, rate_card_for
 
 MAX_EVENTS = 1000
 EVENTS_PER_MESSAGE = 100
@@ -72,10 +72,14 @@ def submit_usage_events(principal: Principal, body: object) -> Intake:
             errors.append({"index": index, "event_id": event_id, "message": str(exc)})
 
     # The accounts, and what the ledger already holds under these event ids, side by side.
+    repo = AccountRepository()
     accounts, charged = run_both(
-        lambda: AccountRepository().get_many(e.account_id for _, e in events),
+        lambda: repo.get_many(e.account_id for _, e in events),
         lambda: LedgerRepository().charged(e.event_id for _, e in events),
     )
+    # The agencies whose rates price their sub-accounts (and that bill the shared ones): the writer's rule.
+    agencies = agency_ids(accounts.values()) - set(accounts)
+    accounts = {**accounts, **repo.get_many(agencies)} if agencies else accounts
     cards: dict[str, RateCard] = {}
     by_billing: dict[str, list[UsageEvent]] = {}
     seen: dict[str, str] = {}  # event id -> digest, in this request
@@ -89,7 +93,13 @@ def submit_usage_events(principal: Principal, body: object) -> Intake:
             continue
         # Priced here as the writer will price it, so an event that can never be
         # charged (quantity x rate over the ledger's range) is refused, not queued.
-        card = cards.get(account.account_id) or cards.setdefault(account.account_id, rate_card_for(account))
+        problem = billing_currency_problem(account, accounts.get(account.billing_account_id))
+        if problem is not None:
+            errors.append({"index": index, "event_id": event.event_id, "message": problem})
+            continue
+        card = cards.get(account.account_id) or cards.setdefault(
+            account.account_id, rate_card_for(account, accounts.get(account.agency_id or ""))
+        )
         try:
             price_event(
                 event.category,

@@ -15,7 +15,7 @@ import json
 import random
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -32,7 +32,7 @@ from ..domain.payments import BillingTask, reactions
 from ..domain.posting import event_digest, posting_for
 from ..domain.pricing import RateCard, RateCardError, price_event
 from ..domain.rollups import keys_for
-from .rates import rate_card_for
+from .rates import agency_ids, billing_currency_problem, rate_card_for
 
 MAX_COMMIT_ATTEMPTS = 8
 
@@ -111,8 +111,9 @@ def record_usage(
     failed: set[str] = set()
     # Every balance head of the batch in one consistent read; a head that moves
     # meanwhile fails its transaction's condition and is read again. The billing
-    # accounts themselves (an agency paying for its sub-accounts) are read beside it.
-    missing = sorted(set(groups) - set(known))
+    # accounts themselves (an agency paying for its sub-accounts) and the agencies whose
+    # rates price their sub-accounts are read beside it, in one BatchGetItem.
+    missing = sorted((set(groups) | agency_ids(known.values())) - set(known))
     heads, payers = run_both(
         lambda: ledger.balances(list(groups), consistent=True) if groups else {},
         lambda: accounts.get_many(missing) if missing else {},
@@ -120,7 +121,9 @@ def record_usage(
     known = {**known, **payers}
     for billing_account_id, items in groups.items():
         payer = known.get(billing_account_id) or items[0].account
-        failed |= _write_billing_group(heads[billing_account_id], payer, items, ledger, outcome, reject, clock, sleep)
+        failed |= _write_billing_group(
+            heads[billing_account_id], payer, items, ledger, outcome, reject, clock, sleep, agencies=known
+        )
 
     outcome.failed_message_ids.extend(_fifo_closure(messages, failed | set(outcome.failed_message_ids)))
     outcome.failed_message_ids = list(dict.fromkeys(outcome.failed_message_ids))
@@ -136,6 +139,7 @@ def _write_billing_group(
     reject: Callable[[QueuedMessage, str, str], None],
     clock: Callable[[], datetime],
     sleep: Callable[[float], None],
+    agencies: Mapping[str, Account],
 ) -> set[str]:
     """Charge one billing account's events; returns the message ids that must be retried."""
     messages_of: dict[str, list[QueuedMessage]] = defaultdict(list)
@@ -156,8 +160,13 @@ def _write_billing_group(
             else:  # another version: judged once the first is written, against what the ledger holds
                 twins.append((item, digest))
             continue
+        # A balance holds one currency: an account priced in another is refused, never charged.
+        problem = billing_currency_problem(item.account, payer)
+        if problem is not None:
+            reject(item.message, problem, item.raw)
+            continue
         card = cards.get(item.account.account_id) or cards.setdefault(
-            item.account.account_id, rate_card_for(item.account)
+            item.account.account_id, rate_card_for(item.account, agencies.get(item.account.agency_id or ""))
         )
         try:
             price = price_event(
