@@ -57,6 +57,14 @@ def assert_ledger_consistent(billing_account_id: str) -> int:
     return report.balance_micros
 
 
+def assert_agency_consistent(agency_id: str) -> dict[str, int]:
+    """`assert_ledger_consistent` over every balance of an agency; each balance in micros."""
+    reports = reconcile_all(scope_members(agency_id), recheck_after=0)
+    problems = [str(p) for r in reports for p in r.problems]
+    assert not problems, problems
+    return {r.billing_account_id: r.balance_micros for r in reports}
+
+
 def account_of(account_id: str) -> Account:
     account = AccountRepository().get(account_id)
     assert account is not None
