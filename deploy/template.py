@@ -56,6 +56,9 @@ PROTECTED_TABLES = frozenset(
         "payments",
         "statements",
         "statement_schedules",
+        # Not customer data, but losing it makes the next hourly reconcile re-read every
+        # balance in full, which for a large ledger outruns the function's timeout.
+        "reconcile_checkpoints",
     }
 )
 
