@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.accounts_repo import AccountRepository
-from ..adapters.gateway.base import ChargeStatus, GatewayError, GatewayTimeout, InvalidCard, PaymentGateway
+from ..adapters.gateway.base import ChargeStatus, GatewayError, GatewayTimeout, PaymentGateway
 from ..adapters.payments_repo import IdempotencyRepository, PaymentRepository, StoredRequest
 from ..domain.access import Action, Principal
 from ..domain.accounts import Account, Billing
+from ..domain.cards import InvalidCard
 from ..domain.money import MoneyError, format_micros, parse_micros
 from ..domain.payments import (
     CENT_MICROS,
