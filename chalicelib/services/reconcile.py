@@ -28,8 +28,8 @@ from ..adapters.accounts_repo import AccountRepository
 from ..adapters.ledger_repo import LedgerRepository
 from ..adapters.payments_repo import PaymentRepository
 from ..adapters.rollups_repo import RollupRepository
+from ..adapters.secrets import ledger_key
 from ..adapters.statements_repo import StatementRepository
-from ..config import get_settings
 from ..domain.accounts import Account, AccountKind
 from ..domain.ledger import BalanceState, LedgerEntry
 from ..domain.money import format_micros
@@ -121,7 +121,7 @@ class Ledger:
 
 def reconcile_account(billing_id: str, ledger: Ledger) -> ReconcileReport:
     """Every invariant of one billing account."""
-    key = get_settings().ledger_key
+    key = ledger_key()
     chain = ledger.entries.get(billing_id, [])
     head = ledger.heads.get(billing_id) or BalanceState(billing_id, 0, 0, None, exists=False)
     report = check_chain(head, chain, key)
