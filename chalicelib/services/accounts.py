@@ -9,13 +9,8 @@ from typing import Any
 from ..adapters.accounts_repo import AccountRepository
 from ..adapters.ledger_repo import LedgerRepository
 from ..domain.access import AccessDenied, Action, Principal, authorize
-from ..domain.accounts import (
-    Account,
-    AccountError,
-    parse_account_body,
-    provision_account,
-)
-from ..domain.events import ACCOUNT_ID_PATTERN
+from ..domain.accounts import Account, AccountError, provision_account
+from ..domain.event_fields import ACCOUNT_ID_PATTERN
 from ..domain.periods import format_instant
 from .errors import BadRequest, Forbidden, NotFound
 
@@ -49,6 +44,9 @@ def put_account(principal: Principal, account_id: str, body: object) -> tuple[Ac
         authorize(principal, Action.PROVISION, account_id, existing)
     except AccessDenied as denied:
         raise (NotFound if denied.status == 404 else Forbidden)(str(denied)) from None
+    # pydantic loads here, on the one route that provisions, not on every cold start.
+    from ..domain.account_schema import parse_account_body
+
     try:
         parsed = parse_account_body(body)
         agency = repo.get(parsed.agency_id) if parsed.agency_id else None
