@@ -14,7 +14,7 @@ from ..domain.cards import InvalidCard
 from ..domain.money import MoneyError, format_micros, parse_micros
 from ..domain.payments import BillingHead, CardOnFile, SettingsError, check_recharge_amounts
 from ..domain.periods import format_instant
-from .accounts import require
+from .access import require
 from .errors import BadRequest, Unavailable
 from .payments import own_billing
 

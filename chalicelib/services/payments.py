@@ -30,7 +30,7 @@ from ..domain.payments import (
     payment_id_for_request,
 )
 from ..domain.periods import PeriodError, format_instant, local_range
-from .accounts import require
+from .access import require
 from .cursors import next_cursor, resume_after
 from .errors import BadRequest, Conflict, ServiceError, Unavailable
 from .receipts import receipt_path

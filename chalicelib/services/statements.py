@@ -60,7 +60,7 @@ from ..domain.statements import (
     check_reconciles,
 )
 from ..observability import get_logger, record_statement_sent
-from .accounts import require
+from .access import require
 from .cursors import next_cursor, resume_after
 from .errors import BadRequest, Conflict, NotFound, ServiceError, Unavailable
 from .reports import AgencyReads, read_agency, scoped
