@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from .seed import AGENCY_ID, OWN_1_ID, OWN_2_ID
+from .demo_ids import AGENCY_ID, OWN_1_ID, OWN_2_ID
 
 VISA = "pm_card_visa"
 EXPIRED = "pm_card_chargeDeclinedExpiredCard"
