@@ -99,7 +99,7 @@ def ensure_settings(billing_account_id: str, day: date, today: date, summary: Pa
 def run_recharges(billing_account_id: str, tasks: Sequence[Any], at: datetime, summary: PaymentSeedSummary) -> None:
     """What the billing worker does at `at` for the recharges a batch set off (alerts are not sent)."""
     from chalicelib.adapters.ledger_repo import LedgerRepository
-    from chalicelib.domain.payments import BillingTask, TaskKind
+    from chalicelib.domain.auto_recharge import BillingTask, TaskKind
     from chalicelib.services.recharge import RechargeOutcome, run_task
 
     pending = [t for t in tasks if t.kind is TaskKind.RECHARGE]

@@ -26,9 +26,9 @@ from ..adapters.ledger_repo import CommitConflict, LedgerRepository
 from ..adapters.secrets import ledger_key
 from ..adapters.storage_errors import error_code, is_transient
 from ..domain.accounts import Account
+from ..domain.auto_recharge import BillingTask, reactions
 from ..domain.events import UsageEvent, decode_message
 from ..domain.ledger import BalanceState, PricedEvent, chunk_for_transactions, plan_entries
-from ..domain.payments import BillingTask, reactions
 from ..domain.posting import event_digest, posting_for
 from ..domain.pricing import RateCard, RateCardError, price_event
 from ..domain.rollups import keys_for
