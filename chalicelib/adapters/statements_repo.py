@@ -16,8 +16,8 @@ from typing import Any, cast
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
+from ..domain.ledger_check import StatementFacts
 from ..domain.periods import format_instant
-from ..domain.reconcile import StatementFacts
 from ..domain.statement_schedule import DEFAULT_HOUR, Cadence, Frequency
 from ..domain.statements import document_seal
 from .paging import take_page

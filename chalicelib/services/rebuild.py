@@ -28,7 +28,7 @@ from ..adapters.secrets import ledger_key
 from ..adapters.statements_repo import StatementRepository
 from ..domain.accounts import Account
 from ..domain.ledger import LedgerEntry, LedgerPage, seal_of
-from ..domain.reconcile import expected_balance_days
+from ..domain.ledger_check import expected_balance_days
 from ..domain.rollups import rollup_deltas
 
 

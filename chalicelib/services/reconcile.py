@@ -4,7 +4,7 @@ A full pass, reading every table once (scans: an operations job, never a request
 the accounts (so a balance whose head is missing is found too), the entries, the
 balance heads, the payments and the statements; per billing account the Logs pages,
 and per agency (or account of no agency) its rollups and posting days. Checked
-(domain/reconcile.py): the chain (sequence, running balance, head) and every entry's
+(domain/ledger_check.py): the chain (sequence, running balance, head) and every entry's
 seal; each charge's price; the Logs pages list exactly the stored entries; the posting
 days and the rollups equal what the entries add up to, and an agency's Logs index lists
 every page of its accounts; every succeeded payment has exactly one credit of its
@@ -32,9 +32,7 @@ from ..adapters.secrets import ledger_key
 from ..adapters.statements_repo import StatementRepository
 from ..domain.accounts import Account, AccountKind
 from ..domain.ledger import BalanceState, LedgerEntry
-from ..domain.money import format_micros
-from ..domain.payments import Payment, PaymentStatus
-from ..domain.reconcile import (
+from ..domain.ledger_check import (
     Finding,
     PaymentFacts,
     ReconcileReport,
@@ -47,6 +45,8 @@ from ..domain.reconcile import (
     check_rollups,
     check_statement,
 )
+from ..domain.money import format_micros
+from ..domain.payments import Payment, PaymentStatus
 
 
 class Ledger:

@@ -31,7 +31,7 @@ from ..adapters.checkpoints_repo import CheckpointRepository
 from ..adapters.ledger_repo import LedgerRepository, entry_row_key
 from ..adapters.secrets import ledger_key
 from ..domain.accounts import AccountKind
-from ..domain.reconcile import ChainPoint, Finding, check_chain, check_listed_entries, check_prices
+from ..domain.ledger_check import ChainPoint, Finding, check_chain, check_listed_entries, check_prices
 from .reconcile import Ledger, judge
 
 ROLLING_SLICE = 20

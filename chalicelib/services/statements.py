@@ -57,7 +57,7 @@ from ..domain.statements import (
     StatementDoesNotReconcile,
     StatementInputs,
     build_statement,
-    check_reconciles,
+    check_statement_arithmetic,
 )
 from ..observability import get_logger, record_statement_sent
 from .access import require
@@ -493,7 +493,7 @@ def _numbers(stored: StoredStatement) -> dict[str, Any]:
     if stored.numbers is None:
         raise NotReady(f"statement {stored.statement_id!r} has no numbers yet (status {stored.status})")
     try:
-        check_reconciles(stored.numbers)
+        check_statement_arithmetic(stored.numbers)
     except StatementDoesNotReconcile as exc:
         raise StatementRefused(f"the stored statement does not reconcile: {exc}") from None
     return stored.numbers
@@ -682,7 +682,7 @@ def _deliver(
     from ..statement_render import render_email
 
     try:
-        check_reconciles(doc)
+        check_statement_arithmetic(doc)
     except StatementDoesNotReconcile as exc:
         statements.finish(claim, "refused", clock(), error=str(exc))
         return SendOutcome.REFUSED
