@@ -1,7 +1,7 @@
 # Charges & Usage: one command to run it, one to test it.
 #
 #   make run        the whole service locally (DynamoDB Local, moto, chalice local, event pump)
-#   make test       ruff, mypy and every test tier (starts what it needs itself)
+#   make test       ruff, mypy, the import contracts and every test tier (starts what it needs itself)
 #   make bench      the benchmarks against DynamoDB Local (writes bench/results.json)
 #   make package    the SAM/CloudFormation template and the Lambda zip, in dist/package (README: Deploying)
 #   make reconcile  check every balance of the local stack against its ledger entries
@@ -57,11 +57,13 @@ typecheck: venv
 pytest: venv chromium
 	$(PY) -m pytest tests/unit tests/integration tests/e2e tests/deploy tests/browser
 
-# In this order, even under make -j: lint, types, then the test tiers.
+# In this order, even under make -j: lint, types, the layers and cycles (pyproject.toml
+# [tool.importlinter]), then the test tiers.
 test: venv chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest tests/unit tests/integration tests/e2e tests/deploy tests/browser
 
 bench: venv

@@ -66,24 +66,6 @@ class Settings:
         except (RateCardError, ValueError) as exc:
             raise ConfigurationError(f"BILLING_DEFAULT_RATES: {exc}") from None
 
-    @cached_property
-    def jwt_secret(self) -> str:
-        """The token secret: the variable's value, or the SSM parameter's (one call, then cached)."""
-        if self.jwt_secret_value:
-            return self.jwt_secret_value
-        from .adapters.secrets import ssm_secret  # boto3 only when a secret is needed
-
-        return ssm_secret(str(self.jwt_secret_parameter))
-
-    @cached_property
-    def ledger_key(self) -> bytes:
-        """The key ledger entries are sealed with: the variable's value, or the SSM parameter's."""
-        if self.ledger_key_value:
-            return self.ledger_key_value.encode()
-        from .adapters.secrets import ssm_secret
-
-        return ssm_secret(str(self.ledger_key_parameter)).encode()
-
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

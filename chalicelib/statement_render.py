@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 from .domain.money import format_quantity_micros
-from .domain.statements import MICROS_PER_CENT, check_reconciles
+from .domain.statements import MICROS_PER_CENT, check_statement_arithmetic
 from .rendering import (
     card_label,
     date_local,
@@ -206,14 +206,14 @@ def render_html(doc: Mapping[str, Any]) -> str:
     """The printable page (print CSS in a <style> block)."""
     from .rendering import render
 
-    check_reconciles(doc)
+    check_statement_arithmetic(doc)
     return render("statement.html", s=view_model(doc), time_zone=doc["account"]["time_zone"])
 
 
 def render_text(doc: Mapping[str, Any]) -> str:
     from .rendering import render
 
-    check_reconciles(doc)
+    check_statement_arithmetic(doc)
     return render("statement.txt", s=view_model(doc), time_zone=doc["account"]["time_zone"])
 
 
@@ -221,7 +221,7 @@ def render_pdf(doc: Mapping[str, Any]) -> bytes:
     """The PDF: the same bytes every time for the same stored numbers."""
     from .statement_pdf import statement_pdf
 
-    check_reconciles(doc)
+    check_statement_arithmetic(doc)
     return statement_pdf(view_model(doc), doc["built_at"])
 
 

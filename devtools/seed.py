@@ -29,10 +29,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-AGENCY_ID = "agency_demo"
-SHARED_ID = "acct_shared"
-OWN_1_ID = "acct_own_1"
-OWN_2_ID = "acct_own_2"
+from .demo_ids import AGENCY_ID, OWN_1_ID, OWN_2_ID, SHARED_ID
+
 MONTHS_BACK = 3
 BATCH_MESSAGES = 500
 
@@ -337,7 +335,7 @@ def seed(today: date | None = None, verbose: bool = True) -> SeedSummary:
 
 def main() -> int:
     """`python -m devtools.seed`: seed the stack `make run` runs (it must be running)."""
-    from devtools.run import StackConfig, apply_env
+    from devtools.stack_config import StackConfig, apply_env
 
     apply_env(StackConfig.from_env())
     seed()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from .seed import AGENCY_ID, OWN_1_ID, OWN_2_ID
+from .demo_ids import AGENCY_ID, OWN_1_ID, OWN_2_ID
 
 VISA = "pm_card_visa"
 EXPIRED = "pm_card_chargeDeclinedExpiredCard"
@@ -99,7 +99,7 @@ def ensure_settings(billing_account_id: str, day: date, today: date, summary: Pa
 def run_recharges(billing_account_id: str, tasks: Sequence[Any], at: datetime, summary: PaymentSeedSummary) -> None:
     """What the billing worker does at `at` for the recharges a batch set off (alerts are not sent)."""
     from chalicelib.adapters.ledger_repo import LedgerRepository
-    from chalicelib.domain.payments import BillingTask, TaskKind
+    from chalicelib.domain.auto_recharge import BillingTask, TaskKind
     from chalicelib.services.recharge import RechargeOutcome, run_task
 
     pending = [t for t in tasks if t.kind is TaskKind.RECHARGE]

@@ -16,7 +16,7 @@ from chalicelib.config import LOCAL_JWT_SECRET
 from chalicelib.domain.access import Role
 from chalicelib.services.tokens import issue_token
 
-from .seed import AGENCY_ID, OWN_1_ID
+from .demo_ids import AGENCY_ID, OWN_1_ID
 
 DEFAULT_TTL = timedelta(days=30)
 PLATFORM_ACCOUNT = "platform"

@@ -21,7 +21,7 @@ import pytest
 
 from devtools.environment import apply_env, restore_env
 from devtools.processes import Service, free_port, start_dynamodb_local, start_moto_server
-from devtools.run import StackConfig
+from devtools.stack_config import StackConfig
 
 TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..domain.reconcile import ChainPoint
+from ..domain.ledger_check import ChainPoint
 from .tables.base import bind
 from .tables.reconcile_checkpoints import ReconcileCheckpointRecord
 

@@ -16,12 +16,12 @@ from typing import Any, cast
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
-from ..config import get_settings
+from ..domain.ledger_check import StatementFacts
 from ..domain.periods import format_instant
-from ..domain.reconcile import StatementFacts
 from ..domain.statement_schedule import DEFAULT_HOUR, Cadence, Frequency
 from ..domain.statements import document_seal
 from .paging import take_page
+from .secrets import ledger_key
 from .storage_errors import error_code
 from .tables.base import bind
 from .tables.statement_schedules import StatementScheduleRecord
@@ -141,7 +141,7 @@ class StatementRepository:
             recipients=cast(Any, list(recipients)),
             requested_by=requested_by,
             numbers=encode_numbers(doc),
-            numbers_seal=document_seal(get_settings().ledger_key, doc),
+            numbers_seal=document_seal(ledger_key(), doc),
             built_at=now,
             currency=doc["account"]["currency"],
             opening_balance_micros=doc["opening_balance_micros"],
@@ -207,7 +207,7 @@ class StatementRepository:
             StatementRecord(claim.statement.statement_id).update(
                 actions=[
                     StatementRecord.numbers.set(encode_numbers(doc)),
-                    StatementRecord.numbers_seal.set(document_seal(get_settings().ledger_key, doc)),
+                    StatementRecord.numbers_seal.set(document_seal(ledger_key(), doc)),
                     StatementRecord.built_at.set(now),
                     StatementRecord.currency.set(doc["account"]["currency"]),
                     StatementRecord.opening_balance_micros.set(doc["opening_balance_micros"]),
@@ -283,7 +283,7 @@ class StatementRepository:
         """Seal the numbers of a statement built before seals were kept (make rebuild)."""
         bind()
         StatementRecord(statement_id).update(
-            actions=[StatementRecord.numbers_seal.set(document_seal(get_settings().ledger_key, doc))],
+            actions=[StatementRecord.numbers_seal.set(document_seal(ledger_key(), doc))],
             condition=StatementRecord.numbers_seal.does_not_exist(),
         )
 

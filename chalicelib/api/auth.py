@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice.app import AuthRequest, AuthResponse, Blueprint
 
-from ..config import get_settings
+from ..adapters.secrets import jwt_secret
 
 auth_bp = Blueprint(__name__)
 
@@ -23,7 +23,7 @@ def jwt_auth(auth_request: AuthRequest) -> AuthResponse:
     )
 
     try:
-        principal, exp = verify_token(auth_request.token or "", get_settings().jwt_secret)
+        principal, exp = verify_token(auth_request.token or "", jwt_secret())
     except InvalidToken as exc:
         from ..observability import get_logger
 

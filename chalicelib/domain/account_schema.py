@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .accounts import AccountError, AccountKind, Billing, is_email_address, is_known_time_zone
+from .accounts import AccountError, AccountKind, AccountRequest, Billing, is_email_address, is_known_time_zone
+from .event_fields import ACCOUNT_ID_PATTERN
 from .event_schema import CleanText, describe_validation_error
-from .events import ACCOUNT_ID_PATTERN
 
 
 class AccountIn(BaseModel):
@@ -41,12 +41,22 @@ class AccountIn(BaseModel):
         return value
 
 
-def parse_account_body(data: object) -> AccountIn:
+def parse_account_body(data: object) -> AccountRequest:
+    """A PUT /accounts body, its shape validated; raises AccountError naming the field."""
     if not isinstance(data, dict):
         raise AccountError("body", "must be a JSON object")
     try:
-        return AccountIn.model_validate(data)
+        body = AccountIn.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or "body"
         raise AccountError(loc, describe_validation_error(exc).split(": ", 1)[-1]) from None
+    return AccountRequest(
+        name=body.name,
+        kind=body.kind,
+        time_zone=body.time_zone,
+        currency=body.currency,
+        agency_id=body.agency_id,
+        billing=body.billing,
+        emails=tuple(str(e) for e in body.emails),
+    )

@@ -7,14 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from .categories import Category
 from .pricing import Rate
-
-if TYPE_CHECKING:
-    from .account_schema import AccountIn
 
 
 class AccountKind(StrEnum):
@@ -68,6 +64,20 @@ class Account:
         return ZoneInfo(self.time_zone)
 
 
+@dataclass(frozen=True)
+class AccountRequest:
+    """What a PUT /accounts/{id} body asks for, its shape already validated
+    (domain/account_schema.py parses it; `provision_account` applies the rules)."""
+
+    name: str
+    kind: AccountKind = AccountKind.ACCOUNT
+    time_zone: str = "UTC"
+    currency: str = "USD"
+    agency_id: str | None = None
+    billing: Billing = Billing.OWN
+    emails: tuple[str, ...] = ()
+
+
 class AccountError(ValueError):
     """A provisioning request that breaks a rule; the message names the field."""
 
@@ -105,16 +115,9 @@ def is_known_time_zone(name: str) -> bool:
     return True
 
 
-def parse_account_body(data: object) -> AccountIn:
-    """Validate a PUT /accounts body (pydantic is loaded here, on the one route that needs it)."""
-    from .account_schema import parse_account_body as parse
-
-    return parse(data)
-
-
 def provision_account(
     account_id: str,
-    body: AccountIn,
+    body: AccountRequest,
     *,
     existing: Account | None,
     agency: Account | None,
@@ -159,7 +162,7 @@ def provision_account(
             currency=body.currency,
             agency_id=body.agency_id,
             billing=body.billing,
-            emails=tuple(str(e) for e in body.emails),
+            emails=body.emails,
             updated_at=now,
         )
     return Account(
@@ -170,7 +173,7 @@ def provision_account(
         currency=body.currency,
         agency_id=body.agency_id,
         billing=body.billing,
-        emails=tuple(str(e) for e in body.emails),
+        emails=body.emails,
         created_at=now,
         updated_at=now,
     )

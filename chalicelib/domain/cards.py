@@ -6,18 +6,22 @@ Anything that looks like a raw card number is refused wherever a token is
 accepted, with a message saying why, so a number pasted into the wrong field is
 never stored.
 
-Plain Python, no AWS; InvalidCard comes from the gateway interface so callers
-handle one exception type whichever layer refused the token.
+Plain Python, no AWS. InvalidCard is the one refusal of a card, whoever refuses it
+(this module's checks, or a gateway that does not know the token), so callers
+handle one exception type.
 """
 
 from __future__ import annotations
 
 import re
 
-from chalicelib.adapters.gateway.base import InvalidCard
-
 RAW_CARD_NUMBER_MESSAGE = "looks like a raw card number: send a payment-method token from the gateway, never the number"
 NOT_A_TOKEN_MESSAGE = "not a payment-method token"
+
+
+class InvalidCard(ValueError):
+    """The token is not a usable card (unknown, or a raw card number was given)."""
+
 
 # A card number is 13-19 digits, often written in groups. A "numeric run" is a
 # stretch of digits joined only by separators (whitespace, dashes, dots,

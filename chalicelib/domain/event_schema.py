@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from .categories import Category
-from .events import (
+from .event_fields import (
     ACCOUNT_ID_PATTERN,
     ID_PATTERN,
     MAX_METADATA_INT_DIGITS,

@@ -14,17 +14,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from .categories import Category
+from .event_fields import MetadataValue
 from .money import MAX_ABS_MICROS, MoneyError, format_micros, multiply_micros, parse_micros, within_ledger_range
 
 if TYPE_CHECKING:
     from .event_schema import UsageEventIn
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:#/@+=-]*$"
-ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-MAX_QUANTITY = Decimal(1_000_000_000)
-# DynamoDB stores numbers of at most 38 significant digits; longer ones must be strings.
-MAX_METADATA_INT_DIGITS = 38
-MAX_METADATA_TEXT = 256
 # Producers' clocks drift and events queue up, but an event from next week is a bug.
 MAX_FUTURE_SKEW = timedelta(hours=24)
 EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
@@ -32,9 +27,6 @@ EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 
 class InvalidEvent(ValueError):
     """The reason an event cannot be charged; it is dead-lettered with this text."""
-
-
-MetadataValue = str | int | bool
 
 
 @dataclass(frozen=True)

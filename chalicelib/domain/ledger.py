@@ -24,7 +24,8 @@ from decimal import Decimal
 from typing import TypeVar
 
 from .categories import Category
-from .events import MetadataValue, UsageEvent
+from .event_fields import MetadataValue
+from .events import UsageEvent
 from .payments import BillingHead
 
 # Entry ids are derived from the event id, so a retried write produces the same id.

@@ -13,7 +13,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from .categories import Category
-from .events import MetadataValue
+from .event_fields import MetadataValue
 from .ledger import LedgerEntry
 from .text import text_problem
 

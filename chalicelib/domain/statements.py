@@ -46,7 +46,7 @@ not add up where the statement reads it:
 - the head may not be behind the closing boundary, nor disagree with it when no
   entry was posted since;
 - and the stored numbers must satisfy the identity above both in micro-units and in
-  the cents that are printed (`check_reconciles`, run again before every send).
+  the cents that are printed (`check_statement_arithmetic`, run again before every send).
 
 Money is shown to the cent. Every printed group adds up to its printed total:
 cents are allocated by the largest-remainder method (each printed amount is within
@@ -429,7 +429,7 @@ def build_statement(inputs: StatementInputs) -> dict[str, Any]:
         },
         "basis": BASIS,
     }
-    check_reconciles(doc)
+    check_statement_arithmetic(doc)
     return doc
 
 
@@ -441,7 +441,7 @@ def _days(inputs: StatementInputs) -> list[date]:
     return [inputs.first + timedelta(days=i) for i in range((last - inputs.first).days + 1)]
 
 
-def check_reconciles(doc: Mapping[str, Any]) -> None:
+def check_statement_arithmetic(doc: Mapping[str, Any]) -> None:
     """opening + credits - debits = closing, in micro-units and in printed cents; and every
     printed group adds up to its total. Raises StatementDoesNotReconcile."""
     try:

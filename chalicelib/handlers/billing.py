@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.queues import dead_letter
-from ..domain.payments import BillingTask
+from ..domain.auto_recharge import BillingTask
 from ..observability import get_logger, record_dead_lettered, record_recharge
 from ..services.recharge import run_task
 

@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
 from ..adapters.accounts_repo import AccountRepository
 from ..adapters.ledger_repo import LedgerRepository
 from ..domain.access import AccessDenied, Action, Principal, authorize
-from ..domain.accounts import (
-    Account,
-    AccountError,
-    parse_account_body,
-    provision_account,
-)
-from ..domain.events import ACCOUNT_ID_PATTERN
+from ..domain.accounts import Account, AccountError, provision_account
 from ..domain.periods import format_instant
+from .access import check_account_id, require
+from .balances import balance_view
 from .errors import BadRequest, Forbidden, NotFound
-
-_ACCOUNT_ID_RE = re.compile(ACCOUNT_ID_PATTERN)
-
-
-def check_account_id(account_id: str) -> None:
-    # fullmatch: the pattern's `$` would also match before a trailing newline.
-    if not (1 <= len(account_id) <= 64 and _ACCOUNT_ID_RE.fullmatch(account_id)):
-        raise BadRequest("account id must be 1-64 letters, digits, '.', '_' or '-'")
-
-
-def require(principal: Principal, action: Action, account_id: str, repo: AccountRepository | None = None) -> Account:
-    """The account, if the principal may do `action` on it; otherwise 404/403."""
-    check_account_id(account_id)
-    account = (repo or AccountRepository()).get(account_id)
-    try:
-        authorize(principal, action, account_id, account)
-    except AccessDenied as denied:
-        raise (NotFound if denied.status == 404 else Forbidden)(str(denied)) from None
-    assert account is not None
-    return account
 
 
 def put_account(principal: Principal, account_id: str, body: object) -> tuple[Account, bool]:
@@ -49,6 +24,9 @@ def put_account(principal: Principal, account_id: str, body: object) -> tuple[Ac
         authorize(principal, Action.PROVISION, account_id, existing)
     except AccessDenied as denied:
         raise (NotFound if denied.status == 404 else Forbidden)(str(denied)) from None
+    # pydantic loads here, on the one route that provisions, not on every cold start.
+    from ..domain.account_schema import parse_account_body
+
     try:
         parsed = parse_account_body(body)
         agency = repo.get(parsed.agency_id) if parsed.agency_id else None
@@ -90,7 +68,5 @@ def account_view(account: Account) -> dict[str, Any]:
 
 
 def get_account(principal: Principal, account_id: str) -> dict[str, Any]:
-    from .balances import balance_view
-
     account = require(principal, Action.READ, account_id)
     return {**account_view(account), "balance": balance_view(account, principal)}

@@ -19,7 +19,7 @@ from ..domain.accounts import Account
 from ..domain.balance import RUNWAY_WINDOW_DAYS, average_daily_spend, balance_status, runway_days
 from ..domain.money import format_micros
 from ..domain.periods import format_instant
-from .accounts import require
+from .access import require
 from .reports import spend_over_last_days
 
 # What a shared sub-account's users are not shown of the agency's balance.

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..adapters.billing_repo import BillingRepository
-from ..adapters.gateway.base import GatewayError, InvalidCard
+from ..adapters.gateway.base import GatewayError
 from ..domain.access import Action, Principal
 from ..domain.accounts import Account, AccountKind, Billing
+from ..domain.cards import InvalidCard
 from ..domain.money import MoneyError, format_micros, parse_micros
 from ..domain.payments import BillingHead, CardOnFile, SettingsError, check_recharge_amounts
 from ..domain.periods import format_instant
-from .accounts import require
+from .access import require
 from .errors import BadRequest, Unavailable
 from .payments import own_billing
 

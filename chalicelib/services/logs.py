@@ -31,7 +31,7 @@ from ..domain.ledger import BalanceState, LedgerEntry
 from ..domain.logs import LogFilter, SearchError, local_time, parse_search
 from ..domain.money import format_micros
 from ..domain.periods import LocalRange, PeriodError, format_instant, local_range
-from .accounts import require
+from .access import require
 from .csv_export import to_csv
 from .cursors import next_cursor, resume_after
 from .errors import BadRequest

@@ -14,8 +14,9 @@ from typing import Any
 from ..adapters.accounts_repo import AccountRepository
 from ..adapters.payments_repo import PaymentRepository
 from ..domain.accounts import Account
+from ..domain.auto_recharge import MAX_CONSECUTIVE_DECLINES, BillingTask
 from ..domain.money import format_micros
-from ..domain.payments import MAX_CONSECUTIVE_DECLINES, BillingTask, Payment, RechargeState
+from ..domain.payments import Payment, RechargeState
 from ..observability import get_logger
 
 

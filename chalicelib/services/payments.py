@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.accounts_repo import AccountRepository
-from ..adapters.gateway.base import ChargeStatus, GatewayError, GatewayTimeout, InvalidCard, PaymentGateway
+from ..adapters.gateway.base import ChargeStatus, GatewayError, GatewayTimeout, PaymentGateway
 from ..adapters.payments_repo import IdempotencyRepository, PaymentRepository, StoredRequest
 from ..domain.access import Action, Principal
 from ..domain.accounts import Account, Billing
+from ..domain.cards import InvalidCard
 from ..domain.money import MoneyError, format_micros, parse_micros
 from ..domain.payments import (
     CENT_MICROS,
@@ -29,7 +30,7 @@ from ..domain.payments import (
     payment_id_for_request,
 )
 from ..domain.periods import PeriodError, format_instant, local_range
-from .accounts import require
+from .access import require
 from .cursors import next_cursor, resume_after
 from .errors import BadRequest, Conflict, ServiceError, Unavailable
 from .receipts import receipt_path

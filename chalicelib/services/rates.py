@@ -20,7 +20,7 @@ from ..domain.accounts import Account, AccountKind
 from ..domain.categories import Category
 from ..domain.money import format_micros
 from ..domain.pricing import Rate, RateCard, RateCardError, is_currency_code, parse_rate_overrides
-from .accounts import require
+from .access import require
 from .errors import BadRequest
 
 

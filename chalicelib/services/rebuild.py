@@ -24,11 +24,11 @@ from dataclasses import dataclass, replace
 from ..adapters.accounts_repo import AccountRepository
 from ..adapters.ledger_repo import LedgerRepository
 from ..adapters.rollups_repo import RollupRepository
+from ..adapters.secrets import ledger_key
 from ..adapters.statements_repo import StatementRepository
-from ..config import get_settings
 from ..domain.accounts import Account
 from ..domain.ledger import LedgerEntry, LedgerPage, seal_of
-from ..domain.reconcile import expected_balance_days
+from ..domain.ledger_check import expected_balance_days
 from ..domain.rollups import rollup_deltas
 
 
@@ -110,7 +110,7 @@ def rebuild(accounts: Iterable[Account] | None = None, verbose: bool = True) -> 
         chains[entry.billing_account_id].append(entry)
         page_seq[entry.event_id] = listed_on
     by_account: dict[str, list[LedgerEntry]] = defaultdict(list)
-    key = get_settings().ledger_key
+    key = ledger_key()
     for billing_id, chain in chains.items():
         chain.sort(key=lambda e: e.seq)
         chain[:] = _sealed(ledger, billing_id, chain, key, summary)

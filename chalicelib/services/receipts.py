@@ -15,7 +15,7 @@ from ..adapters.payments_repo import PaymentRepository
 from ..domain.access import Action, Principal
 from ..domain.accounts import Account
 from ..domain.payments import Payment
-from .accounts import require
+from .access import require
 from .errors import NotFound
 
 

@@ -17,16 +17,8 @@ from ..adapters.billing_repo import BillingRepository
 from ..adapters.gateway.base import PaymentGateway
 from ..adapters.ledger_repo import LedgerRepository
 from ..adapters.payments_repo import PaymentRepository
-from ..domain.payments import (
-    BillingTask,
-    Payment,
-    PaymentKind,
-    PaymentStatus,
-    TaskKind,
-    after_decline,
-    after_success,
-    payment_id_for_recharge,
-)
+from ..domain.auto_recharge import BillingTask, TaskKind, after_decline, after_success, payment_id_for_recharge
+from ..domain.payments import Payment, PaymentKind, PaymentStatus
 from .payments import charge_card, credit_payment
 
 

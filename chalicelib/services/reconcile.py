@@ -4,7 +4,7 @@ A full pass, reading every table once (scans: an operations job, never a request
 the accounts (so a balance whose head is missing is found too), the entries, the
 balance heads, the payments and the statements; per billing account the Logs pages,
 and per agency (or account of no agency) its rollups and posting days. Checked
-(domain/reconcile.py): the chain (sequence, running balance, head) and every entry's
+(domain/ledger_check.py): the chain (sequence, running balance, head) and every entry's
 seal; each charge's price; the Logs pages list exactly the stored entries; the posting
 days and the rollups equal what the entries add up to, and an agency's Logs index lists
 every page of its accounts; every succeeded payment has exactly one credit of its
@@ -28,13 +28,11 @@ from ..adapters.accounts_repo import AccountRepository
 from ..adapters.ledger_repo import LedgerRepository
 from ..adapters.payments_repo import PaymentRepository
 from ..adapters.rollups_repo import RollupRepository
+from ..adapters.secrets import ledger_key
 from ..adapters.statements_repo import StatementRepository
-from ..config import get_settings
 from ..domain.accounts import Account, AccountKind
 from ..domain.ledger import BalanceState, LedgerEntry
-from ..domain.money import format_micros
-from ..domain.payments import Payment, PaymentStatus
-from ..domain.reconcile import (
+from ..domain.ledger_check import (
     Finding,
     PaymentFacts,
     ReconcileReport,
@@ -47,6 +45,8 @@ from ..domain.reconcile import (
     check_rollups,
     check_statement,
 )
+from ..domain.money import format_micros
+from ..domain.payments import Payment, PaymentStatus
 
 
 class Ledger:
@@ -121,7 +121,7 @@ class Ledger:
 
 def reconcile_account(billing_id: str, ledger: Ledger) -> ReconcileReport:
     """Every invariant of one billing account."""
-    key = get_settings().ledger_key
+    key = ledger_key()
     chain = ledger.entries.get(billing_id, [])
     head = ledger.heads.get(billing_id) or BalanceState(billing_id, 0, 0, None, exists=False)
     report = check_chain(head, chain, key)

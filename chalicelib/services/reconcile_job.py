@@ -29,9 +29,9 @@ from datetime import UTC, datetime
 from ..adapters.accounts_repo import AccountRepository
 from ..adapters.checkpoints_repo import CheckpointRepository
 from ..adapters.ledger_repo import LedgerRepository, entry_row_key
-from ..config import get_settings
+from ..adapters.secrets import ledger_key
 from ..domain.accounts import AccountKind
-from ..domain.reconcile import ChainPoint, Finding, check_chain, check_listed_entries, check_prices
+from ..domain.ledger_check import ChainPoint, Finding, check_chain, check_listed_entries, check_prices
 from .reconcile import Ledger, judge
 
 ROLLING_SLICE = 20
@@ -64,7 +64,7 @@ def _at(marks: dict[str, tuple[ChainPoint, str | None]], billing_account_id: str
 def run_scheduled(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC), slice_size: int = ROLLING_SLICE
 ) -> JobReport:
-    key = get_settings().ledger_key
+    key = ledger_key()
     ledger, checkpoints = LedgerRepository(), CheckpointRepository()
     report = JobReport()
     heads = sorted(ledger.all_heads(), key=lambda h: h.billing_account_id)

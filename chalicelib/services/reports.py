@@ -44,7 +44,7 @@ from ..domain.reports import (
     totals_by_category,
 )
 from ..domain.rollups import RollupKey, RollupTotals
-from .accounts import require
+from .access import require
 from .csv_export import to_csv
 from .cursors import next_cursor, resume_after
 from .errors import BadRequest

@@ -33,7 +33,7 @@ from ..domain.statement_schedule import (
     period_for_run,
     plan_tick,
 )
-from .accounts import require
+from .access import require
 from .errors import BadRequest
 from .statements import ScheduledRun, ensure_own_billing, parse_recipients
 

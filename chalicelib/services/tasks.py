@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from ..domain.payments import BillingTask
+from ..domain.auto_recharge import BillingTask
 
 
 def dispatch(tasks: Sequence[BillingTask]) -> None:
     """Best effort: a recharge whose task is lost stays flagged on the balance head and
-    is put on the queue again by a later write (see domain.payments.needs_redrive)."""
+    is put on the queue again by a later write (see domain.auto_recharge.needs_redrive)."""
     if not tasks:
         return
     from ..adapters.queues import send_billing_tasks

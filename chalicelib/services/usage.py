@@ -23,12 +23,12 @@ from ..adapters.accounts_repo import AccountRepository
 from ..adapters.billing_repo import recharge_attributes
 from ..adapters.concurrency import run_both
 from ..adapters.ledger_repo import CommitConflict, LedgerRepository
+from ..adapters.secrets import ledger_key
 from ..adapters.storage_errors import error_code, is_transient
-from ..config import get_settings
 from ..domain.accounts import Account
+from ..domain.auto_recharge import BillingTask, reactions
 from ..domain.events import UsageEvent, decode_message
 from ..domain.ledger import BalanceState, PricedEvent, chunk_for_transactions, plan_entries
-from ..domain.payments import BillingTask, reactions
 from ..domain.posting import event_digest, posting_for
 from ..domain.pricing import RateCard, RateCardError, price_event
 from ..domain.rollups import keys_for
@@ -209,7 +209,7 @@ def _write_billing_group(
 
     # Fixed items of every transaction: the balance head and its posting day.
     chunks = deque(chunk_for_transactions(priced, shared_keys=shared_items, fixed_items=2))
-    key = get_settings().ledger_key
+    key = ledger_key()
     billing_account_id = head.billing_account_id
     state = head
     while chunks:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.domain.access import Principal, Role
-from chalicelib.domain.payments import BillingTask, TaskKind
+from chalicelib.domain.auto_recharge import BillingTask, TaskKind
 from chalicelib.services.billing_settings import put_billing_settings
 from chalicelib.services.usage import UsageOutcome, record_usage
 

@@ -17,7 +17,8 @@ from chalicelib.adapters.payments_repo import PaymentRepository
 from chalicelib.domain.categories import Category
 from chalicelib.domain.payments import Payment, PaymentStatus
 from chalicelib.services.statements import build_numbers
-from devtools.seed import AGENCY_ID, DEMO_ACCOUNTS, OWN_1_ID, OWN_2_ID, SHARED_ID, first_day, seed
+from devtools.demo_ids import AGENCY_ID, OWN_1_ID, OWN_2_ID, SHARED_ID
+from devtools.seed import DEMO_ACCOUNTS, first_day, seed
 from tests.integration.http_helpers import make_client, ok_json, send, viewer
 
 BILLING_ACCOUNTS = (AGENCY_ID, OWN_1_ID, OWN_2_ID)

@@ -15,7 +15,8 @@ from chalicelib.adapters.gateway.factory import reset_gateway, set_gateway
 from chalicelib.adapters.gateway.simulated import SimulatedGateway
 from chalicelib.adapters.ledger_repo import LedgerRepository
 from chalicelib.adapters.payments_repo import PaymentRepository
-from chalicelib.domain.payments import MAX_CONSECUTIVE_DECLINES, PaymentStatus, payment_id_for_recharge
+from chalicelib.domain.auto_recharge import MAX_CONSECUTIVE_DECLINES, payment_id_for_recharge
+from chalicelib.domain.payments import PaymentStatus
 from chalicelib.services.billing_settings import put_billing_settings
 from chalicelib.services.recharge import RechargeOutcome, run_task
 from chalicelib.services.usage import record_usage

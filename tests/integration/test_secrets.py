@@ -6,6 +6,7 @@ import pytest
 
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.gateway import factory, stripe_gateway
+from chalicelib.adapters.secrets import jwt_secret, ledger_key
 from chalicelib.config import ConfigurationError, get_settings, reset_settings
 
 
@@ -28,9 +29,9 @@ def test_the_token_secret_is_read_from_ssm_on_first_use(prod, monkeypatch):
     reset_settings()
     settings = get_settings()  # no SSM call yet: the ingest function never needs the secret
     assert settings.jwt_secret_value is None
-    assert settings.jwt_secret == "s3cret-from-ssm-0123456789"
+    assert jwt_secret() == "s3cret-from-ssm-0123456789"
     prod.put_parameter(Name=name, Value="rotated-later", Type="SecureString", Overwrite=True)
-    assert get_settings().jwt_secret == "s3cret-from-ssm-0123456789"  # cached for the process
+    assert jwt_secret() == "s3cret-from-ssm-0123456789"  # cached for the process
 
 
 def test_prod_without_any_secret_refuses_to_start(prod, monkeypatch):
@@ -47,7 +48,7 @@ def test_the_ledger_key_is_read_from_ssm_on_first_use(prod, monkeypatch):
     prod.put_parameter(Name="/charges-and-usage/test/ledger-key", Value="k" * 40, Type="SecureString", Overwrite=True)
     monkeypatch.setenv("BILLING_JWT_SECRET", "s3cret")
     reset_settings()
-    assert get_settings().ledger_key_value is None and get_settings().ledger_key == b"k" * 40
+    assert get_settings().ledger_key_value is None and ledger_key() == b"k" * 40
 
 
 def test_the_stripe_key_can_come_from_ssm(prod, monkeypatch):

@@ -13,12 +13,12 @@ from chalicelib.adapters.gateway.base import (
     ChargeStatus,
     GatewayError,
     GatewayTimeout,
-    InvalidCard,
     PaymentGateway,
 )
 from chalicelib.adapters.gateway.factory import get_gateway, reset_gateway
 from chalicelib.adapters.gateway.stripe_gateway import StripeGateway
 from chalicelib.config import ConfigurationError
+from chalicelib.domain.cards import InvalidCard
 from tests.integration.stripe_stub import StripeStub
 
 CLIENT_TIMEOUT = 0.5

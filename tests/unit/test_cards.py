@@ -2,10 +2,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.adapters.gateway.base import InvalidCard
 from chalicelib.domain.cards import (
     NOT_A_TOKEN_MESSAGE,
     RAW_CARD_NUMBER_MESSAGE,
+    InvalidCard,
     is_gateway_token,
     looks_like_card_number,
     validate_card_token,

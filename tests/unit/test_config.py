@@ -1,5 +1,6 @@
 import pytest
 
+from chalicelib.adapters.secrets import jwt_secret
 from chalicelib.config import LOCAL_JWT_SECRET, ConfigurationError, get_settings, reset_settings, table_name_variable
 from chalicelib.domain.categories import Category
 
@@ -14,7 +15,7 @@ def fresh_settings(monkeypatch):
 
 def test_local_stage_falls_back_to_the_printed_default(monkeypatch):
     monkeypatch.setenv("BILLING_STAGE", "local")
-    assert get_settings().jwt_secret == LOCAL_JWT_SECRET
+    assert jwt_secret() == LOCAL_JWT_SECRET
 
 
 def test_other_stages_refuse_to_run_without_a_secret(monkeypatch):
@@ -27,7 +28,7 @@ def test_other_stages_refuse_to_run_without_a_secret(monkeypatch):
         get_settings()
     monkeypatch.setenv("BILLING_LEDGER_KEY_PARAMETER", "/billing/ledger-key")
     reset_settings()
-    assert get_settings().jwt_secret == "s3cret-from-ssm"
+    assert jwt_secret() == "s3cret-from-ssm"
     assert get_settings().ledger_key_parameter == "/billing/ledger-key"
     assert get_settings().table_name("ledger_entries") == "billing-prod-ledger_entries"
 

@@ -16,7 +16,7 @@ from chalicelib.domain.balance_days import BalanceDay, ChainDoesNotLink, boundar
 from chalicelib.domain.categories import Category
 from chalicelib.domain.events import UsageEvent
 from chalicelib.domain.ledger import BalanceState, PricedEvent, pages_of, plan_entries
-from chalicelib.domain.reconcile import check_balance_days, expected_balance_days
+from chalicelib.domain.ledger_check import check_balance_days, expected_balance_days
 
 T0 = datetime(2026, 11, 2, 12, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from chalicelib.domain.ledger import (
     entry_id_for,
     plan_entries,
 )
-from chalicelib.domain.reconcile import check_chain
+from chalicelib.domain.ledger_check import check_chain
 
 T0 = datetime(2026, 11, 26, 9, tzinfo=UTC)
 
@@ -105,7 +105,7 @@ def test_seals_chain_every_entry_and_any_edit_breaks_them(amounts, at):
 
 
 def test_payments_and_their_credits_must_agree():
-    from chalicelib.domain.reconcile import PaymentFacts, check_payment_credits
+    from chalicelib.domain.ledger_check import PaymentFacts, check_payment_credits
 
     state = BalanceState("b1", 0, 0, None, exists=False)
     credit = PricedEvent(

@@ -10,7 +10,6 @@ from chalicelib.adapters.gateway.base import (
     ChargeStatus,
     GatewayError,
     GatewayTimeout,
-    InvalidCard,
     PaymentGateway,
 )
 from chalicelib.adapters.gateway.factory import get_gateway, reset_gateway, set_gateway
@@ -21,6 +20,7 @@ from chalicelib.adapters.gateway.simulated import (
     reference_for,
 )
 from chalicelib.config import ConfigurationError
+from chalicelib.domain.cards import InvalidCard
 
 
 @pytest.fixture(autouse=True)

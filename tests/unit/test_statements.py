@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from chalicelib.domain.balance_days import Boundary, boundary_before
 from chalicelib.domain.categories import USAGE_CATEGORIES, Category
 from chalicelib.domain.ledger import LedgerEntry
+from chalicelib.domain.ledger_check import expected_balance_days
 from chalicelib.domain.periods import local_range
-from chalicelib.domain.reconcile import expected_balance_days
 from chalicelib.domain.rollups import RollupTotals
 from chalicelib.domain.statements import (
     MICROS_PER_CENT,
@@ -28,7 +28,7 @@ from chalicelib.domain.statements import (
     StatementInputs,
     allocate_cents,
     build_statement,
-    check_reconciles,
+    check_statement_arithmetic,
     round_cents,
 )
 
@@ -196,7 +196,7 @@ def test_every_statement_reconciles_and_its_totals_are_the_ledgers(case) -> None
     ledger, zone, shared, first, last, charges = case
     inputs = inputs_for(ledger, zone, shared, first, last, charges)
     doc = build_statement(inputs)
-    check_reconciles(doc)
+    check_statement_arithmetic(doc)
 
     start, end = inputs.start, inputs.end
     posted_in = [e for e in ledger.entries if start <= e.posted < end]
@@ -276,13 +276,13 @@ def test_stored_numbers_that_do_not_add_up_are_refused() -> None:
     doc = build_statement(inputs)
     doc["closing_balance_micros"] += 1
     with pytest.raises(StatementDoesNotReconcile):
-        check_reconciles(doc)
+        check_statement_arithmetic(doc)
     doc = build_statement(inputs)
     doc["usage"][0]["amount_cents"] += 1
     with pytest.raises(StatementDoesNotReconcile, match="usage"):
-        check_reconciles(doc)
+        check_statement_arithmetic(doc)
     with pytest.raises(StatementDoesNotReconcile, match="incomplete"):
-        check_reconciles({"credits": []})
+        check_statement_arithmetic({"credits": []})
 
 
 def test_late_posting_shows_as_a_labelled_difference() -> None:

@@ -43,15 +43,11 @@ class GatewayTimeout(GatewayError):
     """The outcome is unknown (the charge may have been taken): retry with the same key."""
 
 
-class InvalidCard(ValueError):
-    """The token is not a usable card (unknown, or a raw card number was given)."""
-
-
 class PaymentGateway(Protocol):
     name: str
 
     def describe_card(self, token: str) -> CardDetails:
-        """Brand and last 4 of a payment method; raises InvalidCard."""
+        """Brand and last 4 of a payment method; raises domain.cards.InvalidCard."""
         ...
 
     def charge(

@@ -32,10 +32,9 @@ from chalicelib.adapters.gateway.base import (
     ChargeStatus,
     GatewayError,
     GatewayTimeout,
-    InvalidCard,
     check_charge_request,
 )
-from chalicelib.domain.cards import validate_card_token
+from chalicelib.domain.cards import InvalidCard, validate_card_token
 
 if TYPE_CHECKING:
     import stripe

@@ -269,7 +269,7 @@ def check_statement(
 ) -> list[Finding]:
     """A statement's stored numbers are the ones it was sealed with, its list columns say the
     same, they add up, and its boundary balances are still the ledger's."""
-    from .statements import StatementDoesNotReconcile, check_reconciles, document_seal
+    from .statements import StatementDoesNotReconcile, check_statement_arithmetic, document_seal
 
     item = f"statement {statement.statement_id} of {statement.account_id}"
     doc = statement.doc
@@ -284,7 +284,7 @@ def check_statement(
     if columns != (doc.get("opening_balance_micros"), doc.get("closing_balance_micros")):
         problems.append(Finding("statement_columns", item, f"the list shows {columns}, the statement other numbers"))
     try:
-        check_reconciles(doc)
+        check_statement_arithmetic(doc)
     except StatementDoesNotReconcile as exc:
         problems.append(Finding("statement_arithmetic", item, str(exc)))
     first = date.fromisoformat(doc["period"]["from"])
