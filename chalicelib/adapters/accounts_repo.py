@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from pynamodb.exceptions import DoesNotExist
 
 from ..domain.accounts import Account, AccountKind, Billing
+from ..domain.alerts import decode_watches
 from ..domain.categories import Category
 from ..domain.pricing import Rate
 from .tables.accounts import AccountRecord
@@ -31,6 +32,7 @@ def _to_domain(record: AccountRecord) -> Account:
         rates=rates,
         created_at=record.created_at,
         updated_at=record.updated_at,
+        alert_watch=decode_watches(record.alert_watch),
     )
 
 

@@ -14,6 +14,7 @@ from .pricing import Rate
 
 if TYPE_CHECKING:
     from .account_schema import AccountIn
+    from .alerts import Watch
 
 
 class AccountKind(StrEnum):
@@ -39,6 +40,8 @@ class Account:
     rates: dict[Category, Rate] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # The usage alerts this account owns, as the ledger writer needs them (domain/alerts.py).
+    alert_watch: tuple[Watch, ...] = ()
 
     @property
     def billing_account_id(self) -> str:

@@ -77,6 +77,7 @@ class RechargeState:
     cooldown_until: datetime | None = None
     paused: bool = False
     low_alert_sent: bool = False
+    past_due_sent: bool = False  # below zero, and its contacts were told
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,15 @@ def low_alert_change(after_micros: int, head: BillingHead) -> bool | None:
     if after_micros < threshold and not head.recharge.low_alert_sent:
         return True
     if after_micros >= threshold and head.recharge.low_alert_sent:
+        return False
+    return None
+
+
+def past_due_change(after_micros: int, head: BillingHead) -> bool | None:
+    """True: tell them now (went below zero); False: re-arm (back at or above zero); None: no change."""
+    if after_micros < 0 and not head.recharge.past_due_sent:
+        return True
+    if after_micros >= 0 and head.recharge.past_due_sent:
         return False
     return None
 
@@ -220,6 +230,7 @@ def check_recharge_amounts(threshold_micros: int, amount_micros: int, alert_micr
 class TaskKind(StrEnum):
     RECHARGE = "recharge"
     LOW_BALANCE_ALERT = "low_balance_alert"
+    PAST_DUE = "past_due"
 
 
 @dataclass(frozen=True)
@@ -228,7 +239,7 @@ class BillingTask:
 
     kind: TaskKind
     billing_account_id: str
-    key: str  # recharge id, or the sequence number of the entry that crossed the alert
+    key: str  # recharge id, or the sequence number of the entry that crossed the alert (or zero)
     balance_micros: int
 
     def to_json(self) -> dict[str, object]:
@@ -270,4 +281,12 @@ def reactions(
             tasks.append(
                 BillingTask(TaskKind.LOW_BALANCE_ALERT, billing_account_id, str(after_seq), after_balance_micros)
             )
+    # Below zero is past due: told once per crossing, like the low-balance alert (and instead of
+    # it when one transaction crosses both: the past-due notice says all the low one would).
+    past_due = past_due_change(after_balance_micros, head)
+    if past_due is not None:
+        state = replace(state, past_due_sent=past_due)
+        if past_due:
+            tasks = [t for t in tasks if t.kind is not TaskKind.LOW_BALANCE_ALERT]
+            tasks.append(BillingTask(TaskKind.PAST_DUE, billing_account_id, str(after_seq), after_balance_micros))
     return state, tasks
