@@ -90,7 +90,7 @@ def send_statements(event: SQSEvent) -> dict[str, Any]:
 
 
 # Usage-alert emails and webhooks: delivered from a queue (a webhook that fails comes back
-# after its next delay, about 22 hours in all), never from inside a request.
+# after its next delay, about 24 hours in all), never from inside a request.
 @app.on_sqs_message(queue=NOTICES_QUEUE, batch_size=5)
 def deliver_notices(event: SQSEvent) -> dict[str, Any]:
     from chalicelib.handlers.notices import deliver_notices as deliver

@@ -4,7 +4,7 @@ A webhook is a POST of `{"id", "type", "created_at", "account_id", "data"}` sign
 the endpoint's secret: `Billing-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
 "<t>.<raw body>">` (README: how a receiver checks it). Every attempt of one event
 sends the same `id`, so a receiver drops repeats; attempts follow RETRY_DELAYS,
-about 22 hours in all, and an event still undelivered after the last is dead-lettered.
+about 24 hours in all, and an event still undelivered after the last is dead-lettered.
 
 Which URLs: the service calls them from inside AWS, so a URL is a way in for anyone
 who can set one (SSRF). Outside the local stage only `https` to public addresses
@@ -32,8 +32,9 @@ SIGNATURE_HEADER = "Billing-Signature"
 SIGNATURE_VERSION = "v1"
 MAX_URL_LENGTH = 2048
 TIMEOUT_SECONDS = 5.0
-# Seconds to wait after each failed attempt: 8 attempts over about 22 hours.
-RETRY_DELAYS = (30, 120, 600, 3_600, 3 * 3_600, 6 * 3_600, 12 * 3_600)
+# Seconds to wait after each failed attempt: 8 attempts over about 24 hours (23.6). Each wait is the
+# visibility timeout of a received message, which SQS caps at 12 hours from the receive: 11 at most.
+RETRY_DELAYS = (60, 300, 1_800, 2 * 3_600, 4 * 3_600, 6 * 3_600, 11 * 3_600)
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 

@@ -35,7 +35,6 @@ from chalicelib.domain.categories import Category
 from chalicelib.domain.money import MICROS_PER_UNIT
 from chalicelib.domain.pricing import price_event
 from chalicelib.services import usage_alerts
-from chalicelib.services.errors import BadRequest, Forbidden, NotFound
 from chalicelib.services.rates import rate_card_for
 from chalicelib.services.usage import QueuedMessage, record_usage
 from tests.integration.usage_helpers import assert_ledger_consistent, new_id, provision
@@ -264,3 +263,141 @@ def test_an_agency_total_written_by_two_balances_at_once_fires_once_and_not_neve
     write_with_race([event(shared, "call_minutes", 1, AT)], [event(own, "text_messages", 1, AT)])  # 2 + 1 + 1
     [fired] = firings(alert["id"])
     assert (fired.value, fired.account_id, fired.data["period_start"]) == (4, agency, "2026-11-20")
+
+
+def test_one_batch_that_jumps_far_past_the_threshold_fires_once_with_its_value():
+    account = provision(new_id("acct"))
+    alert = create(account, category="text_messages", measure="quantity", period="month", threshold="5")
+    charge([[event(account, "text_messages", 3, AT + timedelta(minutes=i)) for i in range(10)]])  # 30 at once
+    charge([[event(account, "text_messages", 3, AT + timedelta(hours=1))]])  # past it already: nothing
+    [fired] = firings(alert["id"])
+    assert (fired.value, fired.data["period_start"], fired.data["period_end"]) == (
+        30 * MICROS_PER_UNIT,
+        "2026-11-01",
+        "2026-11-30",
+    )
+    assert fired.data["value"] == "30" and fired.data["threshold"] == "5"
+
+
+def test_a_new_period_starts_at_local_midnight_on_a_dst_day():
+    """New York leaves daylight time on Sunday 2026-11-01: that day has 25 hours, from 04:00Z to
+    05:00Z the next day. Its calls count on its own day, the next minute on the next."""
+    account = provision(new_id("ny"), time_zone="America/New_York")
+    alert = create(account, category="call_minutes", measure="count", period="day", threshold="2")
+    utc = lambda text: datetime.fromisoformat(text)  # noqa: E731
+    charge([[event(account, "call_minutes", 1, utc("2026-11-01T03:30:00+00:00"))]])  # Oct 31, 23:30 EDT
+    charge([[event(account, "call_minutes", 1, utc("2026-11-01T04:30:00+00:00"))]])  # Nov 1, 00:30 EDT
+    assert firings(alert["id"]) == []  # one call on each day
+    charge([[event(account, "call_minutes", 1, utc("2026-11-02T04:59:00+00:00"))]])  # Nov 1, 23:59 EST
+    [first] = firings(alert["id"])
+    assert first.data["period_start"] == "2026-11-01"
+    charge([[event(account, "call_minutes", 1, utc("2026-11-02T05:00:00+00:00"))]])  # Nov 2, 00:00 EST
+    charge([[event(account, "call_minutes", 1, utc("2026-11-02T06:00:00+00:00"))]])
+    assert sorted(f.data["period_start"] for f in firings(alert["id"])) == ["2026-11-01", "2026-11-02"]
+
+
+def test_an_agency_alert_for_each_client_fires_per_client_and_a_total_once(aws: dict[str, Any]) -> None:
+    agency = provision(new_id("ag"), kind="agency", time_zone="Europe/Berlin")
+    clients = [provision(new_id(f"c{i}"), agency_id=agency, billing="agency" if i % 2 else "own") for i in range(4)]
+    each = create(agency, agency=True, each_account=True, category="call_minutes", measure="count", period="week",
+                  threshold="2")  # fmt: skip
+    total = create(agency, agency=True, category="call_minutes", measure="count", period="week", threshold="5")
+    # Clients 0 and 1 make two calls, client 2 one: 5 in all, in the week of Monday Nov 16.
+    calls = [clients[0], clients[0], clients[1], clients[1], clients[2]]
+    charge([[event(c, "call_minutes", 1, AT - timedelta(days=2, hours=i)) for i, c in enumerate(calls)]])
+    assert sorted(f.account_id for f in firings(each["id"])) == sorted(clients[:2])
+    [fired] = firings(total["id"])
+    assert (fired.account_id, fired.value, fired.data["period_start"]) == (agency, 5, "2026-11-16")
+
+
+def test_an_alert_made_when_its_period_is_already_past_the_threshold_fires_on_its_first_look():
+    from chalicelib.services.notices import arm
+
+    account = provision(new_id("late"))
+    charge([[event(account, "call_minutes", 1, datetime.now(UTC) - timedelta(minutes=5)) for _ in range(3)]])
+    alert = create(account, category="call_minutes", measure="count", period="day", threshold="2")
+    now = datetime.now(UTC)
+    [fired] = arm(account, alert["id"], alert["revision"], now)
+    assert fired.value == 3
+    assert arm(account, alert["id"], alert["revision"], now) == []  # its firing exists: once
+    charge([[event(account, "call_minutes", 1, datetime.now(UTC) - timedelta(minutes=1))]])
+    assert len(firings(alert["id"])) == 1
+
+
+# -- over HTTP -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def http() -> Any:
+    from tests.integration.http_helpers import make_client
+
+    return make_client()
+
+
+def test_alerts_over_http_refuse_bad_input_with_a_message_and_count_to_fifty(http: Any) -> None:
+    from tests.integration.http_helpers import admin as admin_headers
+    from tests.integration.http_helpers import assert_error, ok_json, send
+    from tests.integration.http_helpers import viewer as viewer_headers
+
+    agency = provision(new_id("ag"), kind="agency")
+    sub = provision(new_id("sub"), agency_id=agency)
+    path = f"/accounts/{sub}/usage-alerts"
+    good = {"name": "Calls", "category": "call_minutes", "measure": "count", "period": "day", "threshold": "10",
+            "recipients": ["ops@example.com"]}  # fmt: skip
+    bad = {
+        "category": {**good, "category": "faxes"},
+        "measure": {**good, "measure": "volume"},
+        "period": {**good, "period": "fortnight"},
+        "threshold": {**good, "threshold": "0"},
+        "threshold ": {**good, "threshold": "-3"},
+        "whole": {**good, "threshold": "2.5"},
+        "recipients": {**good, "recipients": [f"r{i}@example.com" for i in range(11)]},
+        "not an email": {**good, "recipients": ["ops@"]},
+        "recipients ": {**good, "recipients": []},
+        "quantity": {**good, "category": "total", "measure": "quantity"},
+        "each_account": {**good, "each_account": True},
+        "webhook_url": {**good, "webhook_url": "ftp://example.com/hook"},
+    }
+    for field, body in bad.items():
+        error = assert_error(send(http, "POST", path, admin_headers(agency), body), 400, "bad_request")
+        assert field.strip().split()[0] in error["message"], (field, error)
+    assert_error(send(http, "POST", path, viewer_headers(sub), good), 403, "forbidden")
+    other = provision(new_id("other"), kind="agency")
+    assert_error(send(http, "POST", path, admin_headers(other), good), 404, "not_found")
+
+    created = ok_json(
+        send(http, "POST", path, admin_headers(sub), {**good, "webhook_url": "http://127.0.0.1:9/h"}), 201
+    )
+    assert created["enabled"] is True and created["webhook_secret"].startswith("whsec_")
+    shown = ok_json(send(http, "GET", f"{path}/{created['id']}", viewer_headers(sub)))
+    assert "webhook_secret" not in shown and shown["threshold"] == "10" and shown["scope"] == "account"
+    changed = ok_json(send(http, "PUT", f"{path}/{created['id']}", admin_headers(agency), {"threshold": "12"}))
+    assert (changed["threshold"], changed["revision"], "webhook_secret" in changed) == ("12", 2, False)
+    renamed = ok_json(send(http, "PUT", f"{path}/{created['id']}", admin_headers(agency), {"name": "Calls!"}))
+    assert renamed["revision"] == 2  # what it watches did not change
+    for _ in range(49):
+        ok_json(send(http, "POST", path, admin_headers(sub), good), 201)
+    error = assert_error(send(http, "POST", path, admin_headers(sub), good), 400, "bad_request", mentions="50")
+    listed, pages = [], 0
+    cursor = None
+    while True:
+        page = ok_json(
+            send(http, "GET", f"{path}?limit=20" + (f"&cursor={cursor}" if cursor else ""), viewer_headers(sub))
+        )
+        listed += page["items"]
+        pages += 1
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(listed) == 50 and len({a["id"] for a in listed}) == 50 and pages == 3
+    assert send(http, "DELETE", f"{path}/{created['id']}", admin_headers(sub)).status_code == 204
+    assert_error(send(http, "GET", f"{path}/{created['id']}", viewer_headers(sub)), 404, "not_found")
+    ok_json(send(http, "POST", path, admin_headers(sub), good), 201)  # room for one again
+    del error
+    # An agency's alerts live under /agencies: its own users only.
+    agency_path = f"/agencies/{agency}/usage-alerts"
+    made = ok_json(send(http, "POST", agency_path, admin_headers(agency), {**good, "each_account": True}), 201)
+    assert made["scope"] == "agency" and made["each_account"] is True
+    assert_error(send(http, "GET", f"{path}/{made['id']}", admin_headers(agency)), 404)  # not an account alert
+    assert_error(send(http, "GET", agency_path, viewer_headers(sub)), 404)
+    assert_error(send(http, "POST", agency_path, viewer_headers(agency), good), 403)
