@@ -59,6 +59,7 @@ PROTECTED_TABLES = frozenset(
         "usage_alerts",
         "notices",
         "webhook_endpoints",
+        "alert_guards",
     }
 )
 

@@ -38,8 +38,11 @@ def deliver_notices(event: SQSEvent) -> dict[str, Any]:
 
 
 def redrive_notices(event: CloudWatchEvent) -> dict[str, int]:
-    """Every 10 minutes: queue again the notices whose message never reached the worker."""
-    queued = redrive()
+    """Every 10 minutes: queue again the notices whose message never reached the worker (by the tick's time)."""
+    from datetime import UTC, datetime
+
+    when = event.to_dict().get("time")
+    queued = redrive(datetime.fromisoformat(str(when).replace("Z", "+00:00")) if when else datetime.now(UTC))
     record_count("NoticesRedriven", queued)
     get_logger().info("notice redrive ran", extra={"queued": queued})
     return {"queued": queued}

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..domain.accounts import Account
 from ..domain.alerts import (
@@ -56,8 +56,6 @@ if TYPE_CHECKING:
 FIRING_ROOM = 3
 # Above this many point reads for one agency's accounts, one scoped read is cheaper.
 MAX_POINT_KEYS_PER_SCOPE = 100
-
-_currencies: dict[str, str] = {}  # account id -> currency: fixed once an account has entries
 
 
 @dataclass(frozen=True)
@@ -99,6 +97,7 @@ class GroupAlerts:
         self._members: dict[str, set[str]] = defaultdict(set)  # agency -> accounts whose rollups it keeps
         self._guards: dict[str, int] = {}
         self._fired: set[tuple[str, str]] = set()  # (alert id, firing id) known to be written
+        self._currency_of: dict[str, str] = {a.account_id: a.currency for a in accounts.values()}
         self._plan: ReadPlan | None = None
 
     @property
@@ -184,6 +183,7 @@ class GroupAlerts:
 
     # -- reading --------------------------------------------------------------------------------
     def _read(self) -> None:
+        from ..adapters.accounts_repo import AccountRepository
         from ..adapters.alerts_repo import read_counters, read_guards
         from ..adapters.concurrency import run_all
         from ..adapters.rollups_repo import RollupRepository
@@ -193,16 +193,20 @@ class GroupAlerts:
         self._guards = read_guards(plan.guards) if plan.guards else {}
         repository = RollupRepository()
         scopes = sorted(plan.scoped)
-        calls: list[Callable[[], dict[RollupKey, RollupTotals]]] = [
-            partial(repository.of_scope, scope, plan.scoped[scope]) for scope in scopes
-        ]
+        calls: list[Callable[[], Any]] = [partial(repository.of_scope, scope, plan.scoped[scope]) for scope in scopes]
         if plan.points:
             calls.append(partial(read_counters, plan.points))
+        # An agency's cost is summed in its own currency: its clients' currencies, read beside the totals.
+        costed = sorted(plan.costed)
+        calls += [partial(AccountRepository().sub_accounts, agency) for agency in costed]
+        results = run_all(calls)
         found: dict[RollupKey, RollupTotals] = {}
-        for i, part in enumerate(run_all(calls)):
+        for i, part in enumerate(results[: len(results) - len(costed)]):
             found.update(part)
             if i < len(scopes):  # everything a scoped read returns is kept by that agency
                 self._members[scopes[i]].update(k.account_id for k in part)
+        for subs in results[len(results) - len(costed) :]:
+            self._currency_of.update({a.account_id: a.currency for a in subs})
         counters = PeriodCounters()
         counters.add_all(found, self._kinds)
         self._counters = counters
@@ -215,8 +219,7 @@ class GroupAlerts:
             return members
         # Money of other currencies is never added to the agency's: only accounts billed in its currency.
         currency = watched.owner.currency
-        known = currencies_of(watched.owner, members)
-        return [a for a in members if known.get(a, currency) == currency]
+        return [a for a in members if self._currency_of.get(a, currency) == currency]
 
     def _touched(self, rollups: Mapping[RollupKey, RollupTotals]) -> dict[tuple[str, str, Window], Watched]:
         """Every (watch, subject, window) whose value these counters change."""
@@ -263,6 +266,7 @@ class ReadPlan:
     points: set[CounterKey] = field(default_factory=set)
     scoped: dict[str, list[BucketRange]] = field(default_factory=dict)
     guards: set[str] = field(default_factory=set)
+    costed: set[str] = field(default_factory=set)  # agencies with a cost total watched: their clients' currencies
 
 
 def read_plan(
@@ -275,6 +279,7 @@ def read_plan(
     points_by_scope: dict[str, set[CounterKey]] = defaultdict(set)
     buckets_by_scope: dict[str, set[tuple[str, str]]] = defaultdict(set)
     guards: set[str] = set()
+    costed: set[str] = set()
     for priced in events:
         account = accounts.get(priced.account_id)
         watched = watched_by_account.get(priced.account_id, ())
@@ -287,9 +292,11 @@ def read_plan(
             if w.watch.scope is AlertScope.AGENCY:
                 guards.add(w.subject_id)
                 buckets_by_scope[w.scope].update(buckets)
+                if w.watch.measure is Measure.COST:
+                    costed.add(w.subject_id)
             else:
                 points_by_scope[w.scope].update(CounterKey(w.scope, w.subject_id, p, b) for p, b in buckets)
-    plan = ReadPlan(guards=guards)
+    plan = ReadPlan(guards=guards, costed=costed)
     for scope, keys in points_by_scope.items():
         if scope in buckets_by_scope or len(keys) > MAX_POINT_KEYS_PER_SCOPE:
             buckets_by_scope[scope].update((k.period, k.bucket) for k in keys)
@@ -341,7 +348,6 @@ def group_alerts(accounts: Iterable[Account], known: Mapping[str, Account]) -> G
     watched: dict[str, list[Watched]] = {}
     involved: dict[str, Account] = {}
     for account in accounts:
-        _currencies[account.account_id] = account.currency
         found: list[Watched] = []
         scope = account.agency_scope or account.account_id
         for watch in account.alert_watch:
@@ -363,18 +369,6 @@ def group_alerts(accounts: Iterable[Account], known: Mapping[str, Account]) -> G
     if not watched:
         return None
     return GroupAlerts(watched, involved)
-
-
-def currencies_of(agency: Account, account_ids: Iterable[str]) -> dict[str, str]:
-    """The currency of each of the agency's accounts (read once per container when one is unknown)."""
-    wanted = set(account_ids)
-    if wanted - set(_currencies):
-        from ..adapters.accounts_repo import AccountRepository
-
-        for sub in AccountRepository().sub_accounts(agency.account_id):
-            _currencies[sub.account_id] = sub.currency
-        _currencies[agency.account_id] = agency.currency
-    return {a: _currencies[a] for a in wanted if a in _currencies}
 
 
 def agencies_to_read(known: Mapping[str, Account]) -> set[str]:
@@ -403,8 +397,7 @@ def current_values(owner: Account, watch: Watch, now: datetime) -> list[tuple[Ac
         counters.add_all(found, (watch.period,))
         return [(owner, window, counters.value((owner.account_id,), window, watch.category, watch.measure))]
     subs = [a for a in AccountRepository().sub_accounts(owner.account_id) if a.account_id != owner.account_id]
-    for account in (owner, *subs):
-        _currencies[account.account_id] = account.currency
+    currency_of = {a.account_id: a.currency for a in (owner, *subs)}
     if watch.scope is AlertScope.EACH_ACCOUNT:
         windows = {a.account_id: window_for(a) for a in subs}
     else:
@@ -424,6 +417,6 @@ def current_values(owner: Account, watch: Watch, now: datetime) -> list[tuple[Ac
         ]
     members = {k.account_id for k in found} | {owner.account_id}
     if watch.measure is Measure.COST:
-        members = {a for a in members if _currencies.get(a, owner.currency) == owner.currency}
+        members = {a for a in members if currency_of.get(a, owner.currency) == owner.currency}
     window = windows[owner.account_id]
     return [(owner, window, counters.value(members, window, watch.category, watch.measure))]
