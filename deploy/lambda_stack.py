@@ -35,6 +35,8 @@ QUEUES = (
     "billing-tasks-dlq",
     "statements",
     "statements-dlq",
+    "notices",
+    "notices-dlq",
     INTAKE_QUEUE,
     INTAKE_QUEUE + "-dlq",
 )

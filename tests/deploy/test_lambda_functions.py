@@ -47,6 +47,7 @@ SECRET = "deploy-test-secret-0123456789abcdef0123456789"
 # A public address, so the prod stage accepts it without DNS; the flow removes it before any delivery.
 BILLING_WEBHOOK = "https://93.184.216.34/hooks/billing"
 AGENCY, SHARED, OWN, FRESH = "dt_agency", "dt_shared", "dt_own", "dt_fresh"
+SOLO = "dt_solo"  # an account of no agency: its usage alert reads its own counters by key
 PLATFORM_STATEMENTS = ("WriteOwnLogGroup", "EventSourceQueue", "XRay")
 
 
@@ -162,6 +163,7 @@ def _run_the_stack(flow: Flow, tmp: Path, intake_url: str, events: Any) -> None:
         "service": _token("platform", Role.SERVICE),
         "admin": _token(AGENCY, Role.ADMIN),
         "viewer": _token(AGENCY, Role.VIEWER),
+        "solo_admin": _token(SOLO, Role.ADMIN),
     }
     run = lambdas.invoke("JwtAuth", [token_event(t) for t in tokens.values()] + [token_event("not-a-jwt")], tmp)
     answers = dict(zip([*tokens, "invalid"], [i.response for i in run.invocations], strict=True))
@@ -185,6 +187,8 @@ def _run_the_stack(flow: Flow, tmp: Path, intake_url: str, events: Any) -> None:
             "name": "Own Client", "agency_id": AGENCY, "emails": ["own@client.example"]})),
         ("put_fresh", api_event("PUT", account, {"account_id": FRESH}, authorizer=who["service"], body={
             "name": "New Client", "agency_id": AGENCY})),
+        ("put_solo", api_event("PUT", account, {"account_id": SOLO}, authorizer=who["service"], body={
+            "name": "Solo Shop", "emails": ["solo@shop.example"]})),
         # A sub-account with its own balance and a high threshold: adding 10.00 leaves it below,
         # so the credit itself asks for a recharge (the API queues a billing task).
         ("put_settings_own", api_event("PUT", account + "/billing-settings", {"account_id": OWN},
@@ -201,6 +205,9 @@ def _run_the_stack(flow: Flow, tmp: Path, intake_url: str, events: Any) -> None:
         ("alert_own", api_event("POST", account + "/usage-alerts", {"account_id": OWN}, authorizer=who["admin"],
             body={"name": "Texts", "category": "text_messages", "measure": "count", "period": "day",
             "threshold": "1", "recipients": ["own@client.example"]})),
+        ("alert_solo", api_event("POST", account + "/usage-alerts", {"account_id": SOLO}, authorizer=who["solo_admin"],
+            body={"name": "Minutes", "category": "call_minutes", "measure": "quantity", "period": "week",
+            "threshold": "2", "recipients": ["solo@shop.example"]})),
         ("alert_total", api_event("POST", "/agencies/{agency_id}/usage-alerts", {"agency_id": AGENCY},
             authorizer=who["admin"], body={"name": "Spend", "category": "total", "measure": "cost",
             "period": "month", "threshold": "0.05", "recipients": ["owner@agency.example"]})),
@@ -219,7 +226,8 @@ def _run_the_stack(flow: Flow, tmp: Path, intake_url: str, events: Any) -> None:
             usage("dt-own-topup", OWN, category="recharge", amount="10.00", description="Top-up"),
             *(usage(f"dt-text-{i}", OWN, category="text_messages", quantity="1") for i in range(3)),
             # The first entry of a balance: the writer creates its head.
-            usage("dt-fresh-topup", FRESH, category="recharge", amount="5.00", description="Top-up")]})),
+            usage("dt-fresh-topup", FRESH, category="recharge", amount="5.00", description="Top-up"),
+            usage("dt-solo-call", SOLO, category="call_minutes", quantity="3")]})),
         ("put_schedule", api_event("PUT", account + "/statement-schedule", {"account_id": AGENCY},
             authorizer=who["admin"], body={"frequency": "monthly", "recipients": ["owner@agency.example"],
             "enabled": True})),
@@ -438,7 +446,8 @@ def test_the_api_answers_rest_proxy_events(flow: Flow) -> None:
         "logs": 200, "logs_csv": 200, "agency_logs": 200, "usage": 200, "agency_usage": 200, "dashboard": 200,
         "payments": 200, "receipt": 200, "statements": 200, "statement": 200, "statement_html": 200,
         "statement_pdf": 200, "get_schedule": 200, "openapi": 200, "console": 200,
-        "alert_own": 201, "alert_total": 201, "alert_each": 201, "alerts": 200, "agency_alert": 200, "firings": 200,
+        "put_solo": 201, "alert_solo": 201, "alert_own": 201, "alert_total": 201, "alert_each": 201,
+        "alerts": 200, "agency_alert": 200, "firings": 200,
         "attention": 200, "rename_alert": 200, "delete_alert": 204, "alert_late": 201, "remove_webhook": 200,
     }  # fmt: skip
     statuses = {name: flow.responses[name]["statusCode"] for name in expected}
