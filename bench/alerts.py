@@ -69,8 +69,10 @@ def provision(run: str, subs: int) -> Population:
     return _funded(run, Population({agency: [agency, *ids]}))
 
 
-def alert_set(population: Population, count: int) -> list[tuple[str, bool, dict[str, Any]]]:
-    """(owner, agency-wide, body) of `count` alerts: 0, 1 (the agency's cost this month) or 50."""
+def alert_set(population: Population, count: int, storm: bool = False) -> list[tuple[str, bool, dict[str, Any]]]:
+    """(owner, agency-wide, body) of `count` alerts: 0, 1 (the agency's cost this month) or 50 of every
+    kind. Thresholds as people set them (a few fire), or, with `storm`, so low that one event in three
+    or so makes one fire (the worst case: every firing is an item of its transaction)."""
     (agency,) = population.billing_ids
     subs = [a for a in population.members[agency] if a != agency]
 
@@ -83,26 +85,27 @@ def alert_set(population: Population, count: int) -> list[tuple[str, bool, dict[
         return []
     if count == 1:
         return one
+    low = storm  # thresholds a busy client reaches within a day
     totals = [
-        body("total", "cost", "day", "200.00"),
-        body("total", "count", "week", "3000"),
+        body("total", "cost", "day", "200.00" if low else "2000.00"),
+        body("total", "count", "week", "3000" if low else "50000"),
         body("total", "count", "year", "1000000"),
-        body("call_minutes", "quantity", "day", "20000"),
-        body("text_messages", "count", "month", "1500"),
+        body("call_minutes", "quantity", "day", "20000" if low else "200000"),
+        body("text_messages", "count", "month", "1500" if low else "30000"),
     ]
     each = [
-        body("total", "cost", "month", "2.00", each_account=True),
-        body("total", "count", "day", "3", each_account=True),
-        body("call_minutes", "quantity", "day", "60", each_account=True),
-        body("total", "count", "week", "10", each_account=True),
+        body("total", "cost", "month", "2.00" if low else "3.00", each_account=True),
+        body("total", "count", "day", "3" if low else "12", each_account=True),
+        body("call_minutes", "quantity", "day", "60" if low else "400", each_account=True),
+        body("total", "count", "week", "10" if low else "40", each_account=True),
     ]
     own_kinds = [
-        ("call_minutes", "count", "day", "2"),
-        ("total", "cost", "month", "1.00"),
-        ("text_messages", "quantity", "week", "4"),
-        ("total", "count", "year", "5"),
+        ("call_minutes", "count", "day", "2" if low else "10"),
+        ("total", "cost", "month", "1.00" if low else "5.00"),
+        ("text_messages", "quantity", "week", "4" if low else "30"),
+        ("total", "count", "year", "5" if low else "100"),
     ]
-    mine = [(subs[i * 7], False, body(*own_kinds[i % len(own_kinds)])) for i in range(40)]
+    mine = [(subs[(i * 7) % len(subs)], False, body(*own_kinds[i % len(own_kinds)])) for i in range(40)]
     chosen = one + [(agency, True, b) for b in totals + each] + mine
     assert len(chosen) == 50
     return chosen
@@ -158,21 +161,30 @@ def written_firings(alerts: list[dict[str, Any]]) -> tuple[set[tuple[str, str, s
     found: set[tuple[str, str, str]] = set()
     records = 0
     for alert in alerts:
-        notices, more = NoticeRepository().firings(alert["id"], 500, None)
-        assert more is None
-        records += len(notices)
-        found |= {(alert["id"], n.account_id, str(n.data["period_start"])) for n in notices}
+        after: str | None = None
+        while True:
+            notices, after = NoticeRepository().firings(alert["id"], 500, after)
+            records += len(notices)
+            found |= {(alert["id"], n.account_id, str(n.data["period_start"])) for n in notices}
+            if after is None:
+                break
     return found, records
 
 
 def run_case(
-    counter: RequestCounter, shapes: dict[str, Any], name: str, subs: int, alert_count: int, events: int
+    counter: RequestCounter,
+    shapes: dict[str, Any],
+    name: str,
+    subs: int,
+    alert_count: int,
+    events: int,
+    storm: bool = False,
 ) -> dict[str, Any]:
     from chalicelib.adapters.accounts_repo import AccountRepository
     from chalicelib.adapters.tables.ledger import LedgerEntryRecord
 
     population = provision(name, subs)
-    alerts = create_alerts(alert_set(population, alert_count))
+    alerts = create_alerts(alert_set(population, alert_count, storm))
     workload = make_workload(name, population, events, datetime.now(UTC))
     messages = packed_messages(workload, EVENTS_PER_MESSAGE)
     tally: Tally
@@ -197,6 +209,7 @@ def run_case(
         "agency_id": population.billing_ids[0],
         "sub_accounts": subs,
         "alerts": alert_count,
+        "thresholds": "low: a firing every few events" if storm else "as people set them",
         "events": events,
         "invocations": written.invocations,
         "transactions": written.transactions,
@@ -205,6 +218,11 @@ def run_case(
         "requests_per_invocation": round(tally.total_requests / written.invocations, 2),
         "round_trips_per_invocation": round(tally.round_trips / written.invocations, 2),
         "items_read_per_1000_events": round(sum(tally.items_read.values()) * per_1000, 1),
+        "reads_per_invocation": round(
+            (tally.requests["Query"] + tally.requests["BatchGetItem"] + tally.requests["GetItem"])
+            / written.invocations,
+            2,
+        ),
         "capacity": capacity.as_dict(events),
         "firings": len(found),
         "wall_time_s": round(elapsed, 2),
@@ -247,14 +265,17 @@ def run(counter: RequestCounter, events: int = EVENTS) -> dict[str, Any]:
         mock.patch("chalicelib.services.notices.dispatch_firings"),
         mock.patch("chalicelib.services.notices.schedule_arming"),
     ):
-        for name, subs, count in (
-            ("alerts_0", SUBS, 0),
-            ("alerts_1", SUBS, 1),
-            ("alerts_50", SUBS, 50),
-            ("alerts_50_small_agency", SMALL_SUBS, 50),
+        for name, subs, count, storm in (
+            ("alerts_0", SUBS, 0, False),
+            ("alerts_1", SUBS, 1, False),
+            ("alerts_50", SUBS, 50, False),
+            ("alerts_50_firing_storm", SUBS, 50, True),
+            ("alerts_0_small_agency", SMALL_SUBS, 0, False),
+            ("alerts_50_small_agency", SMALL_SUBS, 50, False),
         ):
             print(f"alerts: {name} ({subs} sub-accounts, {count} alerts) ...", flush=True)
-            runs[name] = run_case(counter, shapes, f"{name}-{random.Random().randrange(10**6)}", subs, count, events)
+            tag = f"{name}-{random.Random().randrange(10**6)}"
+            runs[name] = run_case(counter, shapes, tag, subs, count, events, storm)
         pages = agency_reads(counter, runs["alerts_0"]["agency_id"])
     return {"config": {"events_per_run": events, "events_per_message": EVENTS_PER_MESSAGE,
                        "messages_per_invocation": MESSAGES_PER_INVOCATION, "sub_accounts": SUBS,
@@ -266,22 +287,26 @@ def targets(bench: dict[str, Any]) -> dict[str, Any]:
     runs = bench["runs"]
     base = runs["alerts_0"]
     checks: dict[str, Any] = {}
-    for name in ("alerts_1", "alerts_50"):
-        added = runs[name]["requests_per_invocation"] - base["requests_per_invocation"]
-        checks[f"{name}_requests_added_per_batch"] = {
-            "limit": f"<= {MAX_ALERT_READS_PER_BATCH} requests an invocation (1,000 events) at {SUBS} sub-accounts",
-            "value": round(added, 2),
-            "requests_per_1000_events": {"0 alerts": base["requests_per_1000_events"],
-                                         name.split("_")[1] + " alerts": runs[name]["requests_per_1000_events"]},
-            "wcu_per_event": {"0 alerts": base["capacity"]["wcu_per_event"],
-                              name.split("_")[1] + " alerts": runs[name]["capacity"]["wcu_per_event"]},
-            "met": added <= MAX_ALERT_READS_PER_BATCH,
+    for name in ("alerts_1", "alerts_50", "alerts_50_firing_storm"):
+        run = runs[name]
+        reads = run["reads_per_invocation"] - base["reads_per_invocation"]
+        checks[f"{name}_reads_added_per_batch"] = {
+            "limit": f"<= {MAX_ALERT_READS_PER_BATCH} read requests a batch (1,000 events), {SUBS} sub-accounts",
+            "value": round(reads, 2),
+            "requests_per_1000_events": {
+                "no alert": base["requests_per_1000_events"],
+                name: run["requests_per_1000_events"],
+            },
+            "wcu_per_event": {"no alert": base["capacity"]["wcu_per_event"], name: run["capacity"]["wcu_per_event"]},
+            "firings": run["firings"],
+            "met": reads <= MAX_ALERT_READS_PER_BATCH,
         }  # fmt: skip
-    small, big = runs["alerts_50_small_agency"], runs["alerts_50"]
+    pairs = ((SUBS, "alerts_50", "alerts_0"), (SMALL_SUBS, "alerts_50_small_agency", "alerts_0_small_agency"))
+    added = {size: runs[big]["reads_per_invocation"] - runs[zero]["reads_per_invocation"] for size, big, zero in pairs}
     checks["alerts_reads_per_batch_independent_of_agency_size"] = {
-        "limit": f"requests an invocation with 50 alerts at {SUBS} sub-accounts <= at {SMALL_SUBS} + 2",
-        "value": {f"{SMALL_SUBS}": small["requests_per_invocation"], f"{SUBS}": big["requests_per_invocation"]},
-        "met": big["requests_per_invocation"] <= small["requests_per_invocation"] + 2,
+        "limit": f"read requests 50 alerts add to an invocation at {SUBS} sub-accounts <= at {SMALL_SUBS} + 1",
+        "value": {f"{size} sub-accounts": round(value, 2) for size, value in added.items()},
+        "met": added[SUBS] <= added[SMALL_SUBS] + 1,
     }
     wrong = [name for name, r in runs.items() if not r["correctness"]["ok"]]
     checks["alerts_fire_exactly_once_per_period"] = {
@@ -294,11 +319,11 @@ def targets(bench: dict[str, Any]) -> dict[str, Any]:
 
 def print_report(bench: dict[str, Any]) -> None:
     print(f"\nalerts: the writer at an agency's balance, {bench['config']['events_per_run']:,} events a run, counted")
-    print("  run                      subs  alerts  req/1k ev  req/batch  RT/batch  WCU/ev  firings  correct")
+    print("  run                      subs  alerts  req/1k ev  reads/batch  RT/batch  WCU/ev  firings  correct")
     for name, r in bench["runs"].items():
         print(
             f"  {name:<24} {r['sub_accounts']:>5} {r['alerts']:>7} {r['requests_per_1000_events']:>10.1f} "
-            f"{r['requests_per_invocation']:>10.2f} {r['round_trips_per_invocation']:>9.2f} "
+            f"{r['reads_per_invocation']:>12.2f} {r['round_trips_per_invocation']:>9.2f} "
             f"{r['capacity']['wcu_per_event']:>7.2f} {r['firings']:>8}  {'ok' if r['correctness']['ok'] else 'WRONG'}"
         )
         for problem in r["correctness"]["problems"]:

@@ -407,27 +407,30 @@ def window_range(windows: Iterable[Window]) -> tuple[date, date] | None:
     return min(s for s, _ in spans), max(e for _, e in spans)
 
 
+# (one, many) of what is counted, and of the quantity's unit.
 CATEGORY_WORDS = {
-    Category.CALL_MINUTES: ("calls", "minutes"),
-    Category.TEXT_MESSAGES: ("text messages", "messages"),
-    Category.NUMBER_RENEWALS: ("number renewals", "numbers"),
-    Category.SUBSCRIPTION_FEES: ("subscription fees", "subscriptions"),
+    Category.CALL_MINUTES: (("call", "calls"), ("minute", "minutes")),
+    Category.TEXT_MESSAGES: (("text message", "text messages"), ("message", "messages")),
+    Category.NUMBER_RENEWALS: (("number renewal", "number renewals"), ("number", "numbers")),
+    Category.SUBSCRIPTION_FEES: (("subscription fee", "subscription fees"), ("subscription", "subscriptions")),
 }
 
 
 def with_unit(text: str, measure: Measure, category: Category | None, currency: str) -> str:
-    """A formatted value or threshold with what it counts: "120.50 USD", "1250 minutes", "40 calls"."""
+    """A formatted value or threshold with what it counts: "120.50 USD", "1250 minutes", "1 call"."""
     if measure is Measure.COST:
         return f"{text} {currency}"
-    if category is None:
-        return f"{text} usage entries"
-    count_word, unit_word = CATEGORY_WORDS[category]
-    return f"{text} {count_word if measure is Measure.COUNT else unit_word}"
+    one, many = (
+        ("usage entry", "usage entries")
+        if category is None
+        else CATEGORY_WORDS[category][0 if measure is Measure.COUNT else 1]
+    )
+    return f"{text} {one if text == '1' else many}"
 
 
 def watch_in_words(category: Category | None, measure: Measure, period: AlertPeriod) -> str:
     """What an alert watches: "cost of all usage per month", "count of calls per day"."""
-    what = "all usage" if category is None else CATEGORY_WORDS[category][0]
+    what = "all usage" if category is None else CATEGORY_WORDS[category][0][1]
     if measure is Measure.QUANTITY and category is not None:
-        return f"{CATEGORY_WORDS[category][1]} per {period.value}"
+        return f"{category.value.replace('_', ' ')} per {period.value}"
     return f"{measure.value} of {what} per {period.value}"

@@ -23,6 +23,7 @@ sub-accounts at once) one query per rollup partition and shard of the periods to
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -196,8 +197,9 @@ class GroupAlerts:
         calls: list[Callable[[], Any]] = [partial(repository.of_scope, scope, plan.scoped[scope]) for scope in scopes]
         if plan.points:
             calls.append(partial(read_counters, plan.points))
-        # An agency's cost is summed in its own currency: its clients' currencies, read beside the totals.
-        costed = sorted(plan.costed)
+        # An agency's cost is summed in its own currency: its clients' currencies, read beside the totals
+        # (kept for a while: a client's currency is fixed once it has entries).
+        costed = [agency for agency in sorted(plan.costed) if not _fresh_currencies(agency)]
         calls += [partial(AccountRepository().sub_accounts, agency) for agency in costed]
         results = run_all(calls)
         found: dict[RollupKey, RollupTotals] = {}
@@ -205,8 +207,13 @@ class GroupAlerts:
             found.update(part)
             if i < len(scopes):  # everything a scoped read returns is kept by that agency
                 self._members[scopes[i]].update(k.account_id for k in part)
-        for subs in results[len(results) - len(costed) :]:
-            self._currency_of.update({a.account_id: a.currency for a in subs})
+        for agency, subs in zip(costed, results[len(results) - len(costed) :], strict=True):
+            _remember_currencies(agency, subs)
+        for agency in plan.costed:
+            known = _agency_currencies[agency][1]
+            if self._members[agency] - set(known) - set(self._currency_of):  # a client newer than what was read
+                _remember_currencies(agency, AccountRepository().sub_accounts(agency))
+            self._currency_of.update(_agency_currencies[agency][1])
         counters = PeriodCounters()
         counters.add_all(found, self._kinds)
         self._counters = counters
@@ -250,6 +257,20 @@ class GroupAlerts:
             )
             repo.record_firing(firing, self._facts(firing), now)
             self._fired.add((firing.watch.alert_id, firing.firing_id))
+
+
+# Agency -> (when read, account -> currency): an agency's clients' currencies, for its cost totals.
+_agency_currencies: dict[str, tuple[float, dict[str, str]]] = {}
+CURRENCIES_KEPT_SECONDS = 600.0
+
+
+def _fresh_currencies(agency: str) -> bool:
+    cached = _agency_currencies.get(agency)
+    return cached is not None and time.monotonic() - cached[0] < CURRENCIES_KEPT_SECONDS
+
+
+def _remember_currencies(agency: str, accounts: Iterable[Account]) -> None:
+    _agency_currencies[agency] = (time.monotonic(), {a.account_id: a.currency for a in accounts})
 
 
 def items_of(posting: Posting) -> int:

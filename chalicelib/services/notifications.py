@@ -204,9 +204,19 @@ def send_usage_alert(recipients: Sequence[str], context: dict[str, Any]) -> str 
     owner: Account | None = context.get("owner")
     subject: Account | None = context.get("subject")
     window = window_of(AlertPeriod(str(data["period"])), date.fromisoformat(str(data["period_start"])))
+    from ..domain.alerts import Measure
+    from ..domain.money import parse_micros
+    from ..rendering import money
+
     who = subject or owner
     currency = str(data.get("currency") or (who.currency if who else "USD"))
-    threshold = with_unit(str(data["threshold"]), alert.measure, alert.category, currency)
+
+    def figure(text: object) -> str:  # money as people read it ("$512.37 USD"), counts and quantities as they are
+        if alert.measure is Measure.COST:
+            return money(parse_micros(str(text)), currency, code=True)
+        return with_unit(str(text), alert.measure, alert.category, currency)
+
+    threshold = figure(data["threshold"])
     values = {
         "alert_name": alert.name,
         "subject_name": subject.name if subject else str(data.get("subject_account_id")),
@@ -215,7 +225,7 @@ def send_usage_alert(recipients: Sequence[str], context: dict[str, Any]) -> str 
         "agency_wide": alert.scope is AlertScope.AGENCY,
         "what": watch_in_words(alert.category, alert.measure, alert.period),
         "threshold_text": threshold,
-        "value_text": with_unit(str(data["value"]), alert.measure, alert.category, currency),
+        "value_text": figure(data["value"]),
         "period_label": window.label,
         "period_word": window.kind.value,
         "period_start": window.start.isoformat(),

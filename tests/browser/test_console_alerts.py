@@ -88,7 +88,10 @@ def test_the_dashboard_marks_the_clients_that_need_attention(console: Console, s
     expect(page.get_by_test_id("attention-banner")).to_contain_text("Auto-recharge paused")
 
 
-WORDS = {"number_renewals": ("number renewal", "number renewals"), "subscription_fees": ("subscription fee", "subscription fees")}
+WORDS = {
+    "number_renewals": ("number renewal", "number renewals"),
+    "subscription_fees": ("subscription fee", "subscription fees"),
+}
 
 
 def _expected_coverage(balance: dict[str, Any]) -> list[str]:

@@ -401,3 +401,15 @@ def test_alerts_over_http_refuse_bad_input_with_a_message_and_count_to_fifty(htt
     assert_error(send(http, "GET", f"{path}/{made['id']}", admin_headers(agency)), 404)  # not an account alert
     assert_error(send(http, "GET", agency_path, viewer_headers(sub)), 404)
     assert_error(send(http, "POST", agency_path, viewer_headers(agency), good), 403)
+
+
+def test_an_agencys_cost_total_counts_only_money_of_its_own_currency():
+    agency = provision(new_id("ag"), kind="agency", currency="USD")
+    euros = provision(new_id("eur"), agency_id=agency, currency="EUR")  # its own balance, in euros
+    dollars = provision(new_id("usd"), agency_id=agency, billing="agency")
+    alert = create(agency, agency=True, category="total", measure="cost", period="month", threshold="1.00")
+    charge([[event(euros, "call_minutes", 60, AT) for _ in range(3)]])  # 3 x 0.75 EUR: not dollars
+    assert firings(alert["id"]) == []
+    charge([[event(dollars, "call_minutes", 60, AT)], [event(dollars, "call_minutes", 30, AT)]])  # 0.75 + 0.375 USD
+    [fired] = firings(alert["id"])
+    assert fired.value == 1_125_000 and fired.data["currency"] == "USD"

@@ -29,6 +29,7 @@ from chalicelib.domain.webhooks import MAX_ATTEMPTS, RETRY_DELAYS
 from chalicelib.services import notices, usage_alerts
 from chalicelib.services.billing_settings import put_billing_settings
 from tests.integration.http_helpers import drain_queue
+from tests.integration.payment_helpers import emails_to
 from tests.integration.test_usage_alerts import AT, charge, event
 from tests.integration.usage_helpers import new_id, provision
 
@@ -112,7 +113,7 @@ def fire_alert(receiver: Receiver) -> tuple[str, str]:
         Principal("admin", account, Role.ADMIN),
         account,
         {"name": "First call", "category": "call_minutes", "measure": "count", "period": "day", "threshold": "1",
-         "recipients": ["ops@example.com"], "webhook_url": receiver.url},
+         "recipients": [f"ops+{account}@example.com"], "webhook_url": receiver.url},
         agency=False,
     )  # fmt: skip
     receiver.secret_store["value"] = alert["webhook_secret"]  # type: ignore[attr-defined]
@@ -165,7 +166,11 @@ def test_a_receiver_written_from_the_readme_verifies_the_delivery(receiver: Call
     [fired] = firings_view(account, alert_id)
     assert fired["id"] == payload["id"] and fired["webhook"]["status"] == "delivered"
     assert [a["status"] for a in fired["webhook"]["attempts"]] == [200]
-    assert fired["email"]["status"] == "sent" and fired["email"]["recipients"] == ["ops@example.com"]
+    assert fired["email"]["status"] == "sent" and fired["email"]["recipients"] == [f"ops+{account}@example.com"]
+    [mail] = emails_to(f"ops+{account}@example.com")
+    assert mail["subject"] == "Usage alert: First call reached 1 call (Nov 20, 2026)"
+    assert "Value when it fired:  1 call" in mail["text"] and "count of calls per day" in mail["text"]
+    assert "First call" in mail["html"]
     # The same message again (SQS delivers at least once): nothing is sent twice.
     assert notices.handle(message) is notices.Outcome.DONE
     assert len(hook.received) == 1
@@ -204,7 +209,7 @@ def test_retries_after_500s_a_timeout_and_a_redirect_keep_the_id_and_the_last_is
     assert fired["webhook"]["status"] == "dead_lettered" and fired["id"] in ids
     assert [a["status"] for a in attempts[:3]] == [500, None, 302]
     assert "timeout" in attempts[1]["error"]
-    assert fired["email"]["status"] == "sent"  # the email went once, with the first attempt
+    assert fired["email"]["status"] == "sent" and len(emails_to(f"ops+{account}@example.com")) == 1  # once
     dead = drain_queue(get_settings().notices_dlq_name)
     assert [json.loads(m["Body"])["owner"] for m in dead] == [f"alert#{alert_id}"]
     assert "8 attempts" in dead[0]["MessageAttributes"]["reason"]["StringValue"]

@@ -134,8 +134,10 @@ def test_values_in_words():
     assert with_unit("120.50", Measure.COST, None, "USD") == "120.50 USD"
     assert with_unit("600", Measure.QUANTITY, Category.CALL_MINUTES, "USD") == "600 minutes"
     assert with_unit("40", Measure.COUNT, Category.CALL_MINUTES, "USD") == "40 calls"
+    assert with_unit("1", Measure.COUNT, Category.CALL_MINUTES, "USD") == "1 call"
+    assert with_unit("1", Measure.COUNT, None, "USD") == "1 usage entry"
     assert watch_in_words(None, Measure.COST, AlertPeriod.MONTH) == "cost of all usage per month"
-    assert watch_in_words(Category.CALL_MINUTES, Measure.QUANTITY, AlertPeriod.DAY) == "minutes per day"
+    assert watch_in_words(Category.CALL_MINUTES, Measure.QUANTITY, AlertPeriod.DAY) == "call minutes per day"
 
 
 def test_firing_ids_sort_newest_revision_then_period_and_event_ids_are_stable():
