@@ -44,7 +44,10 @@ SUBS = 1_000
 SMALL_SUBS = 100
 EVENTS = 5_000
 ZONES = ("America/New_York", "America/Chicago", "Europe/London", "Asia/Tokyo", "UTC")
-MAX_ALERT_READS_PER_BATCH = 12  # requests an invocation adds for its reads, with fifty alerts
+# Reads an invocation (a batch) adds, whatever the agency's size: the agency's guard, and one query per
+# rollup partition and shard of the periods its events touch (4 shards: a week of days that spans two
+# months is 8, a year of months 4), the clients' currencies now and then, a client's own counters by key.
+MAX_ALERT_READS_PER_BATCH = 16
 
 
 def provision(run: str, subs: int) -> Population:
