@@ -389,7 +389,7 @@ def memory(package: Any, python: Path, task_root: Path, endpoints: dict[str, str
                 "name": "Any client", "category": "total", "measure": "count", "period": "month",
                 "threshold": "1", "each_account": True, "recipients": ["owner@agency.example"]})])  # fmt: skip
         alert = json.loads(made["body"])
-        arm = {"type": "arm", "owner_id": AGENCY, "alert_id": alert["id"], "revision": alert["revision"]}
+        arm = {"type": "deliver", "owner": f"arm#{alert['id']}", "id": f"r{alert['revision']:06d}"}
         run("DeliverNotices", f"an alert's first look at {SUBS} sub-accounts", [sqs_records([
             {"MessageId": str(uuid.uuid4()), "ReceiptHandle": "r", "Attributes": {}, "Body": json.dumps(arm)}],
             arn("notices"))])  # fmt: skip

@@ -1,9 +1,9 @@
 """The notices queue (SQS standard): usage-alert firings and webhook events to deliver.
 
-Messages: {"type": "deliver", "owner", "id"} (a notice to deliver: its email and its
-webhook) and {"type": "arm", "owner_id", "alert_id", "revision"} (look at an alert's
-value once writers all know it, see services/notices.py). A webhook that failed is
-retried by handing the message back with a visibility timeout of the next delay.
+Messages: {"type": "deliver", "owner", "id"}: a notice to deliver (its email and its
+webhook), or an alert's first look at its period (services/notices.py). A webhook that
+failed is retried by handing the message back with a visibility timeout of the next delay;
+no message is ever delayed (a drain of the local stack waits for none).
 """
 
 from __future__ import annotations
@@ -16,16 +16,12 @@ from ..config import get_settings
 from .aws import client
 from .queues import queue_url, send_batches
 
-MAX_DELAY_SECONDS = 900  # SQS's limit on DelaySeconds
 MAX_VISIBILITY_SECONDS = 43_200  # and on a message's visibility timeout
 
 
-def send_notice_messages(messages: Sequence[Mapping[str, Any]], delay_seconds: int = 0) -> None:
+def send_notice_messages(messages: Sequence[Mapping[str, Any]]) -> None:
     """Enqueue, ten at a time; raises if SQS refused any."""
-    delay = max(0, min(delay_seconds, MAX_DELAY_SECONDS))
-    entries = [
-        {"MessageBody": json.dumps(m, sort_keys=True), **({"DelaySeconds": delay} if delay else {})} for m in messages
-    ]
+    entries = [{"MessageBody": json.dumps(m, sort_keys=True)} for m in messages]
     send_batches(get_settings().notices_queue_name, entries, "notice messages")
 
 

@@ -121,6 +121,21 @@ class NoticeRepository:
             )
         )
 
+    def record_arm(self, owner_id: str, alert_id: str, revision: int, now: datetime) -> bool:
+        """An alert's first look at its period, for the redrive to hand to the worker (services/notices.py)."""
+        return self._create(
+            NoticeRecord(
+                f"arm#{alert_id}",
+                f"r{revision:06d}",
+                event_id="-",
+                event_type="usage_alert.arm",
+                account_id=owner_id,
+                created_at=format_instant(now),
+                data=json.dumps({"owner_id": owner_id, "revision": revision}),
+                pending=PENDING,
+            )
+        )
+
     def _create(self, record: NoticeRecord) -> bool:
         """An update that creates the item, as the ledger transaction writes a firing (one IAM action)."""
         bind()

@@ -11,11 +11,13 @@ twice nor loses an attempt:
   visibility timeout; after the last it is dead-lettered (status `dead_lettered`,
   and the notices dead-letter queue holds it with the reason).
 
-Two other messages: "arm" looks at a new (or changed) alert's value once every writer
-knows of it, and fires it then if the period already reached its threshold: a
-transaction that crossed it before the writers knew of the alert would otherwise go
-unnoticed. `redrive` (every 10 minutes) queues again the notices whose message never
-reached the worker (the queue was down when the writer committed).
+An alert's first look at its period: a new (or changed) alert writes an "arm" notice
+(`arm#<alert id>`), which `redrive` (every 10 minutes) hands to the worker once it is five
+minutes old, when every writer knows of the alert; if the period already reached the
+threshold then, the alert fires (a transaction that crossed it before the writers knew of
+the alert would otherwise go unnoticed, and one made after the alert was set fires as usual).
+`redrive` also queues again the notices whose message never reached the worker (the queue
+was down when the writer committed).
 """
 
 from __future__ import annotations
@@ -36,8 +38,7 @@ if TYPE_CHECKING:
     from ..adapters.notices_repo import Notice
     from ..adapters.webhook_client import Attempt
 
-# After the alert is written, every writer has read it by then (a batch takes seconds; Lambda stops one at 60 s).
-ARM_DELAY_SECONDS = 120
+ARM_OWNER = "arm#"
 EMAIL_LEASE_SECONDS = 120
 REDRIVE_AFTER = timedelta(minutes=5)
 
@@ -78,11 +79,10 @@ def dispatch_firings(firings: Sequence[Firing]) -> None:
 
 
 def schedule_arming(owner_id: str, alert_id: str, revision: int) -> None:
-    """Look at the alert's value in ARM_DELAY_SECONDS (see the module's docstring)."""
-    from ..adapters.notice_queue import send_notice_messages
+    """The alert's first look at its period, in about five to fifteen minutes (see the module's docstring)."""
+    from ..adapters.notices_repo import NoticeRepository
 
-    message = {"type": "arm", "owner_id": owner_id, "alert_id": alert_id, "revision": revision}
-    send_notice_messages([message], delay_seconds=ARM_DELAY_SECONDS)
+    NoticeRepository().record_arm(owner_id, alert_id, revision, datetime.now(UTC))
 
 
 def redrive(now: datetime | None = None) -> int:
@@ -106,9 +106,6 @@ def handle(message: Received, now: Callable[[], datetime] = lambda: datetime.now
     kind = data.get("type")
     if kind == "deliver":
         return deliver(str(data["owner"]), str(data["id"]), message, now)
-    if kind == "arm":
-        arm(str(data["owner_id"]), str(data["alert_id"]), int(data["revision"]), now())
-        return Outcome.DONE
     raise ValueError(f"unknown notice message type {kind!r}")
 
 
@@ -133,6 +130,9 @@ def deliver(owner: str, notice_id: str, message: Received, now: Callable[[], dat
         return Outcome.DONE
     if notice.pending:
         repo.received(owner, notice_id)
+    if owner.startswith(ARM_OWNER):  # an alert's first look at its period, not a delivery
+        arm(str(notice.data["owner_id"]), owner.removeprefix(ARM_OWNER), int(notice.data["revision"]), now())
+        return Outcome.DONE
     target = _target(notice)
     if target is None:  # the alert was deleted, or the webhook removed: nothing left to deliver
         if notice.email_status in ("pending", "sending"):

@@ -3,9 +3,9 @@
 
 Who: an account's alerts are set by an admin of the account or of its agency and read
 by anyone who reads the account; an agency's by the agency's own admins and users.
-A new or changed alert is looked at once every writer knows of it
-(services/notices.py `arm`): if its period already reached the threshold, it fires
-then. The webhook secret is answered once, when a URL is set.
+A new or changed alert takes a first look at its period once every writer knows of it
+(services/notices.py `arm`): if the period already reached the threshold, it fires then.
+The webhook secret is answered once, when a URL is set.
 """
 
 from __future__ import annotations

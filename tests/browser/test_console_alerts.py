@@ -160,7 +160,7 @@ def test_an_admin_adds_a_usage_alert_sees_its_secret_once_turns_it_off_and_delet
     row.get_by_role("button", name="Turn off").click()
     console.wait_idle()
     expect(table.get_by_role("row").filter(has_text="Call flood")).to_contain_text("Off")
-    table.get_by_role("row").filter(has_text="Call flood").get_by_role("button", name="Show").click()
+    table.get_by_role("row").filter(has_text="Call flood").get_by_role("button", name="When Call flood fired").click()
     console.wait_idle()
     expect(table.get_by_role("row").filter(has_text="Call flood")).to_contain_text("It has not fired yet.")
     table.get_by_role("row").filter(has_text="Call flood").get_by_role("button", name="Delete").click()

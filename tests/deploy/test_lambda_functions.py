@@ -381,9 +381,10 @@ def _run_the_stack(flow: Flow, tmp: Path, intake_url: str, events: Any) -> None:
     notices = _receive_all(url_of("notices"))
     flow.sent["notices"] = notices
     late = _body(responses["alert_late"])
+    # Each alert's first look (an arm notice, which the redrive schedule queues five minutes on).
     arms = [
-        {"type": "arm", "owner_id": SHARED, "alert_id": late["id"], "revision": late["revision"]},
-        {"type": "arm", "owner_id": AGENCY, "alert_id": alert_each, "revision": 1},
+        {"type": "deliver", "owner": f"arm#{late['id']}", "id": "r000001"},
+        {"type": "deliver", "owner": f"arm#{alert_each}", "id": "r000001"},
     ]
     deliveries = [m for m in notices if json.loads(m["Body"]).get("type") == "deliver"]
     records = [

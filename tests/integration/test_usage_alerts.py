@@ -311,17 +311,33 @@ def test_an_agency_alert_for_each_client_fires_per_client_and_a_total_once(aws: 
 
 
 def test_an_alert_made_when_its_period_is_already_past_the_threshold_fires_on_its_first_look():
-    from chalicelib.services.notices import arm
+    """The alert leaves an arm notice; the redrive schedule queues it once five minutes old; the worker looks."""
+    from chalicelib.adapters.aws import client
+    from chalicelib.adapters.queues import queue_url
+    from chalicelib.config import get_settings
+    from chalicelib.services.notices import Outcome, Received, arm, handle, redrive
 
     account = provision(new_id("late"))
     charge([[event(account, "call_minutes", 1, datetime.now(UTC) - timedelta(minutes=5)) for _ in range(3)]])
     alert = create(account, category="call_minutes", measure="count", period="day", threshold="2")
-    now = datetime.now(UTC)
-    [fired] = arm(account, alert["id"], alert["revision"], now)
+    assert firings(alert["id"]) == []
+    assert redrive(datetime.now(UTC)) == 0  # not five minutes old yet
+    assert redrive(datetime.now(UTC) + timedelta(minutes=6)) >= 1
+    sqs, url = client("sqs"), queue_url(get_settings().notices_queue_name)
+    looked = 0
+    for _ in range(10):
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            if f"arm#{alert['id']}" in m["Body"]:
+                assert handle(Received(m["Body"], m["MessageId"], m["ReceiptHandle"])) is Outcome.DONE
+                looked += 1
+    assert looked == 1
+    [fired] = firings(alert["id"])
     assert fired.value == 3
-    assert arm(account, alert["id"], alert["revision"], now) == []  # its firing exists: once
+    assert arm(account, alert["id"], alert["revision"], datetime.now(UTC)) == []  # its firing exists: once
     charge([[event(account, "call_minutes", 1, datetime.now(UTC) - timedelta(minutes=1))]])
     assert len(firings(alert["id"])) == 1
+    look = NoticeRepository().get(f"arm#{alert['id']}", "r000001")
+    assert look is not None and not look.pending  # the worker took it: the redrive never queues it again
 
 
 # -- over HTTP -----------------------------------------------------------------------------------------

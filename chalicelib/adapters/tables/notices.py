@@ -6,7 +6,8 @@ One item per usage-alert firing and per billing event sent to a webhook:
   (an alert's firings, newest revision and period first, are one query: GET .../firings);
   written in the ledger transaction that reached the threshold, on the condition that it
   is not there yet;
-- a billing event: `owner` = "hook#<account id>" (the webhook's owner), `notice_id` = the event id.
+- a billing event: `owner` = "hook#<account id>" (the webhook's owner), `notice_id` = the event id;
+- an alert's first look at its period: `owner` = "arm#<alert id>", `notice_id` = "r<revision>".
 
 Deliveries: `email_status` (pending | sending | sent | failed | none) with a lease
 while sending; `webhook_status` (none | pending | retrying | delivered | dead_lettered)
