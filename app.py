@@ -82,6 +82,14 @@ def statements_due(event: CloudWatchEvent) -> dict[str, int]:
     return run(event)
 
 
+# Reconcile, every hour: what was posted since the last run, and a slice of the whole.
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def reconcile_ledger(event: CloudWatchEvent) -> dict[str, Any]:
+    from chalicelib.handlers.reconcile import reconcile_ledger as run
+
+    return run(event)
+
+
 @app.on_sqs_message(queue=STATEMENTS_QUEUE, batch_size=5)
 def send_statements(event: SQSEvent) -> dict[str, Any]:
     from chalicelib.handlers.statements import send_statements as send

@@ -134,7 +134,7 @@ def expected_firings(
     from chalicelib.services.rates import rate_card_for
 
     finals: dict[tuple[str, str, str], int] = defaultdict(int)
-    cards = {a: rate_card_for(accounts[a]) for a in accounts}
+    cards = {a: rate_card_for(accounts[a], accounts.get(accounts[a].agency_id or "")) for a in accounts}
     for _billing, event in workload.events:
         account = accounts[event["account_id"]]
         category = Category(event["category"])

@@ -228,20 +228,17 @@ def deliver(messages: Sequence[Any], per_invocation: int) -> Written:
 def verify(workload: Workload, written: Written) -> dict[str, Any]:
     """Every invariant `make reconcile` checks, on every balance of the run, and the exact balances."""
     from chalicelib.adapters.accounts_repo import AccountRepository
-    from chalicelib.services.reconcile import reconcile_account, reconcile_rollups
+    from chalicelib.services.reconcile import reconcile_all
 
     problems: list[str] = []
     events = len(workload.events)
-    repo = AccountRepository()
+    members = AccountRepository().get_many(a for m in workload.population.members.values() for a in m)
+    reports = {r.billing_account_id: r for r in reconcile_all(members.values(), recheck_after=0)}
+    problems += [str(p) for r in reports.values() for p in r.problems][:20]
     for billing_id in workload.population.billing_ids:
-        billing = repo.get(billing_id)
-        assert billing is not None
-        report = reconcile_account(billing, recheck_after=0)
-        problems += [f"{billing_id}: {p}" for p in report.problems[:5]]
-        if report.balance_micros != workload.expected_micros[billing_id]:
-            problems.append(f"{billing_id}: balance {report.balance_micros} != {workload.expected_micros[billing_id]}")
-        members = [m for m in repo.get_many(workload.population.members[billing_id]).values()]
-        problems += reconcile_rollups(billing.agency_scope or billing_id, members, recheck_after=0)[:5]
+        balance = reports[billing_id].balance_micros
+        if balance != workload.expected_micros[billing_id]:
+            problems.append(f"{billing_id}: balance {balance} != {workload.expected_micros[billing_id]}")
     if written.charged != events or written.duplicates or written.dead_lettered or written.failed:
         problems.append(
             f"writer said charged={written.charged} duplicates={written.duplicates} "

@@ -36,7 +36,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import agency_scale, alerts, deploy_cost, import_cost, ingest, reports, statements
+from devtools.environment import apply_env, restore_env
+
+from . import agency_scale, alerts, deploy_cost, faults, import_cost, ingest, reconcile_cost, reports, statements
 from .counting import RequestCounter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,6 +103,18 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
         checks.update(ingest.targets(results["ingest"]))
     if (results.get("agency_scale") or {}).get("sizes"):
         checks.update(agency_scale.targets(results["agency_scale"]))
+    if (results.get("reconcile_cost") or {}).get("volumes"):
+        checks.update(reconcile_cost.targets(results["reconcile_cost"]))
+    fault_run = results.get("faults") or {}
+    if "violations" in fault_run:
+        checks["faults_no_violation"] = {
+            "limit": "0 violations of exactly-once or reconcile after every campaign under injected faults",
+            "value": fault_run["violations"],
+            "tried": fault_run["tried"],
+            "tried_by_kind": fault_run["tried_by_kind"],
+            "recovered": fault_run["recovered"],
+            "met": fault_run["violations"] == 0,
+        }
     imports = (results.get("import_cost") or {}).get("targets")
     if imports:
         for key in ("http_handler", "ingest_handler"):
@@ -400,7 +414,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--only",
-        choices=("ingest", "agency_scale", "import_cost", "reports", "statements", "deploy_cost", "alerts"),
+        choices=(
+            "ingest",
+            "agency_scale",
+            "faults",
+            "reconcile_cost",
+            "import_cost",
+            "reports",
+            "statements",
+            "deploy_cost",
+            "alerts",
+        ),
         help="run one benchmark only",
     )
     parser.add_argument("--endpoint", help="use this running DynamoDB Local instead of starting one")
@@ -417,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "ingest": None,
         "agency_scale": None,
+        "faults": None,
+        "reconcile_cost": None,
         "import_cost": None,
         "reports": None,
         "statements": None,
@@ -464,6 +490,39 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             failures.append("agency_scale")
             results["agency_scale"] = {"error": _failure(exc)}
+        finally:
+            counter.uninstall()
+    if args.only in (None, "faults"):
+        from devtools.processes import free_port, start_moto_server
+
+        from .stack import dynamodb
+
+        moto = start_moto_server(free_port())
+        try:
+            print("faults: starting DynamoDB Local and moto ...", flush=True)
+            with dynamodb(args.endpoint) as setup:
+                saved = apply_env(faults_env(moto.url))
+                try:
+                    results["faults"] = {"dynamodb": setup, **faults.run()}
+                finally:
+                    restore_env(saved)
+        except Exception as exc:
+            failures.append("faults")
+            results["faults"] = {"error": _failure(exc)}
+        finally:
+            moto.stop()
+    if args.only in (None, "reconcile_cost"):
+        from .stack import dynamodb
+
+        counter = RequestCounter()
+        counter.install()
+        try:
+            print("reconcile_cost: starting DynamoDB Local ...", flush=True)
+            with dynamodb(args.endpoint) as setup:
+                results["reconcile_cost"] = {"dynamodb": setup, **reconcile_cost.run(counter)}
+        except Exception as exc:
+            failures.append("reconcile_cost")
+            results["reconcile_cost"] = {"error": _failure(exc)}
         finally:
             counter.uninstall()
     if args.only in (None, "reports"):
@@ -525,6 +584,28 @@ def main(argv: list[str] | None = None) -> int:
     for name in failures:
         print(f"\n{name} FAILED TO RUN:\n{results[name]['error']}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def faults_env(moto_url: str) -> dict[str, str]:
+    """Queues, sender and moto for the fault campaigns (recharges email, statements queue)."""
+    from devtools.resources import create_queues, verify_sender
+
+    env = {
+        "AWS_ENDPOINT_URL": moto_url,
+        "BILLING_USAGE_QUEUE": "faults-usage.fifo",
+        "BILLING_USAGE_DLQ": "faults-usage-dlq.fifo",
+        "BILLING_TASKS_QUEUE": "faults-tasks",
+        "BILLING_TASKS_DLQ": "faults-tasks-dlq",
+        "BILLING_STATEMENTS_QUEUE": "faults-statements",
+        "BILLING_STATEMENTS_DLQ": "faults-statements-dlq",
+    }
+    saved = apply_env(env)
+    try:
+        create_queues()
+        verify_sender()
+    finally:
+        restore_env(saved)
+    return env
 
 
 def _failure(exc: BaseException) -> str:

@@ -11,11 +11,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .domain.categories import Category
+    from .domain.pricing import Rate
 
 # A printed, well-known default so `make run` works out of the box; deployed
 # stages set BILLING_JWT_SECRET_PARAMETER (an SSM SecureString, read on first use) or BILLING_JWT_SECRET.
 LOCAL_JWT_SECRET = "local-dev-secret-change-me-0123456789abcdef"
+# Likewise the key that seals ledger entries (domain/ledger.py `seal_of`); deployed stages set
+# BILLING_LEDGER_KEY_PARAMETER (an SSM SecureString) or BILLING_LEDGER_KEY. Never rotate it in
+# place: every seal made with it would stop verifying.
+LOCAL_LEDGER_KEY = "local-ledger-key-change-me-0123456789abcdef"
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,8 @@ class Settings:
     notices_dlq_name: str = "notices-dlq"
     # Where people open the console (links in alert emails); empty: no link.
     console_url: str = ""
+    ledger_key_value: str | None = LOCAL_LEDGER_KEY  # BILLING_LEDGER_KEY (or the local default)
+    ledger_key_parameter: str | None = None  # BILLING_LEDGER_KEY_PARAMETER: SSM parameter read on first use
     # The platform's company as receipts and statements print it (BILLING_COMPANY_*).
     company_name: str = "Charges & Usage"
     company_address: tuple[str, ...] = ()
@@ -51,6 +61,17 @@ class Settings:
         return self.table_names.get(base) or f"{self.table_prefix}{base}"
 
     @cached_property
+    def default_cards(self) -> Mapping[str, Mapping[Category, Rate]]:
+        """The default rate card of every currency: built in, with BILLING_DEFAULT_RATES on top
+        (domain/pricing.parse_default_cards). A malformed value is a ConfigurationError on first use."""
+        from .domain.pricing import RateCardError, parse_default_cards
+
+        try:
+            return parse_default_cards(self.default_rates_json)
+        except (RateCardError, ValueError) as exc:
+            raise ConfigurationError(f"BILLING_DEFAULT_RATES: {exc}") from None
+
+    @cached_property
     def jwt_secret(self) -> str:
         """The token secret: the variable's value, or the SSM parameter's (one call, then cached)."""
         if self.jwt_secret_value:
@@ -58,6 +79,15 @@ class Settings:
         from .adapters.secrets import ssm_secret  # boto3 only when a secret is needed
 
         return ssm_secret(str(self.jwt_secret_parameter))
+
+    @cached_property
+    def ledger_key(self) -> bytes:
+        """The key ledger entries are sealed with: the variable's value, or the SSM parameter's."""
+        if self.ledger_key_value:
+            return self.ledger_key_value.encode()
+        from .adapters.secrets import ssm_secret
+
+        return ssm_secret(str(self.ledger_key_parameter)).encode()
 
 
 @lru_cache(maxsize=1)
@@ -83,6 +113,14 @@ def get_settings() -> Settings:
         notices_queue_name=env.get("BILLING_NOTICES_QUEUE", "notices"),
         notices_dlq_name=env.get("BILLING_NOTICES_DLQ", "notices-dlq"),
         console_url=env.get("BILLING_CONSOLE_URL", "").strip(),
+        ledger_key_value=_secret(
+            stage,
+            "BILLING_LEDGER_KEY",
+            env.get("BILLING_LEDGER_KEY"),
+            env.get("BILLING_LEDGER_KEY_PARAMETER"),
+            LOCAL_LEDGER_KEY,
+        ),
+        ledger_key_parameter=env.get("BILLING_LEDGER_KEY_PARAMETER") or None,
         **_company(stage, env),
         table_names=_table_names(env),
     )
@@ -132,16 +170,21 @@ class ConfigurationError(RuntimeError):
     pass
 
 
-def _jwt_secret(stage: str, configured: str | None, parameter: str | None = None) -> str | None:
-    """The token secret (None: read from the SSM parameter on first use); only the local
-    stage may fall back to the printed default."""
+def _secret(stage: str, name: str, configured: str | None, parameter: str | None, local_default: str) -> str | None:
+    """A secret's value (None: read from its SSM parameter on first use); only the local stage
+    may fall back to its printed default."""
     if configured:
         return configured
     if parameter:
         return None
     if stage != "local":
-        raise ConfigurationError(f"BILLING_JWT_SECRET or BILLING_JWT_SECRET_PARAMETER must be set for stage {stage!r}")
-    return LOCAL_JWT_SECRET
+        raise ConfigurationError(f"{name} or {name}_PARAMETER must be set for stage {stage!r}")
+    return local_default
+
+
+def _jwt_secret(stage: str, configured: str | None, parameter: str | None = None) -> str | None:
+    """The token secret (None: read from the SSM parameter on first use)."""
+    return _secret(stage, "BILLING_JWT_SECRET", configured, parameter, LOCAL_JWT_SECRET)
 
 
 def reset_settings() -> None:

@@ -348,13 +348,22 @@ def statement_pdf(vm: Mapping[str, Any], built_at: str) -> bytes:
     if vm["own_accounts"]:
         pdf.section("Sub-accounts with their own balance")
         pdf.rows_table(
-            [("Account", 60, "L"), ("Usage", 24, "R"), ("Card charges", 26, "R"), ("Closing balance", 28, "R")],
             [
-                [f"{o['name']} ({o['account_id']})", o["usage"], o["card_charges"], o["closing"]]
+                ("Account", 56, "L"),
+                ("Currency", 18, "L"),
+                ("Usage", 24, "R"),
+                ("Card charges", 26, "R"),
+                ("Closing balance", 28, "R"),
+            ],
+            [
+                [f"{o['name']} ({o['account_id']})", o["currency"], o["usage"], o["card_charges"], o["closing"]]
                 for o in vm["own_accounts"]
             ],
         )
-        pdf.note("These accounts pay from their own balance and receive statements of their own.")
+        pdf.note(
+            "These accounts pay from their own balance, each in its own currency, and receive statements of "
+            "their own: their amounts are not part of this statement's totals."
+        )
     pdf.ln(3)
     pdf.note(vm["basis"])
     return bytes(pdf.output())

@@ -141,16 +141,20 @@ def view_model(doc: Mapping[str, Any]) -> dict[str, Any]:
         ]
         if agency
         else [],
+        # Each in its own balance's currency (a statement built before rows named it: the owner's);
+        # listed, never added to this statement's figures.
         "own_accounts": [
             {
                 "account_id": o["account_id"],
                 "name": o["name"],
-                "usage": _cents(o["usage_total_cents"], currency),
-                "card_charges": _cents(o["card_charges_cents"], currency),
-                "closing": _cents(o["closing_balance_cents"], currency),
+                "currency": o.get("currency", currency),
+                "usage": _cents(o["usage_total_cents"], o.get("currency", currency)),
+                "card_charges": _cents(o["card_charges_cents"], o.get("currency", currency)),
+                "closing": _cents(o["closing_balance_cents"], o.get("currency", currency)),
             }
             for o in doc["own_billing_accounts"]
         ],
+        "own_currencies_differ": any(o.get("currency", currency) != currency for o in doc["own_billing_accounts"]),
         "charges": [
             {
                 "date": date_local(c["created_at"], zone),

@@ -65,7 +65,10 @@ def _recording(self: Any, operation_name: str, api_params: dict[str, Any]) -> An
     try:
         return _make_api_call(self, operation_name, api_params)
     finally:
-        call["ms"] = round((time.perf_counter() - started) * 1000, 1)
+        ended = time.perf_counter()
+        call["ms"] = round((ended - started) * 1000, 1)
+        # On one clock, so a reader can tell concurrent calls' time from sequential time.
+        call["span"] = [started, ended]
 
 
 botocore.client.BaseClient._make_api_call = _recording  # type: ignore[attr-defined]

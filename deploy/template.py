@@ -56,10 +56,16 @@ PROTECTED_TABLES = frozenset(
         "payments",
         "statements",
         "statement_schedules",
+        # Usage alerts and the billing webhook are customers' settings; `notices` holds when each
+        # alert fired and how every delivery went (GET .../firings); a lost `alert_guards`
+        # version would let two writers act on one agency total while its alerts are live.
         "usage_alerts",
         "notices",
         "webhook_endpoints",
         "alert_guards",
+        # Not customer data, but losing it makes the next hourly reconcile re-read every
+        # balance in full, which for a large ledger outruns the function's timeout.
+        "reconcile_checkpoints",
     }
 )
 
@@ -93,6 +99,7 @@ QUEUE_VARIABLES = {
 }
 PARAMETER_VARIABLES = {
     "JwtSecretParameter": "BILLING_JWT_SECRET_PARAMETER",
+    "LedgerKeyParameter": "BILLING_LEDGER_KEY_PARAMETER",
     "StripeApiKeyParameter": "BILLING_STRIPE_API_KEY_PARAMETER",
 }
 TRACING_ON = "TracingOn"
@@ -614,6 +621,13 @@ def alarms(shape: AppShape, queues: list[str], usage_queue: str) -> dict[str, An
         {"QueueName": {"Fn::GetAtt": [queue_logical_id(usage_queue), "QueueName"]}},
         Threshold=900,
     )
+    resources["LedgerDriftAlarm"] = _alarm(
+        "The scheduled reconcile found ledger drift: its log names each finding (kind, item)",
+        "ChargesAndUsage",
+        "ReconcileDrift",
+        {"service": "charges-and-usage"},
+        Period=3600,
+    )
     for function in shape.functions:
         resources[f"{function}ErrorsAlarm"] = _alarm(
             f"{function} raised errors",
@@ -656,6 +670,12 @@ def parameters() -> dict[str, Any]:
             "Default": "/charges-and-usage/prod/jwt-secret",
             "AllowedPattern": r"^/[A-Za-z0-9_./-]+$",
             "Description": "SSM SecureString holding the HS256 token secret (a stack of its own: a name of its own)",
+        },
+        "LedgerKeyParameter": {
+            "Type": "String",
+            "Default": "/charges-and-usage/prod/ledger-key",
+            "AllowedPattern": r"^/[A-Za-z0-9_./-]+$",
+            "Description": "SSM SecureString holding the key that seals ledger entries (never rotate in place)",
         },
         "StripeApiKeyParameter": {
             "Type": "String",

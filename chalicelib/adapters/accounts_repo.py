@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
 from ..domain.accounts import Account, AccountKind, Billing
 from ..domain.alerts import decode_watches
-from ..domain.categories import Category
+from ..domain.categories import CATEGORY_NAMES, Category
 from ..domain.pricing import Rate
 from .tables.accounts import AccountRecord
 from .tables.base import bind
 
 
+def _card(raw: Mapping[str, Any]) -> dict[Category, Rate]:
+    return {
+        Category(name): Rate(Category(name), str(spec["unit"]), int(spec["unit_price_micros"]))
+        for name, spec in raw.items()
+    }
+
+
+def _overrides(raw: Mapping[str, Any], currency: str) -> dict[str, dict[Category, Rate]]:
+    """`{currency: {category: spec}}`; an item written before rates were per currency holds
+    `{category: spec}`: overrides in the account's currency."""
+    if raw and all(name in CATEGORY_NAMES for name in raw):
+        return {currency: _card(raw)}
+    return {code: _card(card) for code, card in raw.items() if card}
+
+
 def _to_domain(record: AccountRecord) -> Account:
     rates_raw = record.rates.as_dict() if record.rates is not None else {}  # type: ignore[no-untyped-call]
-    rates = {
-        Category(name): Rate(Category(name), str(spec["unit"]), int(spec["unit_price_micros"]))
-        for name, spec in rates_raw.items()
-    }
     return Account(
         account_id=record.account_id,
         name=record.name,
@@ -29,7 +41,7 @@ def _to_domain(record: AccountRecord) -> Account:
         agency_id=record.agency_id,
         billing=Billing(record.billing),
         emails=tuple(str(e) for e in record.emails or ()),
-        rates=rates,
+        rate_overrides=_overrides(rates_raw, record.currency),
         created_at=record.created_at,
         updated_at=record.updated_at,
         alert_watch=decode_watches(record.alert_watch),
@@ -48,8 +60,12 @@ def _to_record(account: Account) -> AccountRecord:
         billing=account.billing.value,
         emails=list(account.emails),
         rates={
-            category.value: {"unit": rate.unit, "unit_price_micros": rate.unit_price_micros}
-            for category, rate in account.rates.items()
+            currency: {
+                category.value: {"unit": rate.unit, "unit_price_micros": rate.unit_price_micros}
+                for category, rate in card.items()
+            }
+            for currency, card in account.rate_overrides.items()
+            if card
         },
         created_at=account.created_at,
         updated_at=account.updated_at,
@@ -88,7 +104,7 @@ class AccountRepository:
         )
 
     def save_rates(self, account: Account) -> None:
-        """Replace only the rate overrides, so a concurrent profile update is not lost."""
+        """Replace only the rate overrides (of every currency), so a concurrent profile update is not lost."""
         bind()
         AccountRecord(account.account_id).update(
             actions=[AccountRecord.rates.set(_to_record(account).rates)],

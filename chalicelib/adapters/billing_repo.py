@@ -14,6 +14,7 @@ from typing import Any
 from pynamodb.exceptions import PutError, UpdateError
 
 from ..domain.payments import BillingHead, BillingSettings, CardOnFile, RechargeState
+from .storage_errors import error_code
 from .tables.balances import BalanceRecord
 from .tables.base import bind
 
@@ -122,7 +123,7 @@ class BillingRepository:
                 **{k: v for k, v in values.items() if v is not None},
             ).save(condition=BalanceRecord.billing_account_id.does_not_exist())
         except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             BalanceRecord(billing_account_id).update(actions=update_actions(values))
 
@@ -135,7 +136,7 @@ class BillingRepository:
                 condition=BalanceRecord.recharge_id == recharge_id,
             )
         except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True

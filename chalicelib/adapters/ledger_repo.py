@@ -10,6 +10,9 @@ disagree with the entries.
 Reading: Logs merge the shards of `ledger_pages` (an account's, or an agency's
 through the `by_agency_log` index) newest first, fetching from all shards at once and
 then only from the shards that can still hold the next rows (see `_merge_newest`).
+A row filter (a category, a search) is applied to the rows read; a filtered read
+examines at most `SCAN_ROWS` rows and then answers what it found with a position to
+continue from, so a rare match never turns one request into a read of the whole log.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
@@ -35,6 +38,7 @@ from .billing_repo import head_from_record, update_actions
 from .concurrency import run_all
 from .rollups_repo import balance_day_actions, balance_day_location, rollup_actions, rollup_items
 from .scoped_keys import stable_shard
+from .storage_errors import error_code
 from .tables.balance_days import BalanceDayRecord
 from .tables.balances import BalanceRecord
 from .tables.base import bind
@@ -54,8 +58,13 @@ PAGE_COLUMNS = (
     "balance_after_micros",
     "occurred_at",
     "metadata",
+    "seal",
 )
 MAX_FETCH = 100  # pages per shard in one Query
+# Rows a filtered Logs read examines before it answers with what it found and a cursor
+# (~200 bytes a row: about 1 MB, some 125 read units, over a few round trips). It reads
+# at most that, plus its first round (ten pages a shard) and a page a shard per round.
+SCAN_ROWS = 5_000
 
 
 class CommitConflict(Exception):
@@ -108,6 +117,7 @@ def _entry_record(entry: LedgerEntry, page_seq: int, event_digest: str | None) -
         metadata=dict(entry.metadata),
         page_seq=page_seq,
         event_digest=event_digest,
+        seal=entry.seal or None,
     )
 
 
@@ -130,6 +140,7 @@ def entry_from_record(record: LedgerEntryRecord) -> LedgerEntry:
         occurred_at=parse_instant(record.occurred_at),
         posted_at=parse_instant(record.posted_at),
         metadata={k: (int(v) if isinstance(v, float | Decimal) else v) for k, v in metadata.items()},
+        seal=record.seal or "",
     )
 
 
@@ -147,6 +158,7 @@ def page_record(page: LedgerPage) -> LedgerPageRecord:
             e.balance_after_micros,
             format_instant(e.occurred_at),
             e.metadata,
+            e.seal,
         ]
         for e in page.entries
     ]
@@ -170,7 +182,7 @@ def page_entries(record: LedgerPageRecord) -> list[LedgerEntry]:
     first_seq = int(record.first_seq)
     entries = []
     for i, row in enumerate(json.loads(record.rows)):
-        values = dict(zip(PAGE_COLUMNS, row, strict=True))
+        values = dict(zip(PAGE_COLUMNS, row, strict=False))  # a page written before seals has no seal
         entries.append(
             LedgerEntry(
                 entry_id=entry_id_for(values["event_id"]),
@@ -189,6 +201,7 @@ def page_entries(record: LedgerPageRecord) -> list[LedgerEntry]:
                 occurred_at=parse_instant(values["occurred_at"]),
                 posted_at=posted_at,
                 metadata=values["metadata"],
+                seal=values.get("seal") or "",
             )
         )
     return entries
@@ -200,10 +213,24 @@ def entry_row_key(entry: LedgerEntry) -> str:
 
 @dataclass(frozen=True)
 class LogSlice:
-    """Entries newest first, and the row key to continue below (None: nothing more)."""
+    """Entries newest first, and the row key to continue below (None: nothing more).
+
+    A filtered read may stop at its budget (SCAN_ROWS) with fewer entries than asked:
+    `next_key` then continues below the last row it examined."""
 
     entries: list[LedgerEntry]
     next_key: str | None
+
+
+class RowFilter(Protocol):
+    """Which rows a Logs read keeps (domain/logs.py LogFilter)."""
+
+    def matches(self, entry: LedgerEntry) -> bool: ...
+
+    @property
+    def expected_share(self) -> float:
+        """The share of rows expected to match (1.0: every row): sizes the reads."""
+        ...
 
 
 class LedgerRepository:
@@ -227,11 +254,11 @@ class LedgerRepository:
         found = {r.billing_account_id: _state(r) for r in records}
         return {b: found.get(b) or BalanceState(b, 0, 0, None, exists=False) for b in billing_account_ids}
 
-    def all_billing_account_ids(self) -> Iterator[str]:
+    def all_heads(self) -> Iterator[BalanceState]:
         """Every balance head (a scan: for the reconcile job, never for a request)."""
         bind()
-        for record in BalanceRecord.scan(attributes_to_get=["billing_account_id"]):
-            yield record.billing_account_id
+        for record in BalanceRecord.scan():
+            yield _state(record)
 
     # -- appending ------------------------------------------------------------
     def commit(
@@ -271,6 +298,7 @@ class LedgerRepository:
                     head.currency = posting.currency
                     head.last_posted_at = plan.after.last_posted_at
                     head.updated_at = now
+                    head.seal = plan.after.seal or None
                     for name, value in head_updates.items():
                         setattr(head, name, value)
                     tx.save(head, condition=BalanceRecord.billing_account_id.does_not_exist())
@@ -282,6 +310,7 @@ class LedgerRepository:
                             BalanceRecord.seq.set(plan.after.seq),
                             BalanceRecord.last_posted_at.set(plan.after.last_posted_at or now),
                             BalanceRecord.updated_at.set(now),
+                            *([BalanceRecord.seal.set(plan.after.seal)] if plan.after.seal else []),
                             *update_actions(head_updates),
                         ],
                         condition=BalanceRecord.seq == plan.before.seq,
@@ -311,6 +340,21 @@ class LedgerRepository:
             for page in pages:
                 batch.save(page_record(page))
 
+    def page_keys(self, scope: str, owner_id: str) -> set[tuple[str, str, int]]:
+        """(account, billing account, first seq) of every page an account's (or agency's) Logs list."""
+        return {(r.account_id, r.billing_account_id, int(r.first_seq)) for r in self._pages(scope, owner_id)}
+
+    def seal_entries(self, billing_account_id: str, seals: Mapping[str, str], last_seal: str) -> None:
+        """Store seals on entries that had none, and the last on the head (make rebuild)."""
+        bind()
+        for event_id, seal in seals.items():
+            LedgerEntryRecord(event_id).update(
+                actions=[LedgerEntryRecord.seal.set(seal)], condition=LedgerEntryRecord.seal.does_not_exist()
+            )
+        BalanceRecord(billing_account_id).update(
+            actions=[BalanceRecord.seal.set(last_seal)], condition=BalanceRecord.billing_account_id.exists()
+        )
+
     def any_entry(self) -> bool:
         bind()
         return any(True for _ in LedgerEntryRecord.scan(limit=1))
@@ -320,6 +364,14 @@ class LedgerRepository:
         return any(True for _ in LedgerPageRecord.scan(limit=1))
 
     # -- entries by event -------------------------------------------------------
+    def charged(self, event_ids: Iterable[str]) -> dict[str, tuple[LedgerEntry, str | None]]:
+        """The entries charged for these event ids, each with the digest of the event as charged
+        (None for an entry from before digests were kept); BatchGetItem."""
+        bind()
+        ids = sorted(set(event_ids))
+        records = LedgerEntryRecord.batch_get(ids, consistent_read=True) if ids else []
+        return {r.event_id: (entry_from_record(r), r.event_digest) for r in records}
+
     def entries(self, event_ids: Iterable[str]) -> dict[str, LedgerEntry]:
         """The entries charged for these event ids (missing ids are absent); BatchGetItem."""
         bind()
@@ -333,26 +385,35 @@ class LedgerRepository:
         owner_id: str,
         start: datetime | None,
         end: datetime | None,
-        category: str | None,
+        row_filter: RowFilter | None,
         limit: int,
         before_key: str | None,
     ) -> LogSlice:
         """Up to `limit` entries of an account (scope "account") or an agency ("agency"),
-        newest first, posted in [start, end) and ordered below `before_key` when given."""
+        newest first, posted in [start, end), ordered below `before_key` when given and kept
+        by `row_filter` (None: every row).
+
+        Unfiltered, a read costs the rows returned plus a page or two per shard. Filtered, it
+        examines at most SCAN_ROWS rows: a rare match may answer fewer rows than `limit`
+        (even none) with a `next_key` to search on from."""
         bind()
         lower = format_instant(start) if start else None
         upper = format_instant(end) if end else None
         if before_key is not None and (upper is None or before_key < upper):
             upper = before_key
 
-        def keep(entry: LedgerEntry) -> bool:
-            return (category is None or entry.category.value == category) and (
-                before_key is None or entry_row_key(entry) < before_key
-            )
+        def below(entry: LedgerEntry) -> bool:
+            return before_key is None or entry_row_key(entry) < before_key
 
+        def keep(entry: LedgerEntry) -> bool:
+            return below(entry) and (row_filter is None or row_filter.matches(entry))
+
+        share = 1.0 if row_filter is None else min(1.0, max(row_filter.expected_share, 0.01))
         streams = [_ShardStream(_shard_query(scope, owner_id, shard, lower, upper)) for shard in range(PAGE_SHARDS)]
-        entries, more = _merge_newest(streams, limit, keep, sparse=category is not None)
-        return LogSlice(entries, entry_row_key(entries[-1]) if more and entries else None)
+        entries, resume = _merge_newest(
+            streams, limit, keep, share=share, budget=None if row_filter is None else SCAN_ROWS, counts=below
+        )
+        return LogSlice(entries, entry_row_key(resume) if resume is not None else None)
 
     def entries_of_account(self, account_id: str) -> Iterator[LedgerEntry]:
         """Every entry of one account (any billing account), oldest first."""
@@ -375,6 +436,27 @@ class LedgerRepository:
                     pages[int(record.first_seq)] = record
         for first_seq in sorted(pages):
             yield from page_entries(pages[first_seq])
+
+    def chain_after(self, billing_account_id: str, after_row_key: str | None, agency: bool) -> list[LedgerEntry]:
+        """A balance's entries listed from `after_row_key` on (every one without it), in sequence
+        order: the pages of its own account and, for an agency, of its agency Logs (where its
+        shared sub-accounts' entries are), read from there (a query per shard, side by side), so
+        the cost is what was posted since."""
+        bind()
+        condition = None if after_row_key is None else LedgerPageRecord.row_key >= after_row_key
+        calls = [
+            lambda scope=scope, shard=shard: list(  # type: ignore[misc]
+                _index(scope).query(f"{billing_account_id}#{shard}", range_key_condition=condition)
+            )
+            for scope in (("account", "agency") if agency else ("account",))
+            for shard in range(PAGE_SHARDS)
+        ]
+        pages: dict[int, LedgerPageRecord] = {}
+        for records in run_all(calls):
+            for record in records:
+                if record.billing_account_id == billing_account_id:
+                    pages[int(record.first_seq)] = record
+        return [e for first_seq in sorted(pages) for e in page_entries(pages[first_seq])]
 
     def has_entries(self, account_id: str) -> bool:
         bind()
@@ -464,19 +546,30 @@ class _ShardStream:
 
 
 def _merge_newest(
-    streams: Sequence[_ShardStream], limit: int, keep: Callable[[LedgerEntry], bool], sparse: bool
-) -> tuple[list[LedgerEntry], bool]:
-    """The newest `limit` kept entries over every stream, and whether any more exist.
+    streams: Sequence[_ShardStream],
+    limit: int,
+    keep: Callable[[LedgerEntry], bool],
+    *,
+    share: float = 1.0,
+    budget: int | None = None,
+    counts: Callable[[LedgerEntry], bool] = lambda entry: True,
+) -> tuple[list[LedgerEntry], LedgerEntry | None]:
+    """The newest `limit` kept entries over every stream, and the entry to continue below
+    (None: nothing more).
 
     Pages of different shards never overlap in row order, so whole pages are merged:
     the next page out is the greatest buffered one, unless a stream with an empty
     buffer may still hold a greater one, in which case that stream (with every other
     such stream, side by side) is asked for more first (see `_asks`), so reading stays
-    near the rows returned plus a page or two per shard.
+    near the rows returned plus a page or two per shard. `share` is the part of the rows
+    `keep` is expected to keep. With a `budget`, once that many rows (those `counts`
+    counts) have been examined the merge stops after the page it is on: everything
+    above the last row examined has been seen, so the read continues below it.
     """
     out: list[LedgerEntry] = []
     want = limit + 1  # one more than asked tells whether another page exists
     rows_read = pages_read = 0
+    examined = 0
     first_round = True
     while True:
         buffered = [s for s in streams if s.buffer]
@@ -490,7 +583,8 @@ def _merge_newest(
             and (s.lowest_seen is None or best_key is None or s.lowest_seen > best_key)
         ]
         if blocked:
-            asks = _asks(streams, blocked, want - len(out), rows_read, pages_read, first_round, sparse)
+            remaining = None if budget is None else max(budget - examined, 1)
+            asks = _asks(streams, blocked, want - len(out), rows_read, pages_read, first_round, share, remaining)
             first_round = False
             fetched = run_all([lambda s=s, n=n: s.fetch(n) for s, n in asks])  # type: ignore[misc]
             for records in fetched:
@@ -498,12 +592,19 @@ def _merge_newest(
                 rows_read += sum(_rows_in(r) for r in records)
             continue
         if best is None:
-            return out[:limit], len(out) > limit
+            return out[:limit], out[limit - 1] if len(out) > limit else None
+        last: LedgerEntry | None = None
         for entry in reversed(page_entries(best.buffer.popleft())):
+            if counts(entry):
+                examined += 1
+                last = entry
             if keep(entry):
                 out.append(entry)
         if len(out) >= want:
-            return out[:limit], True
+            return out[:limit], out[limit - 1]
+        if budget is not None and examined >= budget and last is not None:
+            more = any(s.buffer or not s.exhausted for s in streams)
+            return out, last if more else None
 
 
 def _rows_in(record: LedgerPageRecord) -> int:
@@ -517,29 +618,33 @@ def _asks(
     rows_read: int,
     pages_read: int,
     first_round: bool,
-    sparse: bool,
+    kept_share: float,
+    budget_rows: int | None = None,
 ) -> list[tuple[_ShardStream, int]]:
     """How many pages to ask each stream for in this round.
 
-    The first round asks every shard for two pages. Later rounds ask the blocked streams,
-    and every other stream holding less than its share of the rows still needed, for
-    enough pages to cover that share at the rows per page seen so far: a round or two.
+    The first round asks every shard for two pages (ten when a filter keeps only some
+    rows). Later rounds ask the blocked streams, and every other stream holding less than
+    its share of the rows still needed, for enough pages to cover that share at the rows
+    per page seen so far and the share of rows the filter keeps: a round or two. Under a
+    budget, a round never asks for more pages than the rows left to examine could fill.
     """
     if first_round:
-        return [(s, 10 if sparse else 2) for s in blocked]
+        return [(s, 2 if kept_share >= 1 else 10) for s in blocked]
     rows_per_page = max(1.0, rows_read / pages_read) if pages_read else 1.0
-    if sparse:  # a filter keeps only some rows: assume a quarter of them
-        rows_per_page /= 4
+    kept_per_page = rows_per_page * kept_share
     live = [s for s in streams if not s.exhausted or s.buffer]
     share = math.ceil(need / max(1, len(live)))
+    asking = [s for s in streams if not s.exhausted]
+    cap = MAX_FETCH
+    if budget_rows is not None:
+        cap = max(1, min(MAX_FETCH, math.ceil(budget_rows / rows_per_page / max(1, len(asking)))))
     asks = []
-    for s in streams:
-        if s.exhausted:
-            continue
-        held = sum(_rows_in(r) for r in s.buffer)
+    for s in asking:
+        held = sum(_rows_in(r) for r in s.buffer) * kept_share
         if s in blocked or held < share:
-            count = math.ceil(max(share - held, 1) / rows_per_page) + 1
-            asks.append((s, max(1, min(MAX_FETCH, count))))
+            count = math.ceil(max(share - held, 1) / kept_per_page) + 1
+            asks.append((s, max(1, min(cap, count))))
     return asks
 
 
@@ -551,12 +656,15 @@ def _state(record: BalanceRecord) -> BalanceState:
         last_posted_at=record.last_posted_at,
         exists=True,
         billing=head_from_record(record),
+        seal=record.seal or "",
     )
 
 
 def _explain(exc: TransactWriteError, entries: int, event_ids: Sequence[str], extra: int = 0) -> CommitConflict:
+    # A lost answer (a timeout) has no response at all (PynamoDB's cause_response_code fails on
+    # it): its outcome is unknown, so transient, and the dedupe condition makes the retry safe.
     reasons = exc.cancellation_reasons
-    if exc.cause_response_code != "TransactionCanceledException" or not reasons:
+    if error_code(exc) != "TransactionCanceledException" or not reasons:
         return CommitConflict(set(), balance_moved=False, transient=True)
     duplicates: set[str] = set()
     extra_failed: set[int] = set()

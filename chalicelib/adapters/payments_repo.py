@@ -7,6 +7,7 @@ account, with no gaps and no repeats however many workers finish payments at onc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from pynamodb.transactions import TransactWrite
 from ..domain.payments import Payment, PaymentKind, PaymentStatus
 from ..domain.periods import format_instant
 from .paging import take_page
+from .storage_errors import error_code
 from .tables.base import bind
 from .tables.idempotency import IdempotencyRecord
 from .tables.payments import RECEIPT_COUNTER_PREFIX, PaymentRecord
@@ -54,7 +56,7 @@ def _to_domain(r: PaymentRecord) -> Payment:
 
 
 def _conditional_failed(exc: PutError | UpdateError) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
+    return error_code(exc) == "ConditionalCheckFailedException"
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,7 @@ class PaymentRepository:
                         condition=condition & PaymentRecord.receipt_number.does_not_exist(),
                     )
             except TransactWriteError as exc:
-                reasons = exc.cancellation_reasons if exc.cause_response_code == "TransactionCanceledException" else []
+                reasons = exc.cancellation_reasons if error_code(exc) == "TransactionCanceledException" else []
                 if not reasons:
                     raise
                 payment_reason = reasons[1] if len(reasons) > 1 else None
@@ -254,6 +256,19 @@ class PaymentRepository:
             },
         )
         return PaymentPage(payments, last_key)
+
+    def all_payments(self) -> Iterator[Payment]:
+        """Every payment (a scan: for the reconcile job, never for a request)."""
+        bind()
+        for record in PaymentRecord.scan(filter_condition=PaymentRecord.status.exists()):
+            if not record.payment_id.startswith(RECEIPT_COUNTER_PREFIX):
+                yield _to_domain(record)
+
+    def of_billing(self, billing_account_id: str) -> Iterator[Payment]:
+        """Every payment of a balance, newest first (the rolling reconcile)."""
+        bind()
+        for record in PaymentRecord.by_billing_created.query(billing_account_id, scan_index_forward=False):
+            yield _to_domain(record)
 
     def of_agency(self, agency_id: str, start: datetime, end: datetime) -> list[Payment]:
         """Every payment of the agency's own-billing sub-accounts created in [start, end), newest first."""
@@ -360,7 +375,7 @@ class IdempotencyRepository:
         try:
             IdempotencyRecord(key).delete(condition=IdempotencyRecord.status_code.does_not_exist())
         except DeleteError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
 
     def answer(self, key: str, status_code: int, response_json: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pynamodb.exceptions import UpdateError
 
+from .storage_errors import error_code
 from .tables.base import bind
 from .tables.rate_limits import RateLimitRecord
 
@@ -28,7 +29,7 @@ class RateLimitRepository:
                 condition=RateLimitRecord.hits.does_not_exist() | (RateLimitRecord.hits < max_requests),
             )
         except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True

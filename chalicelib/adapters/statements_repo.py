@@ -16,9 +16,13 @@ from typing import Any, cast
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
+from ..config import get_settings
 from ..domain.periods import format_instant
+from ..domain.reconcile import StatementFacts
 from ..domain.statement_schedule import DEFAULT_HOUR, Cadence, Frequency
+from ..domain.statements import document_seal
 from .paging import take_page
+from .storage_errors import error_code
 from .tables.base import bind
 from .tables.statement_schedules import StatementScheduleRecord
 from .tables.statements import StatementRecord
@@ -27,7 +31,7 @@ DUE_SHARDS = 4
 
 
 def _conditional_failed(exc: PutError | UpdateError) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
+    return error_code(exc) == "ConditionalCheckFailedException"
 
 
 def encode_numbers(doc: Mapping[str, Any]) -> bytes:
@@ -137,6 +141,7 @@ class StatementRepository:
             recipients=cast(Any, list(recipients)),
             requested_by=requested_by,
             numbers=encode_numbers(doc),
+            numbers_seal=document_seal(get_settings().ledger_key, doc),
             built_at=now,
             currency=doc["account"]["currency"],
             opening_balance_micros=doc["opening_balance_micros"],
@@ -202,6 +207,7 @@ class StatementRepository:
             StatementRecord(claim.statement.statement_id).update(
                 actions=[
                     StatementRecord.numbers.set(encode_numbers(doc)),
+                    StatementRecord.numbers_seal.set(document_seal(get_settings().ledger_key, doc)),
                     StatementRecord.built_at.set(now),
                     StatementRecord.currency.set(doc["account"]["currency"]),
                     StatementRecord.opening_balance_micros.set(doc["opening_balance_micros"]),
@@ -259,6 +265,45 @@ class StatementRepository:
         except UpdateError as exc:
             if not _conditional_failed(exc):
                 raise
+
+    def all_built(self) -> Iterator[StatementFacts]:
+        """Every statement whose numbers are stored (a scan: for the reconcile job only)."""
+        bind()
+        for r in StatementRecord.scan(filter_condition=StatementRecord.numbers.exists()):
+            yield StatementFacts(
+                statement_id=r.statement_id,
+                account_id=r.account_id,
+                doc=decode_numbers(r.numbers) if r.numbers is not None else None,
+                seal=r.numbers_seal,
+                opening_column=None if r.opening_balance_micros is None else int(r.opening_balance_micros),
+                closing_column=None if r.closing_balance_micros is None else int(r.closing_balance_micros),
+            )
+
+    def seal_numbers(self, statement_id: str, doc: Mapping[str, Any]) -> None:
+        """Seal the numbers of a statement built before seals were kept (make rebuild)."""
+        bind()
+        StatementRecord(statement_id).update(
+            actions=[StatementRecord.numbers_seal.set(document_seal(get_settings().ledger_key, doc))],
+            condition=StatementRecord.numbers_seal.does_not_exist(),
+        )
+
+    def built_of(self, account_id: str) -> list[StatementFacts]:
+        """One account's statements whose numbers are stored (the rolling reconcile)."""
+        bind()
+        ids = [r.statement_id for r in StatementRecord.by_account_created.query(account_id)]
+        records = StatementRecord.batch_get(ids) if ids else []
+        return [
+            StatementFacts(
+                statement_id=r.statement_id,
+                account_id=r.account_id,
+                doc=decode_numbers(r.numbers),
+                seal=r.numbers_seal,
+                opening_column=None if r.opening_balance_micros is None else int(r.opening_balance_micros),
+                closing_column=None if r.closing_balance_micros is None else int(r.closing_balance_micros),
+            )
+            for r in records
+            if r.numbers is not None
+        ]
 
     def page(self, account_id: str, limit: int, after: dict[str, Any] | None) -> StatementPage:
         """An account's statements, newest first."""

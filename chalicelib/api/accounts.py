@@ -8,7 +8,7 @@ from chalice.app import Blueprint, Response
 
 from ..services import accounts, balances, rates
 from .auth import jwt_auth
-from .http import CORS, api_errors, json_body, principal_of
+from .http import CORS, api_errors, json_body, principal_of, query_params
 
 accounts_bp = Blueprint(__name__)
 
@@ -36,7 +36,8 @@ def get_balance(account_id: str) -> dict[str, Any]:
 @accounts_bp.route("/accounts/{account_id}/rates", methods=["GET"], authorizer=jwt_auth, cors=CORS)
 @api_errors
 def get_rates(account_id: str) -> dict[str, Any]:
-    return rates.get_rates(principal_of(accounts_bp.current_request), account_id)
+    request = accounts_bp.current_request
+    return rates.get_rates(principal_of(request), account_id, query_params(request))
 
 
 @accounts_bp.route("/accounts/{account_id}/rates", methods=["PUT"], authorizer=jwt_auth, cors=CORS)

@@ -19,6 +19,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Response
 
+from ..domain.text import NO_CONTROL_CHARACTERS_PATTERN
 from .http import CORS
 
 openapi_bp = Blueprint(__name__)
@@ -192,10 +193,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                         "category": {"type": "string"},
                         "unit": {"type": "string"},
                         "unit_price": MONEY,
-                        "source": {"enum": ["account", "default"]},
+                        # account override -> agency override (for its sub-accounts) -> default card
+                        "source": {"enum": ["account", "agency", "default"]},
                     }
                 ),
             },
+            # Usage categories no card prices in this currency: their events are refused unless priced.
+            "unpriced": {"type": "array", "items": {"enum": CATEGORIES[:4]}},
         }
     ),
     "RatesIn": {
@@ -203,6 +207,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["rates"],
         "additionalProperties": False,
         "properties": {
+            # The account's own currency by default; an agency may name another (its overrides
+            # for its sub-accounts in that currency).
+            "currency": CURRENCY,
             "rates": {
                 "type": "object",
                 "propertyNames": {"enum": CATEGORIES},
@@ -211,7 +218,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     "required": ["unit_price"],
                     "properties": {"unit_price": MONEY, "unit": {"type": "string"}},
                 },
-            }
+            },
         },
     },
     "Card": nullable(obj({"brand": {"type": "string"}, "last4": {"type": "string"}})),
@@ -263,13 +270,25 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "unit": {"type": "string"},
             "unit_price": nullable(MONEY),
             "amount": MONEY,
-            "balance_after": MONEY,
+            # The billing account's balance after this entry (billing_account_name says whose);
+            # null when the caller may not see that balance (a shared sub-account's users, unless
+            # the agency shares it).
+            "balance_after": nullable(MONEY),
             "currency": CURRENCY,
             "occurred_at": INSTANT,
             "posted_at": INSTANT,
+            # Both instants in the Logs' time zone, with its offset: "2026-01-15T09:03:00-05:00".
+            "time_zone": {"type": "string"},
+            "occurred_at_local": {"type": "string", "format": "date-time"},
+            "posted_at_local": {"type": "string", "format": "date-time"},
             "event_id": {"type": "string"},
+            # The details the producer sent (call id, tracking number, caller, duration ...).
+            "metadata": {
+                "type": "object",
+                "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "boolean"}]},
+            },
         },
-        {"account_name": nullable({"type": "string"})},
+        {"account_name": nullable({"type": "string"}), "billing_account_name": nullable({"type": "string"})},
     ),
     "LogPage": page_of(ref("LogEntry"), time_zone={"type": "string"}),
     "Payment": obj(
@@ -511,7 +530,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "additionalProperties": False,
         "properties": {"events": {"type": "array", "minItems": 1, "maxItems": 1000, "items": ref("UsageEventIn")}},
     },
-    "Accepted": obj({"accepted": {"type": "integer", "minimum": 0}}),
+    "Accepted": obj(
+        {
+            "accepted": {"type": "integer", "minimum": 0},
+            "duplicates": {"type": "integer", "minimum": 0},
+            "conflicts": {
+                "type": "array",
+                "items": obj({"event_id": {"type": "string"}, "reason": {"type": "string"}}),
+            },
+        }
+    ),
     "StatementSchedule": obj(
         {
             "account_id": {"type": "string"},
@@ -564,6 +592,14 @@ FORMAT = q("format", {"enum": ["json", "csv"], "default": "json"})
 GROUP_BY = q("group_by", {"enum": ["day", "week", "month", "total"]})
 SORT = q("sort", {"enum": ["cost", "name"]}, "order of the accounts (dashboard: cost, usage: name)")
 SEARCH = q("q", {"type": "string", "maxLength": 100}, "only accounts whose name or id contains this (any case)")
+LOG_SEARCH = q(
+    "q",
+    {"type": "string", "maxLength": 100, "pattern": NO_CONTROL_CHARACTERS_PATTERN},
+    "only rows whose description or a metadata value contains this (any case). A filtered page examines at "
+    "most 5,000 rows of the log: a rare match may answer fewer rows than limit, even none, with a next_cursor "
+    "that searches on",
+)
+RATES_CURRENCY = q("currency", CURRENCY, "an agency's card for its sub-accounts in this currency (default: its own)")
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -638,22 +674,30 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "get_account": Operation("The account, with its balance", ok_schema=ref("AccountWithBalance"), tags=("accounts",)),
     "get_balance": Operation("Balance, status and auto-recharge state", ok_schema=ref("Balance"), tags=("accounts",)),
-    "get_rates": Operation("The account's effective rate card", ok_schema=ref("Rates"), tags=("accounts",)),
+    "get_rates": Operation(
+        "The account's effective rate card in its currency, and where each rate comes from",
+        ok_schema=ref("Rates"),
+        query=(RATES_CURRENCY,),
+        tags=("accounts",),
+    ),
     "put_rates": Operation(
-        "Replace the account's rate overrides", ok_schema=ref("Rates"), body=ref("RatesIn"), tags=("accounts",)
+        "Replace the account's rate overrides in one currency (an agency's also price its sub-accounts)",
+        ok_schema=ref("Rates"),
+        body=ref("RatesIn"),
+        tags=("accounts",),
     ),
     "account_logs": Operation(
         "Ledger entries of the account, newest first (or CSV)",
         ok_schema=ref("LogPage"),
         ok_types=(JSON, CSV),
-        query=(LIMIT, CURSOR, FROM, TO, CATEGORY, FORMAT),
+        query=(LIMIT, CURSOR, FROM, TO, CATEGORY, LOG_SEARCH, FORMAT),
         tags=("logs",),
     ),
     "agency_logs": Operation(
         "Ledger entries of the agency and every sub-account (or CSV)",
         ok_schema=ref("LogPage"),
         ok_types=(JSON, CSV),
-        query=(LIMIT, CURSOR, FROM, TO, CATEGORY, FORMAT),
+        query=(LIMIT, CURSOR, FROM, TO, CATEGORY, LOG_SEARCH, FORMAT),
         tags=("logs",),
     ),
     "account_usage": Operation(

@@ -15,5 +15,5 @@ usage_bp = Blueprint(__name__)
 @api_errors
 def post_usage_events() -> Response:
     request = usage_bp.current_request
-    accepted = intake.submit_usage_events(principal_of(request), json_body(request))
-    return Response(body={"accepted": accepted}, status_code=202)
+    result = intake.submit_usage_events(principal_of(request), json_body(request))
+    return Response(body=result.as_json(), status_code=202)

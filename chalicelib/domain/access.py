@@ -59,9 +59,16 @@ def sees_payer_details(principal: Principal, account: Account) -> bool:
     (An agency may still show the balance itself to its sub-accounts' users: see
     BillingSettings.share_balance_with_sub_accounts.)
     """
+    return sees_balance(principal, account.account_id, account.billing_account_id)
+
+
+def sees_balance(principal: Principal, account_id: str, billing_account_id: str) -> bool:
+    """Whether the principal sees the balance `billing_account_id` that `account_id`'s usage
+    drew from (the rule of sees_payer_details, for one Logs row: a row keeps the billing
+    account it was charged to, whatever the account's billing is now)."""
     if principal.role is Role.SERVICE:
         return True
-    return account.billing_account_id in (account.account_id, principal.account_id)
+    return billing_account_id in (account_id, principal.account_id)
 
 
 def authorize(principal: Principal, action: Action, account_id: str, account: Account | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -37,7 +38,9 @@ class Account:
     agency_id: str | None
     billing: Billing
     emails: tuple[str, ...] = ()
-    rates: dict[Category, Rate] = field(default_factory=dict)
+    # Rate overrides by currency: an account is priced in its own currency; an agency's
+    # overrides in a currency also price its sub-accounts in that currency (pricing.RateCard.resolve).
+    rate_overrides: Mapping[str, Mapping[Category, Rate]] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
     # The usage alerts this account owns, as the ledger writer needs them (domain/alerts.py).
@@ -49,6 +52,14 @@ class Account:
         if self.billing is Billing.AGENCY and self.agency_id:
             return self.agency_id
         return self.account_id
+
+    @property
+    def rates(self) -> Mapping[Category, Rate]:
+        """The account's own overrides in its currency."""
+        return self.overrides_in(self.currency)
+
+    def overrides_in(self, currency: str) -> Mapping[Category, Rate]:
+        return self.rate_overrides.get(currency, {})
 
     @property
     def agency_scope(self) -> str | None:

@@ -13,10 +13,13 @@ account so that an account has one page per transaction.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TypeVar
 
@@ -44,6 +47,7 @@ class BalanceState:
     last_posted_at: datetime | None
     exists: bool
     billing: BillingHead = field(default_factory=BillingHead)
+    seal: str = ""  # the last entry's seal ("" before the first, or for a chain sealed by none)
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,8 @@ class LedgerEntry:
     occurred_at: datetime
     posted_at: datetime
     metadata: dict[str, MetadataValue]
+    # HMAC of this entry's fields and the previous entry's seal, with the ledger key (see `seal_of`).
+    seal: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,48 +134,79 @@ def pages_of(entries: Sequence[LedgerEntry]) -> list[LedgerPage]:
     return pages
 
 
-def plan_entries(state: BalanceState, events: Sequence[PricedEvent], now: datetime) -> Plan:
+def plan_entries(state: BalanceState, events: Sequence[PricedEvent], now: datetime, key: bytes | None = None) -> Plan:
     """Append `events` after `state`, in the given order, with an exact running balance.
 
     Posting times never go backwards within a billing account, so ordering by
-    posted time and by sequence number agree.
+    posted time and by sequence number agree. With the ledger `key`, every entry is
+    sealed, chained to the one before it.
     """
     posted_at = now if state.last_posted_at is None else max(now, state.last_posted_at)
     balance = state.balance_micros
     seq = state.seq
+    previous = state.seal
     entries = []
     for priced in events:
         seq += 1
         balance += priced.amount_micros
         event = priced.event
-        entries.append(
-            LedgerEntry(
-                entry_id=entry_id_for(event.event_id),
-                event_id=event.event_id,
-                billing_account_id=state.billing_account_id,
-                account_id=priced.account_id,
-                agency_id=priced.agency_id,
-                seq=seq,
-                category=event.category,
-                description=event.description or default_description(event),
-                quantity=event.quantity,
-                unit=priced.unit,
-                unit_price_micros=priced.unit_price_micros,
-                amount_micros=priced.amount_micros,
-                balance_after_micros=balance,
-                occurred_at=event.occurred_at,
-                posted_at=posted_at,
-                metadata=event.metadata,
-            )
+        entry = LedgerEntry(
+            entry_id=entry_id_for(event.event_id),
+            event_id=event.event_id,
+            billing_account_id=state.billing_account_id,
+            account_id=priced.account_id,
+            agency_id=priced.agency_id,
+            seq=seq,
+            category=event.category,
+            description=event.description or default_description(event),
+            quantity=event.quantity,
+            unit=priced.unit,
+            unit_price_micros=priced.unit_price_micros,
+            amount_micros=priced.amount_micros,
+            balance_after_micros=balance,
+            occurred_at=event.occurred_at,
+            posted_at=posted_at,
+            metadata=event.metadata,
         )
+        if key is not None:
+            entry = replace(entry, seal=seal_of(key, previous, entry))
+            previous = entry.seal
+        entries.append(entry)
     after = replace(
         state,
         balance_micros=balance,
         seq=seq,
         last_posted_at=posted_at if entries else state.last_posted_at,
         exists=state.exists or bool(entries),
+        seal=previous,
     )
     return Plan(before=state, after=after, entries=tuple(entries))
+
+
+def seal_of(key: bytes, previous: str, entry: LedgerEntry) -> str:
+    """The entry's seal: an HMAC (SHA-256, 128 bits shown) of every field of the entry and of the
+    seal of the entry before it. Someone who can write the tables but does not hold the ledger key
+    cannot change an entry, or add, remove or reorder one, without breaking the seals after it."""
+    fields = [
+        previous,
+        entry.seq,
+        entry.event_id,
+        entry.account_id,
+        entry.billing_account_id,
+        entry.agency_id,
+        entry.category.value,
+        entry.description,
+        format(entry.quantity, "f"),
+        entry.unit,
+        entry.unit_price_micros,
+        entry.amount_micros,
+        entry.balance_after_micros,
+        entry.occurred_at.astimezone(UTC).isoformat(),
+        entry.posted_at.astimezone(UTC).isoformat(),
+        entry.metadata,
+    ]
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def default_description(event: UsageEvent) -> str:

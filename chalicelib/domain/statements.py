@@ -55,6 +55,9 @@ a cent of the exact one), and the exact amounts are in the JSON.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -131,7 +134,8 @@ class CardCharge:
 
 @dataclass(frozen=True)
 class OwnBillingAccount:
-    """A sub-account with a balance of its own: listed with its totals, not in the reconciliation."""
+    """A sub-account with a balance of its own: listed with its totals, in its own currency,
+    never added to the agency's figures (which may be in another currency)."""
 
     account_id: str
     name: str
@@ -139,6 +143,7 @@ class OwnBillingAccount:
     usage_cost_micros: int
     card_charges_micros: int
     closing_balance_micros: int
+    currency: str
 
 
 @dataclass(frozen=True)
@@ -389,6 +394,7 @@ def build_statement(inputs: StatementInputs) -> dict[str, Any]:
                 "account_id": o.account_id,
                 "name": o.name,
                 "time_zone": o.time_zone,
+                "currency": o.currency,
                 "usage_total_micros": o.usage_cost_micros,
                 "usage_total_cents": round_cents(o.usage_cost_micros),
                 "card_charges_micros": o.card_charges_micros,
@@ -474,3 +480,9 @@ def summary(doc: Mapping[str, Any]) -> dict[str, Any]:
         "total_credits_micros": doc["total_credits_micros"],
         "total_debits_micros": doc["total_debits_micros"],
     }
+
+
+def document_seal(key: bytes, doc: Mapping[str, Any]) -> str:
+    """HMAC of a statement's stored numbers with the ledger key: a changed stored number is found."""
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()[:32]

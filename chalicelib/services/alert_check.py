@@ -392,12 +392,6 @@ def group_alerts(accounts: Iterable[Account], known: Mapping[str, Account]) -> G
     return GroupAlerts(watched, involved)
 
 
-def agencies_to_read(known: Mapping[str, Account]) -> set[str]:
-    """The agencies of the batch's accounts: their alerts (an agency's total, each sub-account) are
-    on the agency's item, which the writer reads beside the balance heads."""
-    return {a.agency_id for a in known.values() if a.agency_id} - set(known)
-
-
 # -- outside the writer: an alert's value now ------------------------------------------------------
 
 

@@ -8,6 +8,8 @@ posting day is written with exactly the values the entries give. Running it agai
 writes the same items again, so it is safe to repeat, and a ledger whose derived
 items are already right is left as it is (values equal).
 
+Entries (and statements' numbers) written before seals were kept are sealed here, once:
+a seal already there is never recomputed, so rebuilding cannot hide an edit made since.
 `make run` runs it by itself when it finds entries but no pages (a local ledger from
 before pages existed).
 """
@@ -17,13 +19,15 @@ from __future__ import annotations
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..adapters.accounts_repo import AccountRepository
 from ..adapters.ledger_repo import LedgerRepository
 from ..adapters.rollups_repo import RollupRepository
+from ..adapters.statements_repo import StatementRepository
+from ..config import get_settings
 from ..domain.accounts import Account
-from ..domain.ledger import LedgerEntry, LedgerPage
+from ..domain.ledger import LedgerEntry, LedgerPage, seal_of
 from ..domain.reconcile import expected_balance_days
 from ..domain.rollups import rollup_deltas
 
@@ -35,6 +39,8 @@ class RebuildSummary:
     rollup_items: int = 0
     balance_days: int = 0
     skipped_entries: int = 0  # entries of an account that no longer exists
+    entries_sealed: int = 0  # entries written before seals were kept, sealed now
+    statements_sealed: int = 0
 
 
 def pages_from(chain: Sequence[LedgerEntry], page_seq: dict[str, int | None]) -> list[LedgerPage]:
@@ -70,6 +76,26 @@ def pages_from(chain: Sequence[LedgerEntry], page_seq: dict[str, int | None]) ->
     return pages
 
 
+def _sealed(
+    ledger: LedgerRepository, billing_id: str, chain: list[LedgerEntry], key: bytes, summary: RebuildSummary
+) -> list[LedgerEntry]:
+    """The chain with a seal on every entry: entries written before seals were kept are sealed now,
+    chained to the seals before them (a sealed entry keeps its seal: it is never recomputed)."""
+    previous = ""
+    sealed: list[LedgerEntry] = []
+    new: dict[str, str] = {}
+    for entry in chain:
+        if not entry.seal:
+            entry = replace(entry, seal=seal_of(key, previous, entry))
+            new[entry.event_id] = entry.seal
+        sealed.append(entry)
+        previous = entry.seal
+    if new:
+        ledger.seal_entries(billing_id, new, previous)
+        summary.entries_sealed += len(new)
+    return sealed
+
+
 def rebuild(accounts: Iterable[Account] | None = None, verbose: bool = True) -> RebuildSummary:
     ledger, rollups = LedgerRepository(), RollupRepository()
     known = {a.account_id: a for a in (accounts if accounts is not None else AccountRepository().all_accounts())}
@@ -84,8 +110,10 @@ def rebuild(accounts: Iterable[Account] | None = None, verbose: bool = True) -> 
         chains[entry.billing_account_id].append(entry)
         page_seq[entry.event_id] = listed_on
     by_account: dict[str, list[LedgerEntry]] = defaultdict(list)
+    key = get_settings().ledger_key
     for billing_id, chain in chains.items():
         chain.sort(key=lambda e: e.seq)
+        chain[:] = _sealed(ledger, billing_id, chain, key, summary)
         pages = pages_from(chain, page_seq)
         ledger.put_pages(pages)
         summary.pages += len(pages)
@@ -99,11 +127,18 @@ def rebuild(accounts: Iterable[Account] | None = None, verbose: bool = True) -> 
         account = known[account_id]
         totals = rollup_deltas(entries, {account_id: account.zone})
         summary.rollup_items += rollups.put_rollups(account.agency_scope or account_id, totals)
+    statements = StatementRepository()
+    for statement in statements.all_built():
+        if statement.doc is not None and not statement.seal:
+            statements.seal_numbers(statement.statement_id, statement.doc)
+            summary.statements_sealed += 1
     if verbose:
         skipped = summary.skipped_entries
         sys.stdout.write(
             f"rebuild: {summary.entries} entries -> {summary.pages} Logs pages, {summary.rollup_items} rollup "
             f"items, {summary.balance_days} posting days"
+            + (f"; sealed {summary.entries_sealed} entries" if summary.entries_sealed else "")
+            + (f" and {summary.statements_sealed} statements" if summary.statements_sealed else "")
             + (f"; {skipped} entries of accounts that no longer exist left out" if skipped else "")
             + "\n"
         )

@@ -1,12 +1,19 @@
-"""`make reconcile`: recompute every balance, counter and reading order from the ledger.
+"""`make reconcile`: prove every invariant of the ledger, and name each corruption it finds.
 
-For every billing account (enumerated from the accounts table, so a missing
-balance head is found too): the chain read from its Logs pages (sequence, running
-balance, head), each listed entry against its stored entry, and its posting days.
-For every agency (or account of no agency): the rollups of each of its accounts
-against the sums of their entries. A plain function (`reconcile_all`) so a
-schedule can call it; run as a module it prints a summary and exits non-zero on
-any drift.
+A full pass, reading every table once (scans: an operations job, never a request):
+the accounts (so a balance whose head is missing is found too), the entries, the
+balance heads, the payments and the statements; per billing account the Logs pages,
+and per agency (or account of no agency) its rollups and posting days. Checked
+(domain/reconcile.py): the chain (sequence, running balance, head) and every entry's
+seal; each charge's price; the Logs pages list exactly the stored entries; the posting
+days and the rollups equal what the entries add up to, and an agency's Logs index lists
+every page of its accounts; every succeeded payment has exactly one credit of its
+amount and every card credit its payment; every stored statement still holds the
+numbers it was sealed with, shows them in its list columns, adds up and agrees with
+the ledger's boundary balances; nothing stored belongs to no account.
+
+A plain function (`reconcile_all`), run by `make reconcile` (which exits non-zero on
+any finding) and by the scheduled job of the deployed stack.
 """
 
 from __future__ import annotations
@@ -15,109 +22,203 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from ..adapters.accounts_repo import AccountRepository
 from ..adapters.ledger_repo import LedgerRepository
+from ..adapters.payments_repo import PaymentRepository
 from ..adapters.rollups_repo import RollupRepository
-from ..domain.accounts import Account
+from ..adapters.statements_repo import StatementRepository
+from ..config import get_settings
+from ..domain.accounts import Account, AccountKind
+from ..domain.ledger import BalanceState, LedgerEntry
 from ..domain.money import format_micros
+from ..domain.payments import Payment, PaymentStatus
 from ..domain.reconcile import (
+    Finding,
+    PaymentFacts,
     ReconcileReport,
+    StatementFacts,
     check_balance_days,
     check_chain,
     check_listed_entries,
+    check_payment_credits,
+    check_prices,
     check_rollups,
+    check_statement,
 )
 
 
-def reconcile_account(
-    billing: Account,
-    ledger: LedgerRepository | None = None,
-    recheck_after: float = 2.0,
-    sleep: Callable[[float], None] = time.sleep,
-) -> ReconcileReport:
-    """Check one billing account; a drift is confirmed by a second look (a write may have
-    landed between the reads of the head and of the pages)."""
-    ledger = ledger or LedgerRepository()
-    report = _check_billing(billing, ledger)
-    if not report.ok and recheck_after > 0:
-        sleep(recheck_after)
-        report = _check_billing(billing, ledger)
-    return report
+class Ledger:
+    """Everything the checks read, read once: by scanning every table (`scanned`, make reconcile's
+    full pass), or for a few billing accounts by key (`for_billing`, the scheduled rolling pass)."""
 
+    def __init__(self, accounts: dict[str, Account], only: set[str] | None) -> None:
+        self.accounts = accounts
+        self.only = only  # the accounts judged (None: all); others are read, not judged
+        self.entries: dict[str, list[LedgerEntry]] = defaultdict(list)  # billing account -> chain
+        self.heads: dict[str, BalanceState] = {}
+        self.payments: dict[str, list[PaymentFacts]] = defaultdict(list)
+        self.statements: dict[str, list[StatementFacts]] = defaultdict(list)
 
-def _check_billing(billing: Account, ledger: LedgerRepository) -> ReconcileReport:
-    head = ledger.balance(billing.account_id)
-    chain = list(ledger.chain(billing.account_id))
-    report = check_chain(head, chain)
-    report.problems += check_listed_entries(chain, ledger.entries(e.event_id for e in chain))
-    if chain:
-        scope = billing.agency_scope or billing.account_id
-        first = chain[0].posted_at.astimezone(billing.zone).date()
-        last = chain[-1].posted_at.astimezone(billing.zone).date()
-        stored = [
-            d
-            for d in RollupRepository().balance_days_of_scope(
-                scope, first - timedelta(days=1), last + timedelta(days=1)
+    @classmethod
+    def scanned(cls, accounts: Iterable[Account] | None = None) -> Ledger:
+        every = {a.account_id: a for a in AccountRepository().all_accounts()}
+        ledger = cls(every, None if accounts is None else {a.account_id for a in accounts})
+        repo = LedgerRepository()
+        for entry, _page in repo.scan_entries():
+            ledger.entries[entry.billing_account_id].append(entry)
+        ledger.heads = {h.billing_account_id: h for h in repo.all_heads()}
+        ledger._add_payments(PaymentRepository().all_payments())
+        for s in StatementRepository().all_built():
+            ledger.statements[s.account_id].append(s)
+        ledger._sort()
+        return ledger
+
+    @classmethod
+    def for_billing(cls, billing_ids: Sequence[str]) -> Ledger:
+        accounts_repo, repo, payments = AccountRepository(), LedgerRepository(), PaymentRepository()
+        accounts = accounts_repo.get_many(billing_ids)
+        for agency in [a for a in accounts.values() if a.kind is AccountKind.AGENCY]:
+            accounts.update({s.account_id: s for s in accounts_repo.sub_accounts(agency.account_id)})
+        # An agency's scope holds its own-billing sub-accounts' rollups too: their chains are read as well.
+        billing_ids = sorted({a.billing_account_id for a in accounts.values()} | set(billing_ids))
+        ledger = cls(accounts, set(accounts))
+        for billing_id in billing_ids:
+            listed = list(repo.chain(billing_id))
+            ledger.entries[billing_id] = list(repo.entries(e.event_id for e in listed).values())
+            ledger._add_payments(payments.of_billing(billing_id))
+            ledger.statements[billing_id] = StatementRepository().built_of(billing_id)
+        ledger.heads = {b: h for b, h in repo.balances(list(billing_ids), consistent=True).items() if h.exists}
+        ledger._sort()
+        return ledger
+
+    def _add_payments(self, payments: Iterable[Payment]) -> None:
+        for p in payments:
+            succeeded = p.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
+            self.payments[p.billing_account_id].append(
+                PaymentFacts(p.payment_id, p.billing_account_id, succeeded, p.amount_micros)
             )
-            if d.billing_account_id == billing.account_id
-        ]
-        report.problems += check_balance_days(billing.account_id, billing.zone, chain, stored)
+
+    def _sort(self) -> None:
+        for chain in self.entries.values():
+            chain.sort(key=lambda e: e.seq)
+
+    def billing_ids(self) -> list[str]:
+        own = {a.account_id for a in self.accounts.values() if a.billing_account_id == a.account_id}
+        every = own | set(self.entries) | set(self.heads) | set(self.payments)
+        return sorted(every if self.only is None else every & self.only)
+
+    def scopes(self) -> dict[str, list[Account]]:
+        scopes: dict[str, list[Account]] = defaultdict(list)
+        for account in self.accounts.values():
+            scopes[account.agency_scope or account.account_id].append(account)
+        if self.only is not None:
+            wanted = {self.accounts[a].agency_scope or a for a in self.only if a in self.accounts}
+            scopes = defaultdict(list, {s: m for s, m in scopes.items() if s in wanted})
+        return scopes
+
+
+def reconcile_account(billing_id: str, ledger: Ledger) -> ReconcileReport:
+    """Every invariant of one billing account."""
+    key = get_settings().ledger_key
+    chain = ledger.entries.get(billing_id, [])
+    head = ledger.heads.get(billing_id) or BalanceState(billing_id, 0, 0, None, exists=False)
+    report = check_chain(head, chain, key)
+    billing = ledger.accounts.get(billing_id)
+    item = f"balance {billing_id}"
+    if billing is None:
+        if chain or head.exists or ledger.payments.get(billing_id):
+            report.problems.append(Finding("orphan", item, "entries, a head or payments of no account"))
+        return report
+    if billing.billing_account_id != billing_id:
+        report.problems.append(Finding("orphan", item, f"{billing_id} bills to {billing.billing_account_id} now"))
+    report.problems += check_prices(chain)
+    report.problems += check_listed_entries(LedgerRepository().chain(billing_id), {e.event_id: e for e in chain})
+    report.problems += check_payment_credits(ledger.payments.get(billing_id, []), chain)
+    for statement in ledger.statements.get(billing_id, []):
+        report.problems += check_statement(statement, key, chain, billing.zone)
+    scope = billing.agency_scope or billing_id
+    first = chain[0].posted_at.astimezone(billing.zone).date() if chain else datetime.now(UTC).date()
+    stored = [
+        d
+        for d in RollupRepository().balance_days_of_scope(
+            scope, first - timedelta(days=1), _today() + timedelta(days=2)
+        )
+        if d.billing_account_id == billing_id
+    ]
+    report.problems += check_balance_days(billing_id, billing.zone, chain, stored)
     return report
 
 
-def reconcile_rollups(
-    scope: str,
-    members: Sequence[Account],
-    recheck_after: float = 2.0,
-    sleep: Callable[[float], None] = time.sleep,
-) -> list[str]:
-    """Invariant 4 for every account kept under `scope`: its rollups equal the sums of its entries."""
-    problems = _check_rollups(scope, members)
-    if problems and recheck_after > 0:
-        sleep(recheck_after)
-        problems = _check_rollups(scope, members)
-    return problems
+def _today() -> date:
+    return datetime.now(UTC).date()
 
 
-def _check_rollups(scope: str, members: Sequence[Account]) -> list[str]:
-    ledger = LedgerRepository()
-    entries = {a.account_id: list(ledger.entries_of_account(a.account_id)) for a in members}
-    days = [e.occurred_at.astimezone(a.zone).date() for a in members for e in entries[a.account_id]]
-    today = datetime.now(UTC).date()
-    first, last = (min(days), max(days)) if days else (today, today)
-    stored = RollupRepository().all_of_scope(scope, first - timedelta(days=1), max(last, today) + timedelta(days=1))
+def reconcile_scope(scope: str, members: Sequence[Account], ledger: Ledger) -> list[Finding]:
+    """The rollups of every account kept under `scope` equal the sums of its entries; an agency's
+    Logs index lists every page of its accounts; nothing is kept there for another account."""
+    by_account: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for chain in ledger.entries.values():
+        for entry in chain:
+            by_account[entry.account_id].append(entry)
+    days = [e.occurred_at.astimezone(a.zone).date() for a in members for e in by_account.get(a.account_id, [])]
+    first, last = (min(days), max(days)) if days else (_today(), _today())
+    stored = RollupRepository().all_of_scope(scope, first - timedelta(days=1), max(last, _today()) + timedelta(days=1))
     stored_of: dict[str, dict] = defaultdict(dict)  # type: ignore[type-arg]
-    for key, totals in stored.items():
-        stored_of[key.account_id][key] = totals
-    problems = []
-    known = {a.account_id for a in members}
+    for rollup_key, totals in stored.items():
+        stored_of[rollup_key.account_id][rollup_key] = totals
+    problems: list[Finding] = []
     for account in members:
         problems += check_rollups(
-            account.account_id, account.zone, entries[account.account_id], stored_of[account.account_id]
+            account.account_id, account.zone, by_account.get(account.account_id, []), stored_of[account.account_id]
         )
-    for stray in sorted(set(stored_of) - known):
-        problems.append(f"rollups of {stray} are kept under {scope}, which it does not belong to")
+    for stray in sorted(set(stored_of) - {a.account_id for a in members}):
+        problems.append(Finding("rollup_stray", f"rollups of {stray}", f"kept under {scope}, which it is not in"))
+    agency = ledger.accounts.get(scope)
+    if agency is not None and agency.agency_scope == scope:
+        repo = LedgerRepository()
+        listed = repo.page_keys("agency", scope)
+        agency_of = {
+            (e.account_id, e.billing_account_id, e.seq): e.agency_id for a in members for e in by_account[a.account_id]
+        }
+        for account in members:
+            for page in repo.page_keys("account", account.account_id):
+                if agency_of.get(page) == scope and page not in listed:
+                    item = f"Logs page of {page[0]} from seq {page[2]} of {page[1]}"
+                    problems.append(Finding("listing_agency", item, f"missing from {scope}'s agency Logs"))
     return problems
 
 
-def _scopes(accounts: Iterable[Account]) -> dict[str, list[Account]]:
-    scopes: dict[str, list[Account]] = defaultdict(list)
-    for account in accounts:
-        scopes[account.agency_scope or account.account_id].append(account)
-    return scopes
+def reconcile_all(
+    accounts: Iterable[Account] | None = None, recheck_after: float = 2.0, sleep: Callable[[float], None] = time.sleep
+) -> list[ReconcileReport]:
+    """Every billing account and scope; a pass with findings is made once more after a moment
+    (a write may land between the reads of one pass) and its findings are the answer."""
+    given = list(accounts) if accounts is not None else None
+    reports = _pass(given)
+    if any(not r.ok for r in reports) and recheck_after > 0:
+        sleep(recheck_after)
+        reports = _pass(given)
+    return reports
 
 
-def reconcile_all(accounts: Iterable[Account] | None = None) -> list[ReconcileReport]:
-    everyone = list(accounts if accounts is not None else AccountRepository().all_accounts())
-    ledger = LedgerRepository()
-    reports = [reconcile_account(a, ledger) for a in everyone if a.billing_account_id == a.account_id]
-    for scope, members in sorted(_scopes(everyone).items()):
-        problems = reconcile_rollups(scope, members)
+def _pass(accounts: list[Account] | None) -> list[ReconcileReport]:
+    return judge(Ledger.scanned(accounts))
+
+
+def judge(ledger: Ledger) -> list[ReconcileReport]:
+    """Every check, on what `ledger` read."""
+    reports = [reconcile_account(b, ledger) for b in ledger.billing_ids()]
+    for scope, members in sorted(ledger.scopes().items()):
+        problems = reconcile_scope(scope, members, ledger)
         if problems:
             reports.append(ReconcileReport(f"rollups under {scope}", problems=problems))
     return reports
+
+
+def findings(reports: Iterable[ReconcileReport]) -> list[Finding]:
+    return [p for r in reports for p in r.problems]
 
 
 def main() -> int:
@@ -133,8 +234,11 @@ def main() -> int:
         )
         for problem in r.problems[:20]:
             out.write(f"    - {problem}\n")
+    kinds = sorted({p.kind for p in findings(reports)})
     out.write(
-        f"{len(reports)} billing accounts, {sum(r.entries for r in reports)} entries, {len(drifted)} with drift\n"
+        f"{len(reports)} checked, {sum(r.entries for r in reports)} entries, {len(drifted)} with drift"
+        + (f" ({', '.join(kinds)})" if kinds else "")
+        + "\n"
     )
     return 1 if drifted else 0
 

@@ -123,7 +123,7 @@ def parse_list_query(params: Mapping[str, str], scope: str, report_key: Mapping[
 
 
 def _units(account: Account) -> dict[Category, str]:
-    rates = {**default_rates(get_settings().default_rates_json), **account.rates}
+    rates = {**default_rates(get_settings().default_rates_json, account.currency), **account.rates}
     return {category: rate.unit for category, rate in rates.items()}
 
 

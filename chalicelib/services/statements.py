@@ -43,7 +43,6 @@ from ..domain.categories import USAGE_CATEGORIES, Category
 from ..domain.money import format_cents, format_micros, format_quantity_micros
 from ..domain.payments import PaymentStatus
 from ..domain.periods import PeriodError, format_instant, local_range, parse_instant
-from ..domain.pricing import default_rates
 from ..domain.reports import BucketRange
 from ..domain.rollups import DAY, RollupKey, RollupTotals, day_bucket
 from ..domain.statement_schedule import DEFAULT_HOUR, Cadence, Frequency, period_end, period_for_run
@@ -113,7 +112,7 @@ def ensure_own_billing(account: Account) -> None:
 
 
 def _units(account: Account) -> dict[Category, str]:
-    rates = {**default_rates(get_settings().default_rates_json), **account.rates}
+    rates = {**get_settings().default_cards.get(account.currency, {}), **account.rates}
     return {category: rate.unit for category, rate in rates.items()}
 
 
@@ -245,7 +244,11 @@ def _own_billing(
             except ChainDoesNotLink:  # moved while read: this one alone, consistently
                 _, closing_boundary, _ = _boundaries(account, first, last, running, now)
                 closing = closing_boundary.balance_micros
-        result.append(OwnBillingAccount(account.account_id, account.name, account.time_zone, cost, paid, closing))
+        result.append(
+            OwnBillingAccount(
+                account.account_id, account.name, account.time_zone, cost, paid, closing, currency=account.currency
+            )
+        )
     return result
 
 

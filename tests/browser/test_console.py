@@ -144,7 +144,9 @@ def test_agency_admin_sees_every_page(console: Console, stack: Stack) -> None:
     _heading(page, "Logs")
     expect(page.get_by_label("Account", exact=True)).to_have_value("agency")  # the agency's logs: every account
     entries = page.get_by_role("region", name="Agency log entries, newest first")
-    expect(entries.get_by_role("columnheader")).to_contain_text(["Posted", "Account", "Category", "Description"])
+    expect(entries.get_by_role("columnheader")).to_contain_text(
+        ["Occurred", "Posted", "Account", "Category", "Description"]
+    )
     expect(entries).to_contain_text("Brightside Dental")
     expect(entries).to_contain_text("Harbor Plumbing")
     console.shot("admin-logs")
@@ -578,7 +580,7 @@ def test_viewer_sees_no_agency_data_and_no_admin_actions(console: Console, stack
     expect(page.get_by_label("Account", exact=True)).to_have_count(0)
     entries = page.get_by_role("region", name="Log entries, newest first")
     expect(entries.get_by_role("columnheader")).to_have_text(
-        ["Posted", "Category", "Description", "Quantity", "Amount", "Balance after"]
+        ["Occurred", "Posted", "Category", "Description", "Quantity", "Amount", "Balance after"]
     )
     console.shot("viewer-logs")
     seen.append(page.locator("body").inner_text())
@@ -703,7 +705,7 @@ def test_a_shared_clients_user_sees_who_bills_them_not_the_agencys_money(console
     console.shot("shared-client-billing")
     console.open("Logs")
     columns = page.get_by_role("region", name="Log entries, newest first").get_by_role("columnheader")
-    expect(columns).to_have_text(["Posted", "Category", "Description", "Quantity", "Amount"])
+    expect(columns).to_have_text(["Occurred", "Posted", "Category", "Description", "Quantity", "Amount"])
     console.shot("shared-client-logs")
 
     # The agency opts in: its balance and status reach its clients; runway and settings do not.

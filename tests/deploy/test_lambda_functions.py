@@ -122,6 +122,12 @@ def flow(
             Name=lambdas.stack.parameter("JwtSecretParameter"), Value=SECRET, Type="SecureString", Overwrite=True
         )
         ssm.put_parameter(
+            Name=lambdas.stack.parameter("LedgerKeyParameter"),
+            Value="deploy-test-ledger-key",
+            Type="SecureString",
+            Overwrite=True,
+        )
+        ssm.put_parameter(
             Name=lambdas.stack.parameter("StripeApiKeyParameter"),
             Value="sk_test_deploy",
             Type="SecureString",
@@ -320,6 +326,11 @@ def _run_the_stack(flow: Flow, tmp: Path, intake_url: str, events: Any) -> None:
     event["Records"].append(_malformed_record(arn_of("statements"), fifo=False))
     run = lambdas.invoke("SendStatements", [event], tmp)
     responses["send"] = run.invocations[0].response
+
+    # The hourly reconcile, as its schedule rule delivers it: the whole flow's ledger checks out.
+    tick = scheduled_event(datetime.now(UTC), f"arn:aws:events:{cfn.REGION}:{cfn.ACCOUNT}:rule/reconcile")
+    run = lambdas.invoke("ReconcileLedger", [tick], tmp)
+    responses["reconcile"] = run.invocations[0].response
 
     # The API once more, now that everything is charged: every read the console makes.
     statement_id = _body(responses["send_statement"])["statement_id"]
@@ -581,6 +592,7 @@ FUNCTIONS = [
     "SendStatements",
     "DeliverNotices",
     "RedriveNotices",
+    "ReconcileLedger",
 ]
 
 
@@ -638,3 +650,9 @@ def test_what_lambda_needs_is_granted_on_the_functions_own_resources(flow: Flow,
                 assert f":{cfn.REGION}:{cfn.ACCOUNT}:" in resource, (function, resource)
     raw = json.dumps(lambdas.template["Resources"][role_logical_id(function)])
     assert "arn:aws:" not in raw, f"{function}: an ARN with a fixed partition"
+
+
+def test_the_scheduled_reconcile_finds_the_flows_ledger_sound(flow: Flow) -> None:
+    report = flow.responses["reconcile"]
+    assert report["drift"] == 0, report["findings"]
+    assert report["balances"] >= 3 and report["rolling_checked"] == report["balances"] and report["entries_checked"] > 0

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
+import chalicelib.services.payments as payments  # the module itself (services/__init__.py binds stand-ins)
 from chalicelib.adapters.gateway.factory import reset_gateway, set_gateway
 from chalicelib.adapters.gateway.simulated import SimulatedGateway
 from chalicelib.adapters.payments_repo import IdempotencyRepository
-from chalicelib.services import payments
 from chalicelib.services.errors import ServiceError, Unavailable
 from chalicelib.services.payments import RequestInProgress
 from chalicelib.services.rate_limits import RATE_LIMITS_ENV, RateLimited

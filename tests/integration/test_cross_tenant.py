@@ -578,3 +578,44 @@ def test_search_never_finds_another_agencys_accounts(client: Client, tenants: di
     body = send(client, "GET", path.format(id=a) + "?q=tenant%20a1", viewer(a)).json_body
     listed = body["items" if "items" in body else "accounts"]
     assert [row["account_id"] for row in listed] == [tenants["A1"]]
+
+
+def test_a_logs_search_never_finds_another_accounts_rows(client: Client, tenants: dict[str, str]) -> None:
+    """Every tenant has a charge carrying the same caller: a search finds only the rows the caller may read."""
+    charge(
+        [
+            usage_event(
+                owner, event_id=f"{owner}-secret", metadata={"caller": "Caller 555-0142"}, description="Inbound"
+            )
+            for owner in tenants.values()
+        ]
+    )
+    found = "/logs?q=555-0142&limit=500"
+    for name, account_id in tenants.items():
+        rows = send(client, "GET", f"/accounts/{account_id}{found}", viewer(account_id)).json_body["items"]
+        assert [r["event_id"] for r in rows] == [f"{account_id}-secret"], name
+        csv_body = send(client, "GET", f"/accounts/{account_id}{found}&format=csv", viewer(account_id)).body.decode()
+        others = [other for other in tenants.values() if other != account_id]
+        assert f"{account_id}-secret" in csv_body and not [o for o in others if f"{o}-secret" in csv_body], name
+    a, a1, a2, b = tenants["A"], tenants["A1"], tenants["A2"], tenants["B"]
+    rows = send(client, "GET", f"/agencies/{a}{found}", viewer(a)).json_body["items"]
+    assert sorted(r["account_id"] for r in rows) == sorted([a, a1, a2])
+    rows = send(client, "GET", f"/agencies/{b}{found}", viewer(b)).json_body["items"]
+    assert sorted(r["account_id"] for r in rows) == sorted([b, tenants["B1"]])
+    # Out of reach, a search is the same 404 as any read: a sibling's Logs, the agency's, another agency's.
+    for path, headers in (
+        (f"/accounts/{a2}{found}", viewer(a1)),
+        (f"/agencies/{a}{found}", viewer(a1)),
+        (f"/agencies/{a}{found}", viewer(b)),
+        (f"/accounts/{a1}{found}", viewer(tenants["S"])),
+    ):
+        assert_error(send(client, "GET", path, headers), 404)
+    # The shared client's own search does not show the agency's balance either.
+    rows = send(client, "GET", f"/accounts/{a1}{found}", viewer(a1)).json_body["items"]
+    assert [r["balance_after"] for r in rows] == [None]
+    # A cursor of one account's search does not continue another's.
+    first = send(client, "GET", f"/agencies/{a}/logs?q=555-0142&limit=1", viewer(a)).json_body["next_cursor"]
+    assert first
+    assert_error(
+        send(client, "GET", f"/accounts/{a1}/logs?q=555-0142&limit=1&cursor={first}", viewer(a)), 400, mentions="cursor"
+    )

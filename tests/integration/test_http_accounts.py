@@ -303,6 +303,7 @@ def test_rates_default_then_overridden_then_reset(client: Client) -> None:
         "account_id": account_id,
         "currency": "USD",
         "rates": DEFAULT_RATES,
+        "unpriced": [],
     }
     body = {"rates": {"call_minutes": {"unit_price": "0.02"}, "text_messages": {"unit_price": "0.005", "unit": "sms"}}}
     updated = ok_json(send(client, "PUT", f"/accounts/{account_id}/rates", service(), body))

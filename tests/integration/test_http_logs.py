@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +18,7 @@ from chalice.test import Client
 from chalicelib.domain.money import format_micros
 from tests.integration.http_helpers import (
     Headers,
+    admin,
     agency_with_subs,
     all_pages,
     assert_error,
@@ -46,6 +49,11 @@ ROW_KEYS = {
     "occurred_at",
     "posted_at",
     "event_id",
+    "billing_account_name",
+    "metadata",
+    "time_zone",
+    "occurred_at_local",
+    "posted_at_local",
 }
 CSV_HEADER = [
     "id",
@@ -63,6 +71,12 @@ CSV_HEADER = [
     "occurred_at",
     "posted_at",
     "event_id",
+    # Added with occurred times, metadata and whose balance: after the first columns, which keep their places.
+    "billing_account_name",
+    "time_zone",
+    "occurred_at_local",
+    "posted_at_local",
+    "metadata",
 ]
 
 
@@ -316,6 +330,10 @@ def test_csv_has_a_header_and_every_row(client: Client, busy: dict[str, Any]) ->
     assert len(rows) == busy["count"]
     for csv_row, json_row in zip(rows, json_rows, strict=True):
         expected = {k: "" if v is None else str(v) for k, v in json_row.items()}
+        # Metadata as compact JSON (empty when the producer sent none).
+        expected["metadata"] = (
+            json.dumps(json_row["metadata"], ensure_ascii=False, sort_keys=True) if json_row["metadata"] else ""
+        )
         if csv_row["category"] == "adjustment":
             # A description a spreadsheet would run as a formula is neutralised.
             assert csv_row["description"] == "'" + json_row["description"]
@@ -488,6 +506,8 @@ BAD_QUERIES: list[tuple[str, str]] = [
     ("category=CALL_MINUTES", "category"),
     ("format=xml", "format"),
     ("cursor=abc", "cursor"),
+    ("q=" + "x" * 101, "q: at most 100"),
+    ("q=a%0Ab", "q: must not contain"),
 ]
 
 
@@ -515,3 +535,198 @@ def test_the_range_limit_is_five_years_inclusive(client: Client, family: dict[st
     assert get(client, f"/accounts/{agency}/logs?from=2021-01-01&to=2025-12-31", viewer(agency))["items"] == []
     assert get(client, f"/accounts/{agency}/logs?from=1900-01-01&to=1900-01-01", viewer(agency))["items"] == []
     assert get(client, f"/accounts/{agency}/logs?from=9998-12-31", viewer(agency))["items"] == []
+
+
+# -- what happened, what it was, whose balance (issue 13 point 9) -------------------------------
+CALL_DETAILS = {
+    "tracking_number": "+1 (555) 010-7788",
+    "caller": "(555) 010-1234",
+    "call_id": "CA-8812",
+    "duration": 195,
+}
+
+
+@pytest.fixture(scope="module")
+def described(client: Client) -> dict[str, str]:
+    """An account in New York with a call, a text and a number renewal that carry their details."""
+    account_id = provision(client, name="Harbor Plumbing", time_zone="America/New_York")
+    charge(
+        [
+            credit(account_id, "20.00", event_id=f"{account_id}-rc"),
+            usage_event(
+                account_id,
+                "call_minutes",
+                "4",
+                event_id=f"{account_id}-call",
+                occurred_at="2026-01-15T14:03:00Z",
+                description="Inbound call to the Plumbing line",
+                metadata=CALL_DETAILS,
+            ),
+            usage_event(
+                account_id,
+                "text_messages",
+                "1",
+                event_id=f"{account_id}-sms",
+                description="Text message",
+                metadata={"message_id": "SM-77", "to": "(555) 010-4444", "delivered": True},
+            ),
+            usage_event(
+                account_id,
+                "number_renewals",
+                "1",
+                event_id=f"{account_id}-num",
+                description="Number renewal",
+                metadata={"phone_number": "(555) 010-9999"},
+            ),
+        ]
+    )
+    return {"id": account_id}
+
+
+def test_rows_say_when_the_charge_happened_and_what_it_was(client: Client, described: dict[str, str]) -> None:
+    account_id = described["id"]
+    rows = {r["event_id"]: r for r in get(client, f"/accounts/{account_id}/logs", viewer(account_id))["items"]}
+    call = rows[f"{account_id}-call"]
+    assert call["metadata"] == CALL_DETAILS
+    # When it happened and when it was posted, in UTC and in the account's zone (stated).
+    assert call["occurred_at"] == "2026-01-15T14:03:00.000000Z"
+    assert (call["time_zone"], call["occurred_at_local"]) == ("America/New_York", "2026-01-15T09:03:00-05:00")
+    posted = at(call["posted_at"]).astimezone(ZoneInfo("America/New_York"))
+    assert call["posted_at_local"] == posted.isoformat(timespec="seconds")
+    assert rows[f"{account_id}-rc"]["metadata"] == {}
+    assert rows[f"{account_id}-sms"]["metadata"] == {"message_id": "SM-77", "to": "(555) 010-4444", "delivered": True}
+    # Whose balance: its own, by name.
+    assert {r["billing_account_name"] for r in rows.values()} == {"Harbor Plumbing"}
+    # The CSV carries the same columns, with the zone stated and the details as JSON.
+    header, csv_data = csv_rows(client, f"/accounts/{account_id}/logs?format=csv", viewer(account_id))
+    assert header == CSV_HEADER
+    csv_call = next(r for r in csv_data if r["event_id"] == f"{account_id}-call")
+    assert (csv_call["time_zone"], csv_call["occurred_at_local"], csv_call["billing_account_name"]) == (
+        "America/New_York",
+        "2026-01-15T09:03:00-05:00",
+        "Harbor Plumbing",
+    )
+    assert json.loads(csv_call["metadata"]) == CALL_DETAILS
+
+
+@pytest.mark.parametrize(
+    ("q", "suffixes"),
+    [
+        ("ca-8812", ["call"]),  # a metadata value, whatever its case
+        ("PLUMBING", ["call"]),  # the description
+        ("010-", ["num", "sms", "call"]),  # a part of several numbers, newest first
+        ("195", ["call"]),  # a number the producer sent as a number
+        ("true", ["sms"]),  # a flag
+        ("  (555) 010-9999 ", ["num"]),  # spaces around the text are ignored
+        ("tracking_number", []),  # metadata keys are not searched, only values
+        ("no such thing", []),
+    ],
+)
+def test_q_searches_descriptions_and_metadata_values(
+    client: Client, described: dict[str, str], q: str, suffixes: list[str]
+) -> None:
+    account_id = described["id"]
+    query = urlencode({"q": q})
+    rows = get(client, f"/accounts/{account_id}/logs?{query}", viewer(account_id))["items"]
+    assert [r["event_id"] for r in rows] == [f"{account_id}-{s}" for s in suffixes]
+    _, csv_data = csv_rows(client, f"/accounts/{account_id}/logs?format=csv&{query}", viewer(account_id))
+    assert [r["event_id"] for r in csv_data] == [f"{account_id}-{s}" for s in suffixes]
+
+
+def test_q_with_a_category_and_a_cursor_bound_to_the_search(client: Client, described: dict[str, str]) -> None:
+    account_id = described["id"]
+    both = get(client, f"/accounts/{account_id}/logs?q=010-&category=text_messages", viewer(account_id))["items"]
+    assert [r["event_id"] for r in both] == [f"{account_id}-sms"]
+    first = get(client, f"/accounts/{account_id}/logs?q=010-&limit=1", viewer(account_id))
+    assert [r["event_id"] for r in first["items"]] == [f"{account_id}-num"]
+    rest, _ = all_pages(client, f"/accounts/{account_id}/logs?q=010-", viewer(account_id), 1)
+    assert [r["event_id"] for r in rest] == [f"{account_id}-{s}" for s in ("num", "sms", "call")]
+    # A cursor of one search does not continue another.
+    cursor = first["next_cursor"]
+    other = send(client, "GET", f"/accounts/{account_id}/logs?q=plumbing&limit=1&cursor={cursor}", viewer(account_id))
+    assert_error(other, 400, "bad_request")
+
+
+def test_a_rare_search_reads_a_bounded_stretch_and_searches_on(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search that matches rarely stops after SCAN_ROWS rows with what it found and a cursor."""
+    from chalicelib.adapters import ledger_repo
+
+    account_id = provision(client)
+    events = [usage_event(account_id, "text_messages", "1", event_id=f"{account_id}-{i:03d}") for i in range(60)]
+    events[3]["metadata"] = {"call_id": "needle-1"}
+    events[40]["metadata"] = {"call_id": "needle-2"}
+    for start in range(0, 60, 10):  # ten transactions: ten pages over the shards
+        charge(events[start : start + 10])
+    monkeypatch.setattr(ledger_repo, "SCAN_ROWS", 12)
+    pages, cursor, found = 0, None, []
+    while True:
+        suffix = f"&cursor={cursor}" if cursor else ""
+        body = get(client, f"/accounts/{account_id}/logs?q=NEEDLE&limit=5{suffix}", viewer(account_id))
+        pages += 1
+        found += [r["event_id"] for r in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    # Every match once, newest first; more than one request, each reading a bounded stretch.
+    assert found == [f"{account_id}-040", f"{account_id}-003"]
+    assert 3 <= pages <= 7, pages
+    # Without a filter nothing is cut short.
+    assert len(get(client, f"/accounts/{account_id}/logs?limit=60", viewer(account_id))["items"]) == 60
+
+
+def test_agency_logs_say_whose_balance_and_search_every_account(client: Client, family: dict[str, str]) -> None:
+    agency, shared, own = family["agency"], family["shared"], family["own"]
+    rows = get(client, f"/agencies/{agency}/logs", viewer(agency))["items"]
+    whose = {r["event_id"]: (r["billing_account_id"], r["billing_account_name"]) for r in rows}
+    assert whose[f"{shared}-call"] == (agency, f"Account {agency}")  # drawn from the agency's balance
+    assert whose[f"{own}-call"] == (own, f"Account {own}")  # its own
+    assert all(r["balance_after"] is not None for r in rows)  # the agency sees every balance it reaches
+    found = get(client, f"/agencies/{agency}/logs?q={own}", viewer(agency))["items"]
+    assert found == []  # account ids are not searched (descriptions and metadata are)
+    # A search over every account of another agency.
+    other, other_shared, other_own = agency_with_subs(client)
+    charge(
+        [
+            usage_event(other_own, "call_minutes", "1", event_id=f"{other_own}-tagged", metadata={"caller": "Zed Q."}),
+            usage_event(other_shared, "call_minutes", "1", event_id=f"{other_shared}-x", description="Call for ZED Q."),
+            usage_event(other, "call_minutes", "1", event_id=f"{other}-y", description="Someone else"),
+        ]
+    )
+    found = get(client, f"/agencies/{other}/logs?q=zed%20q", viewer(other))["items"]
+    assert sorted(r["event_id"] for r in found) == sorted([f"{other_own}-tagged", f"{other_shared}-x"])
+    _, csv_data = csv_rows(client, f"/agencies/{other}/logs?format=csv&q=zed%20q", viewer(other))
+    assert sorted(r["event_id"] for r in csv_data) == sorted([f"{other_own}-tagged", f"{other_shared}-x"])
+
+
+def test_a_shared_sub_accounts_users_do_not_see_the_agencys_balance_in_logs(
+    client: Client, family: dict[str, str]
+) -> None:
+    agency, shared = family["agency"], family["shared"]
+    path = f"/accounts/{shared}/logs"
+    mine = get(client, path, viewer(shared))["items"]
+    assert mine and all(r["balance_after"] is None for r in mine)
+    assert {r["billing_account_name"] for r in mine} == {f"Account {agency}"}  # who bills them: yes
+    _, csv_data = csv_rows(client, f"{path}?format=csv", viewer(shared))
+    assert csv_data and all(r["balance_after"] == "" for r in csv_data)
+    # The agency's users and the platform see it on the same rows.
+    assert all(r["balance_after"] is not None for r in get(client, path, viewer(agency))["items"])
+    assert all(r["balance_after"] is not None for r in get(client, path, service())["items"])
+    # When the agency shares its balance with its clients, they see it here too.
+    share = {"share_balance_with_sub_accounts": True}
+    ok_json(send(client, "PUT", f"/accounts/{agency}/billing-settings", admin(agency), share))
+    try:
+        shown = get(client, path, viewer(shared))["items"]
+        assert [r["balance_after"] for r in shown] == [
+            r["balance_after"] for r in get(client, path, viewer(agency))["items"]
+        ]
+    finally:
+        ok_json(
+            send(
+                client,
+                "PUT",
+                f"/accounts/{agency}/billing-settings",
+                admin(agency),
+                {"share_balance_with_sub_accounts": False},
+            )
+        )
+    assert all(r["balance_after"] is None for r in get(client, path, viewer(shared))["items"])

@@ -84,7 +84,7 @@ def test_posted_events_are_enqueued_per_billing_account_and_charged_once(client:
         usage_event(shared, "text_messages", "2", event_id=new_id("sms")),
         usage_event(shared, "subscription_fees", "1", event_id=new_id("sub"), amount="29.99"),
     ]
-    assert ok_json(post(client, {"events": events}), 202) == {"accepted": 5}
+    assert ok_json(post(client, {"events": events}), 202) == {"accepted": 5, "duplicates": 0, "conflicts": []}
 
     messages = queued()
     # One FIFO group per billing account: the shared sub-account's events go with the agency's.
@@ -121,15 +121,22 @@ def test_posted_events_are_enqueued_per_billing_account_and_charged_once(client:
     assert ok_json(send(client, "GET", f"/accounts/{own}/balance", viewer(own)))["balance"] == "9.9625"
 
 
-def test_an_event_already_charged_is_accepted_again_but_not_charged_twice(client: Client) -> None:
+def test_an_event_already_charged_is_a_duplicate_and_a_changed_one_a_conflict(client: Client) -> None:
     account_id = provision(client)
+    other = provision(client)
     event = usage_event(account_id, "call_minutes", "10", event_id=new_id("dup"))
-    assert ok_json(post(client, {"events": [event]}), 202) == {"accepted": 1}
+    assert ok_json(post(client, {"events": [event]}), 202) == {"accepted": 1, "duplicates": 0, "conflicts": []}
     assert ingest(queued()) == {"batchItemFailures": []}
     # A producer retrying much later (outside SQS's 5-minute dedupe window is the same to the ledger).
-    same_again = {**event, "description": "retry"}
-    assert ok_json(post(client, {"events": [same_again, same_again]}), 202) == {"accepted": 2}
-    assert ingest(queued()) == {"batchItemFailures": []}
+    assert ok_json(post(client, {"events": [event, event]}), 202) == {"accepted": 0, "duplicates": 2, "conflicts": []}
+    # The same id with another amount, or for another account: reported, never charged.
+    changed = {**event, "quantity": "99"}
+    elsewhere = {**event, "account_id": other}
+    body = ok_json(post(client, {"events": [changed, elsewhere]}), 202)
+    assert (body["accepted"], body["duplicates"]) == (0, 0)
+    assert [c["event_id"] for c in body["conflicts"]] == [event["event_id"]] * 2
+    assert "another account" in body["conflicts"][1]["reason"] and "already charged" in body["conflicts"][0]["reason"]
+    assert queued() == []
     rows = logs(client, account_id)
     assert [(r["event_id"], r["amount"], r["balance_after"]) for r in rows] == [(event["event_id"], "-0.125", "-0.125")]
     state = ok_json(send(client, "GET", f"/accounts/{account_id}/balance", viewer(account_id)))
@@ -142,7 +149,7 @@ def test_a_thousand_events_are_accepted_packed_and_charged(client: Client) -> No
         usage_event(accounts[i % 4], "text_messages", "1", event_id=f"bulk-{accounts[i % 4]}-{i:04d}")
         for i in range(1000)
     ]
-    assert ok_json(post(client, {"events": events}), 202) == {"accepted": 1000}
+    assert ok_json(post(client, {"events": events}), 202) == {"accepted": 1000, "duplicates": 0, "conflicts": []}
     messages = queued()
     assert len(messages) == 12  # 250 events per billing account, at most 100 a message
     for account_id in accounts:
@@ -235,7 +242,7 @@ def test_money_as_json_numbers_is_exact(client: Client) -> None:
     raw = json.dumps({"events": [usage_event(account_id, quantity="QTY", event_id=new_id("num"))]}).replace(
         '"QTY"', "1.5"
     )
-    assert ok_json(post(client, None, raw=raw.encode()), 202) == {"accepted": 1}
+    assert ok_json(post(client, None, raw=raw.encode()), 202)["accepted"] == 1
     assert ingest(queued()) == {"batchItemFailures": []}
     row = logs(client, account_id)[0]
     assert (row["quantity"], row["amount"]) == ("1.5", "-0.01875")

@@ -14,6 +14,7 @@ def prod(aws, monkeypatch):
     ssm = client("ssm")  # (the client reads the region from the settings: before they refuse to load)
     monkeypatch.setenv("BILLING_STAGE", "prod")
     monkeypatch.delenv("BILLING_JWT_SECRET", raising=False)
+    monkeypatch.setenv("BILLING_LEDGER_KEY_PARAMETER", "/charges-and-usage/test/ledger-key")
     reset_settings()
     yield ssm
     reset_settings()
@@ -32,9 +33,21 @@ def test_the_token_secret_is_read_from_ssm_on_first_use(prod, monkeypatch):
     assert get_settings().jwt_secret == "s3cret-from-ssm-0123456789"  # cached for the process
 
 
-def test_prod_without_any_secret_refuses_to_start(prod):
+def test_prod_without_any_secret_refuses_to_start(prod, monkeypatch):
     with pytest.raises(ConfigurationError, match="BILLING_JWT_SECRET"):
         get_settings()
+    monkeypatch.setenv("BILLING_JWT_SECRET", "s3cret")
+    monkeypatch.delenv("BILLING_LEDGER_KEY_PARAMETER")
+    reset_settings()
+    with pytest.raises(ConfigurationError, match="BILLING_LEDGER_KEY"):
+        get_settings()
+
+
+def test_the_ledger_key_is_read_from_ssm_on_first_use(prod, monkeypatch):
+    prod.put_parameter(Name="/charges-and-usage/test/ledger-key", Value="k" * 40, Type="SecureString", Overwrite=True)
+    monkeypatch.setenv("BILLING_JWT_SECRET", "s3cret")
+    reset_settings()
+    assert get_settings().ledger_key_value is None and get_settings().ledger_key == b"k" * 40
 
 
 def test_the_stripe_key_can_come_from_ssm(prod, monkeypatch):

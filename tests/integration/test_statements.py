@@ -397,3 +397,47 @@ def test_random_ledgers_reconcile_and_match_the_ledger(aws, zone, rows, payments
         == doc["closing_balance_cents"]
     )
     json.dumps(doc)  # storable as it is
+
+
+def test_an_agency_statement_never_adds_a_sub_accounts_other_currency(client):
+    """An own-billing sub-account in EUR under a USD agency: listed in EUR, apart from the agency's USD figures."""
+    from chalicelib.statement_render import render_html, render_pdf, render_text
+
+    agency = provision(client, new_id("agency"), kind="agency", time_zone="America/New_York", name="Dollar Agency")
+    eur = provision(client, new_id("eur"), agency_id=agency, time_zone="Europe/Paris", currency="EUR", name="Euro Ltd")
+    first_dt, last_dt = last_month(datetime.now(UTC), NY)
+    mid = first_dt + timedelta(days=4, hours=12)
+    post_at(first_dt - timedelta(days=1), [event(agency, "recharge", first_dt - timedelta(days=1), amount="100")])
+    post_at(first_dt - timedelta(days=1), [event(eur, "recharge", first_dt - timedelta(days=1), amount="40")])
+    post_at(
+        mid,
+        [
+            event(agency, "call_minutes", mid, quantity="10"),
+            event(eur, "subscription_fees", mid, quantity="1", amount="25.00"),
+        ],
+    )
+    card_payment(eur, 40_000_000, mid)
+    account = AccountRepository().get(agency)
+    assert account is not None
+    doc = build_numbers(account, first_dt.date(), last_dt.date(), statement_id="st_" + "e" * 24, now=datetime.now(UTC))
+    # The agency's figures are its own balance's, in USD: the EUR account's EUR 25 is not in them.
+    assert (doc["account"]["currency"], doc["usage_total_micros"], doc["closing_balance_micros"]) == (
+        "USD",
+        125_000,
+        99_875_000,
+    )
+    assert doc["card_charges_total_micros"] == 0
+    [row] = doc["own_billing_accounts"]
+    assert (row["account_id"], row["currency"], row["usage_total_micros"], row["closing_balance_micros"]) == (
+        eur,
+        "EUR",
+        25_000_000,
+        15_000_000,
+    )
+    html, text = render_html(doc), render_text(doc)
+    assert "€25.00" in html and "€15.00" in html and "€40.00" in html
+    assert "$25.00" not in html and "$15.00" not in html
+    assert "<td>EUR</td>" in html and "never added together" in html
+    assert f"({eur}, EUR): usage €25.00" in text
+    pdf_text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(render_pdf(doc))).pages)
+    assert "EUR" in pdf_text and "€25.00" in pdf_text

@@ -188,7 +188,9 @@ def test_each_alert_fires_once_per_period_whatever_the_batches_redeliveries_and_
         category = Category(body["category"])
         day = datetime.fromisoformat(body["occurred_at"].replace("Z", "+00:00")).astimezone(account.zone).date()
         quantity = int(body["quantity"])
-        cost = -price_event(category, Decimal(quantity), rate_card_for(account)).amount_micros  # charges are negative
+        cost = -price_event(
+            category, Decimal(quantity), rate_card_for(account, accounts.get(account.agency_id or ""))
+        ).amount_micros  # charges are negative
 
         def add(name: str, subject: str, period: AlertPeriod, value: int, day: Any = day) -> None:
             finals[(name, subject, window_of(period, day).start.isoformat())] += value

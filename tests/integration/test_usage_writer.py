@@ -211,3 +211,32 @@ def test_a_transient_write_error_fails_the_messages_for_a_retry():
     messages = [message(event_body(new_id("e"), account), account) for _ in range(3)]
     outcome = record_usage(messages, dead_letter=never, ledger=Throttled())
     assert sorted(outcome.failed_message_ids) == sorted(m.message_id for m in messages) and outcome.charged == 0
+
+
+def test_a_known_event_id_with_other_content_or_of_another_account_is_a_conflict_on_the_queue():
+    """The first version stays charged; the other is dead-lettered with the reason (and logged with
+    both versions); the same content again is a silent duplicate."""
+    account, other = provision(new_id("acct")), provision(new_id("acct"))
+    event_id = new_id("e")
+    first = message(event_body(event_id, account, quantity="3"), account)
+    assert record_usage([first], dead_letter=never).charged == 1
+    dead: list[tuple[str, str]] = []
+    changed = message(event_body(event_id, account, quantity="30"), account)
+    elsewhere = message(event_body(event_id, other, quantity="3"), other)
+    same = message(first.body, account)
+    outcome = record_usage([changed, elsewhere, same], dead_letter=lambda m, r, raw: dead.append((m.message_id, r)))
+    assert outcome.charged == 0 and outcome.duplicates == 1 and outcome.failed_message_ids == []
+    reasons = dict(dead)
+    assert set(reasons) == {changed.message_id, elsewhere.message_id}
+    assert "other content" in reasons[changed.message_id] and "another account" in reasons[elsewhere.message_id]
+    assert [c[0] for c in outcome.conflicts] == [event_id, event_id]
+    assert assert_ledger_consistent(account) == CALL_3_MIN
+    # In one batch: the same id twice with other content charges the first only.
+    twin = new_id("e")
+    dead.clear()
+    batch = [
+        message(event_body(twin, account, quantity="1"), account),
+        message(event_body(twin, account, quantity="2"), account),
+    ]
+    outcome = record_usage(batch, dead_letter=lambda m, r, raw: dead.append((m.message_id, r)))
+    assert outcome.charged == 1 and len(dead) == 1 and "twice in one batch" in dead[0][1]

@@ -7,13 +7,12 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from chalicelib.adapters.accounts_repo import AccountRepository
-from chalicelib.adapters.ledger_repo import LedgerRepository
 from chalicelib.adapters.rollups_repo import RollupRepository
 from chalicelib.domain.access import Principal, Role
 from chalicelib.domain.accounts import Account
 from chalicelib.domain.rollups import RollupKey, RollupTotals
 from chalicelib.services.accounts import put_account
-from chalicelib.services.reconcile import reconcile_account, reconcile_rollups
+from chalicelib.services.reconcile import reconcile_all
 from chalicelib.services.usage import QueuedMessage
 
 SERVICE = Principal("tests", "platform", Role.SERVICE)
@@ -47,17 +46,23 @@ def message(body: str, group: str | None = None) -> QueuedMessage:
 
 
 def assert_ledger_consistent(billing_account_id: str) -> int:
-    """Every invariant `make reconcile` checks, on one balance and the rollups of its scope;
+    """Every invariant `make reconcile` checks, on one balance and the accounts of its scope;
     returns the balance in micros."""
-    ledger = LedgerRepository()
-    billing = AccountRepository().get(billing_account_id)
-    assert billing is not None
-    report = reconcile_account(billing, ledger, recheck_after=0)
-    assert report.ok, report.problems
+    billing = account_of(billing_account_id)
     scope = billing.agency_scope or billing.account_id
-    members = scope_members(scope)
-    assert reconcile_rollups(scope, members, recheck_after=0) == []
+    reports = reconcile_all(scope_members(scope), recheck_after=0)
+    problems = [str(p) for r in reports for p in r.problems]
+    assert not problems, problems
+    [report] = [r for r in reports if r.billing_account_id == billing_account_id]
     return report.balance_micros
+
+
+def assert_agency_consistent(agency_id: str) -> dict[str, int]:
+    """`assert_ledger_consistent` over every balance of an agency; each balance in micros."""
+    reports = reconcile_all(scope_members(agency_id), recheck_after=0)
+    problems = [str(p) for r in reports for p in r.problems]
+    assert not problems, problems
+    return {r.billing_account_id: r.balance_micros for r in reports}
 
 
 def account_of(account_id: str) -> Account:

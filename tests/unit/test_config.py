@@ -1,6 +1,7 @@
 import pytest
 
 from chalicelib.config import LOCAL_JWT_SECRET, ConfigurationError, get_settings, reset_settings, table_name_variable
+from chalicelib.domain.categories import Category
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +23,12 @@ def test_other_stages_refuse_to_run_without_a_secret(monkeypatch):
         get_settings()
     monkeypatch.setenv("BILLING_JWT_SECRET", "s3cret-from-ssm")
     reset_settings()
+    with pytest.raises(ConfigurationError, match="BILLING_LEDGER_KEY"):
+        get_settings()
+    monkeypatch.setenv("BILLING_LEDGER_KEY_PARAMETER", "/billing/ledger-key")
+    reset_settings()
     assert get_settings().jwt_secret == "s3cret-from-ssm"
+    assert get_settings().ledger_key_parameter == "/billing/ledger-key"
     assert get_settings().table_name("ledger_entries") == "billing-prod-ledger_entries"
 
 
@@ -35,3 +41,16 @@ def test_a_deployed_stack_names_each_table(monkeypatch):
     assert settings.table_name("ledger_entries") == "prod-LedgerEntriesTable-1A2B3C"
     assert settings.table_name("accounts") == "billing-local-accounts"  # not named: the prefix
     assert table_name_variable("usage_rollups") == "BILLING_USAGE_ROLLUPS_TABLE"
+
+
+def test_default_rate_cards_per_currency_come_from_configuration(monkeypatch):
+    monkeypatch.setenv("BILLING_STAGE", "local")
+    monkeypatch.setenv("BILLING_DEFAULT_RATES", '{"EUR": {"call_minutes": {"unit_price": "0.011"}}}')
+    cards = get_settings().default_cards
+    assert set(cards) == {"USD", "EUR"}
+    assert cards["EUR"][Category.CALL_MINUTES].unit_price_micros == 11_000
+    for broken, mentions in (('{"EUR": ', "Expecting"), ('{"eur": {}}', "currency code")):
+        monkeypatch.setenv("BILLING_DEFAULT_RATES", broken)
+        reset_settings()
+        with pytest.raises(ConfigurationError, match=f"BILLING_DEFAULT_RATES: .*{mentions}"):
+            _ = get_settings().default_cards

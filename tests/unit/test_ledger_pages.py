@@ -146,8 +146,8 @@ def test_merging_shards_page_by_page_gives_the_exact_newest_first_order(seed, li
     original = ledger_repo.page_entries
     ledger_repo.page_entries = entries_of  # type: ignore[assignment]
     try:
-        got, more = ledger_repo._merge_newest(streams, limit, lambda row: True, sparse=False)
+        got, resume = ledger_repo._merge_newest(streams, limit, lambda row: True)
     finally:
         ledger_repo.page_entries = original
     assert [str(row) for row in got] == all_rows[:limit]
-    assert more == (len(all_rows) > limit)
+    assert (resume is not None) == (len(all_rows) > limit)

@@ -77,8 +77,45 @@ def test_reconcile_finds_drift():
     plan = plan_entries(BalanceState("b1", 0, 0, None, exists=False), [priced("e1", -5), priced("e2", -5)], T0)
     wrong_head = BalanceState("b1", -11, 2, T0, exists=True)
     report = check_chain(wrong_head, plan.entries)
-    assert not report.ok and "sum of entries" in report.problems[0]
+    assert not report.ok and [p.kind for p in report.problems] == ["head_balance"]
     gap = check_chain(plan.after, plan.entries[1:])
-    assert any("gap" in p for p in gap.problems)
+    assert "chain_sequence" in {p.kind for p in gap.problems}
     twice = check_chain(plan.after, [plan.entries[0], plan.entries[0]])
-    assert any("twice" in p for p in twice.problems)
+    assert "event_twice" in {p.kind for p in twice.problems}
+
+
+KEY = b"test-ledger-key"
+
+
+@given(st.lists(st.integers(-10_000, 10_000), min_size=1, max_size=20), st.integers(0, 19))
+def test_seals_chain_every_entry_and_any_edit_breaks_them(amounts, at):
+    from dataclasses import replace
+
+    state = BalanceState("b1", 0, 0, None, exists=False)
+    first = plan_entries(state, [priced(f"e{i}", a) for i, a in enumerate(amounts[:3])], T0, KEY)
+    second = plan_entries(first.after, [priced(f"f{i}", a) for i, a in enumerate(amounts[3:])], T0, KEY)
+    chain = [*first.entries, *second.entries]
+    assert all(e.seal for e in chain) and second.after.seal == chain[-1].seal
+    assert check_chain(second.after, chain, KEY).ok
+    i = at % len(chain)
+    edited = [*chain[:i], replace(chain[i], description="edited"), *chain[i + 1 :]]
+    assert "entry_seal" in {p.kind for p in check_chain(second.after, edited, KEY).problems}
+    # Without the key the seals cannot be made: a different key finds every entry wrong.
+    assert "entry_seal" in {p.kind for p in check_chain(second.after, chain, b"other key").problems}
+
+
+def test_payments_and_their_credits_must_agree():
+    from chalicelib.domain.reconcile import PaymentFacts, check_payment_credits
+
+    state = BalanceState("b1", 0, 0, None, exists=False)
+    credit = PricedEvent(
+        UsageEvent("payment:p1", "b1", Category.RECHARGE, Decimal(1), T0, "card"), "b1", None, "item", None, 25_000_000
+    )
+    chain = plan_entries(state, [credit], T0, KEY).entries
+    ok = [PaymentFacts("p1", "b1", True, 25_000_000)]
+    assert check_payment_credits(ok, chain) == []
+    kinds = lambda payments, entries: {f.kind for f in check_payment_credits(payments, entries)}  # noqa: E731
+    assert kinds([PaymentFacts("p1", "b1", True, 20_000_000)], chain) == {"payment_credit_amount"}
+    assert kinds([PaymentFacts("p1", "b1", False, 25_000_000)], chain) == {"payment_credit_unpaid"}
+    assert kinds([], chain) == {"credit_without_payment"}
+    assert kinds([*ok, PaymentFacts("p2", "b1", True, 1)], chain) == {"payment_uncredited"}

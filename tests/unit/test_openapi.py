@@ -60,3 +60,18 @@ def test_every_authenticated_route_documents_its_503_with_retry_after():
             response = operation["responses"].get("503")
             assert response is not None, (method, path)
             assert response["headers"]["Retry-After"]["required"] is True, (method, path)
+
+
+def test_logs_and_rates_document_search_details_and_sources():
+    document = build_document(app_module.app)
+    schemas = document["components"]["schemas"]
+    for path in ("/accounts/{account_id}/logs", "/agencies/{agency_id}/logs"):
+        params = {p["name"]: p for p in document["paths"][path]["get"]["parameters"]}
+        assert params["q"]["schema"]["maxLength"] == 100 and "metadata" in params["q"]["description"]
+    entry = schemas["LogEntry"]
+    assert {"metadata", "occurred_at_local", "posted_at_local", "time_zone"} <= set(entry["required"])
+    assert "billing_account_name" in entry["properties"]
+    assert {"type": "null"} in entry["properties"]["balance_after"]["anyOf"]
+    rates = schemas["Rates"]["properties"]
+    assert rates["rates"]["items"]["properties"]["source"]["enum"] == ["account", "agency", "default"]
+    assert "currency" in schemas["RatesIn"]["properties"]

@@ -10,7 +10,9 @@ from chalicelib.domain.pricing import (
     Rate,
     RateCard,
     RateCardError,
+    RateSource,
     default_rates,
+    parse_default_cards,
     parse_rate_overrides,
     price_event,
 )
@@ -94,3 +96,57 @@ def test_a_rate_unit_with_control_characters_is_refused(unit):
 def test_a_rate_unit_price_out_of_bounds_is_a_rate_card_error(price):
     with pytest.raises(RateCardError, match="unit_price"):
         parse_rate_overrides({"call_minutes": {"unit_price": price}})
+
+
+# -- cards per currency, and the one rule ---------------------------------------------------------
+def test_default_cards_are_per_currency():
+    cards = parse_default_cards(
+        '{"USD": {"text_messages": {"unit_price": "0.01"}}, "EUR": {"call_minutes": {"unit_price": "0.011"}}}'
+    )
+    assert cards["USD"][Category.TEXT_MESSAGES].unit_price_micros == 10_000
+    assert cards["USD"][Category.CALL_MINUTES] == DEFAULT_RATES[Category.CALL_MINUTES]  # built in, kept
+    # A currency without a built-in card has only what configuration gives it: never USD's prices.
+    assert cards["EUR"] == {Category.CALL_MINUTES: Rate(Category.CALL_MINUTES, "minute", 11_000)}
+    assert "GBP" not in cards
+    assert parse_default_cards(None) == {"USD": DEFAULT_RATES}
+    # The older one-card form is the USD card.
+    assert default_rates('{"text_messages": {"unit_price": "0.01"}}', "EUR") == {}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ('["USD"]', "JSON object"),
+        ('{"usd": {}}', "not a currency code"),
+        ('{"EUR": "0.01"}', "object of categories"),
+        ('{"EUR": {"fax": {"unit_price": "1"}}}', "unknown category"),
+    ],
+)
+def test_bad_default_cards_name_the_problem(config, message):
+    with pytest.raises(RateCardError, match=message):
+        parse_default_cards(config)
+
+
+def test_account_then_agency_then_default_each_says_its_source():
+    defaults = {c: DEFAULT_RATES[c] for c in (Category.CALL_MINUTES, Category.TEXT_MESSAGES, Category.NUMBER_RENEWALS)}
+    agency = parse_rate_overrides({"call_minutes": {"unit_price": "0.01"}, "text_messages": {"unit_price": "0.005"}})
+    account = parse_rate_overrides({"call_minutes": {"unit_price": "0.02"}})
+    card = RateCard.resolve("USD", defaults, agency, account)
+    assert card.rate_for(Category.CALL_MINUTES).unit_price_micros == 20_000
+    assert card.rate_for(Category.TEXT_MESSAGES).unit_price_micros == 5_000
+    assert [card.source_of(c) for c in (Category.CALL_MINUTES, Category.TEXT_MESSAGES, Category.NUMBER_RENEWALS)] == [
+        RateSource.ACCOUNT,
+        RateSource.AGENCY,
+        RateSource.DEFAULT,
+    ]
+    assert card.unpriced() == [Category.SUBSCRIPTION_FEES]
+
+
+def test_an_unpriced_category_is_refused_naming_the_currency():
+    card = RateCard.resolve("GBP", {}, {}, {})
+    with pytest.raises(RateCardError, match="no GBP rate for call_minutes"):
+        price_event(Category.CALL_MINUTES, Decimal(1), card)
+    # An item carrying its own price needs no card.
+    assert (
+        price_event(Category.SUBSCRIPTION_FEES, Decimal(1), card, amount_micros=5_000_000).amount_micros == -5_000_000
+    )

@@ -36,7 +36,8 @@ class AccountRecord(Model):
     agency_id = UnicodeAttribute(null=True)
     billing = UnicodeAttribute()
     emails = ListAttribute(of=UnicodeAttribute, default=list)
-    # {category: {"unit": "minute", "unit_price_micros": 12500}}; ints stay exact.
+    # Overrides by currency: {"USD": {category: {"unit": "minute", "unit_price_micros": 12500}}};
+    # ints stay exact. Items written before rates were per currency hold one card (the account's currency).
     rates = MapAttribute(default=dict)  # type: ignore[var-annotated,no-untyped-call]
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()

@@ -29,6 +29,7 @@ class BalanceRecord(Model):
     currency = UnicodeAttribute()
     last_posted_at = UTCDateTimeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
+    seal = UnicodeAttribute(null=True)  # the last entry's seal: the next entry chains to it
 
     # Billing settings of this balance (auto-recharge, cards on file as gateway
     # tokens with brand and last 4, low-balance alert), as one map of ints/strings.

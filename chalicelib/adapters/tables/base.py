@@ -29,6 +29,7 @@ def all_models() -> list[Any]:
     from .notices import NoticeRecord
     from .payments import PaymentRecord
     from .rate_limits import RateLimitRecord
+    from .reconcile_checkpoints import ReconcileCheckpointRecord
     from .rollups import RollupRecord
     from .statement_schedules import StatementScheduleRecord
     from .statements import StatementRecord
@@ -51,6 +52,7 @@ def all_models() -> list[Any]:
         NoticeRecord,
         AlertGuardRecord,
         WebhookEndpointRecord,
+        ReconcileCheckpointRecord,
     ]
 
 

@@ -8,7 +8,8 @@ chain) come from `ledger_pages`, written in the same transaction, which list the
 same entries a page per (account, transaction). `page_seq` names the page an entry
 is listed on (the first sequence number of that page); `event_digest` is the
 SHA-256 of the event as charged, so a later copy of the event can be told apart
-from a different event under the same id.
+from a different event under the same id; `seal` chains the entry to the one
+before it with the ledger key, so an edited, forged or missing entry is found.
 """
 
 from __future__ import annotations
@@ -42,3 +43,4 @@ class LedgerEntryRecord(Model):
     metadata = MapAttribute(default=dict)  # type: ignore[var-annotated,no-untyped-call]
     page_seq = NumberAttribute(null=True)  # null on entries written before pages existed
     event_digest = UnicodeAttribute(null=True)
+    seal = UnicodeAttribute(null=True)  # HMAC over the entry and the previous seal (domain/ledger.py)

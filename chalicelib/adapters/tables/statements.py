@@ -73,6 +73,7 @@ class StatementRecord(Model):
     requested_by = UnicodeAttribute(null=True)
 
     numbers = BinaryAttribute(null=True, legacy_encoding=False)
+    numbers_seal = UnicodeAttribute(null=True)  # HMAC of the numbers with the ledger key (domain/statements.py)
     built_at = UTCDateTimeAttribute(null=True)
     currency = UnicodeAttribute(null=True)
     opening_balance_micros = NumberAttribute(null=True)
