@@ -421,12 +421,24 @@ def test_alerts_over_http_refuse_bad_input_with_a_message_and_count_to_fifty(htt
     assert_error(send(http, "POST", agency_path, viewer_headers(agency), good), 403)
 
 
+@pytest.fixture
+def euro_prices() -> Any:
+    """A default EUR card (the built-in one is USD only; a currency without a card is refused)."""
+    from devtools.environment import apply_env, restore_env
+
+    saved = apply_env({"BILLING_DEFAULT_RATES": json.dumps({"EUR": {"call_minutes": {"unit_price": "0.0125"}}})})
+    yield
+    restore_env(saved)
+
+
+@pytest.mark.usefixtures("euro_prices")
 def test_an_agencys_cost_total_counts_only_money_of_its_own_currency():
     agency = provision(new_id("ag"), kind="agency", currency="USD")
     euros = provision(new_id("eur"), agency_id=agency, currency="EUR")  # its own balance, in euros
     dollars = provision(new_id("usd"), agency_id=agency, billing="agency")
     alert = create(agency, agency=True, category="total", measure="cost", period="month", threshold="1.00")
     charge([[event(euros, "call_minutes", 60, AT) for _ in range(3)]])  # 3 x 0.75 EUR: not dollars
+    assert LedgerRepository().balance(euros).balance_micros == -2_250_000  # charged, in euros
     assert firings(alert["id"]) == []
     charge([[event(dollars, "call_minutes", 60, AT)], [event(dollars, "call_minutes", 30, AT)]])  # 0.75 + 0.375 USD
     [fired] = firings(alert["id"])
