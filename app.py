@@ -7,6 +7,7 @@ from typing import Any
 from chalice.app import Chalice, CloudWatchEvent, Rate, SQSEvent
 
 from chalicelib.api.accounts import accounts_bp
+from chalicelib.api.alerts import alerts_bp
 from chalicelib.api.auth import auth_bp
 from chalicelib.api.console import console_bp
 from chalicelib.api.http import reject_unauthenticated
@@ -28,6 +29,7 @@ app.register_blueprint(reports_bp)
 app.register_blueprint(payments_bp)
 app.register_blueprint(usage_bp)
 app.register_blueprint(statements_bp)
+app.register_blueprint(alerts_bp)
 app.register_blueprint(console_bp)
 app.register_blueprint(openapi_bp)
 # Statement PDFs: API Gateway returns binary bodies to requests that Accept this type.
@@ -40,6 +42,7 @@ USAGE_QUEUE = "usage-events.fifo"
 USAGE_INTAKE_QUEUE = "usage-events-intake"
 BILLING_TASKS_QUEUE = "billing-tasks"
 STATEMENTS_QUEUE = "statements"
+NOTICES_QUEUE = "notices"
 
 
 # Producers' events from EventBridge (a standard queue) onto the FIFO usage queue, one
@@ -92,3 +95,20 @@ def send_statements(event: SQSEvent) -> dict[str, Any]:
     from chalicelib.handlers.statements import send_statements as send
 
     return send(event)
+
+
+# Usage-alert emails and webhooks: delivered from a queue (a webhook that fails comes back
+# after its next delay, about 24 hours in all), never from inside a request.
+@app.on_sqs_message(queue=NOTICES_QUEUE, batch_size=5)
+def deliver_notices(event: SQSEvent) -> dict[str, Any]:
+    from chalicelib.handlers.notices import deliver_notices as deliver
+
+    return deliver(event)
+
+
+# Notices whose message never reached the worker (the queue was down when they were written).
+@app.schedule(Rate(10, unit=Rate.MINUTES))
+def redrive_notices(event: CloudWatchEvent) -> dict[str, int]:
+    from chalicelib.handlers.notices import redrive_notices as run
+
+    return run(event)

@@ -406,6 +406,24 @@ def memory(package: Any, python: Path, task_root: Path, endpoints: dict[str, str
         agency = [m for m in queued if '"type": "send"' in m["Body"]][:5]
         run("SendStatements", f"5 agency statements ({SUBS} sub-accounts) with PDFs", [
             sqs_records(agency, arn("statements"))])  # fmt: skip
+
+        # Notices: an agency alert watching each of its 1,000 clients looked at (one scoped read of
+        # them all, every client that reached it fired), then five firings delivered by email.
+        (made,) = run("APIHandler", "POST an agency usage alert", [api_event(
+            "POST", "/agencies/{agency_id}/usage-alerts", {"agency_id": AGENCY}, authorizer=admin, body={
+                "name": "Any client", "category": "total", "measure": "count", "period": "month",
+                "threshold": "1", "each_account": True, "recipients": ["owner@agency.example"]})])  # fmt: skip
+        alert = json.loads(made["body"])
+        arm = {"type": "deliver", "owner": f"arm#{alert['id']}", "id": f"r{alert['revision']:06d}"}
+        run("DeliverNotices", f"an alert's first look at {SUBS} sub-accounts", [sqs_records([
+            {"MessageId": str(uuid.uuid4()), "ReceiptHandle": "r", "Attributes": {}, "Body": json.dumps(arm)}],
+            arn("notices"))])  # fmt: skip
+        deliveries = [m for m in drain("notices", 1000) if '"deliver"' in m["Body"]]
+        run("DeliverNotices", "5 usage-alert emails", [sqs_records(deliveries[:5], arn("notices"))])
+        # The redrive: every firing above looks lost (its message not received yet) ten minutes on.
+        later = scheduled_event(now + timedelta(minutes=10), f"arn:aws:events:{cfn.REGION}:{cfn.ACCOUNT}:rule/r")
+        run("RedriveNotices", f"{len(deliveries) - 5} notices to queue again", [later])
+
         # The hourly reconcile over all of it (a first run: every balance moved since no checkpoint).
         run("ReconcileLedger", f"first run over an agency of {SUBS} sub-accounts", [
             scheduled_event(now, f"arn:aws:events:{cfn.REGION}:{cfn.ACCOUNT}:rule/reconcile")])  # fmt: skip

@@ -38,7 +38,7 @@ from typing import Any
 
 from devtools.environment import apply_env, restore_env
 
-from . import agency_scale, deploy_cost, faults, import_cost, ingest, reconcile_cost, reports, statements
+from . import agency_scale, alerts, deploy_cost, faults, import_cost, ingest, reconcile_cost, reports, statements
 from .counting import RequestCounter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,6 +151,8 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
             "value": render["ratio_to_import_boto3"],
             "met": render["pdf_reproducible"],
         }
+    if (results.get("alerts") or {}).get("runs"):
+        checks.update(alerts.targets(results["alerts"]))
     checks.update(deploy_cost.targets(results))
     checks_met = [c["met"] for c in checks.values()]
     return {"checks": checks, "all_met": all(checks_met) if checks_met else None}
@@ -324,6 +326,8 @@ def print_report(results: dict[str, Any]) -> None:
         )
     if (results.get("deploy_cost") or {}).get("package"):
         deploy_cost.print_report(results["deploy_cost"])
+    if (results.get("alerts") or {}).get("runs"):
+        alerts.print_report(results["alerts"])
     checks = results["targets"]["checks"]
     if checks:
         print("\ntargets")
@@ -419,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
             "reports",
             "statements",
             "deploy_cost",
+            "alerts",
         ),
         help="run one benchmark only",
     )
@@ -441,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
         "import_cost": None,
         "reports": None,
         "statements": None,
+        "alerts": None,
     }
     failures: list[str] = []
     # Import cost first: the JVM of DynamoDB Local would otherwise compete for the CPU.
@@ -550,6 +556,20 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             failures.append("statements")
             results["statements"] = {"error": _failure(exc)}
+        finally:
+            counter.uninstall()
+    if args.only in (None, "alerts"):  # usage alerts' cost to the writer (bench/alerts.py)
+        from .stack import dynamodb
+
+        counter = RequestCounter()
+        counter.install()
+        try:
+            print("alerts: starting DynamoDB Local ..." if not args.endpoint else "alerts: ...", flush=True)
+            with dynamodb(args.endpoint) as setup:
+                results["alerts"] = {"dynamodb": setup, **alerts.run(counter)}
+        except Exception as exc:
+            failures.append("alerts")
+            results["alerts"] = {"error": _failure(exc)}
         finally:
             counter.uninstall()
     results["machine"]["load_average_at_end"] = _load_average()

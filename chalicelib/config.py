@@ -42,6 +42,11 @@ class Settings:
     sender: str  # BILLING_SENDER: the verified SES identity emails come from
     statements_queue_name: str = "statements"
     statements_dlq_name: str = "statements-dlq"
+    # Usage-alert and webhook deliveries (services/notices.py).
+    notices_queue_name: str = "notices"
+    notices_dlq_name: str = "notices-dlq"
+    # Where people open the console (links in alert emails); empty: no link.
+    console_url: str = ""
     ledger_key_value: str | None = LOCAL_LEDGER_KEY  # BILLING_LEDGER_KEY (or the local default)
     ledger_key_parameter: str | None = None  # BILLING_LEDGER_KEY_PARAMETER: SSM parameter read on first use
     # The platform's company as receipts and statements print it (BILLING_COMPANY_*).
@@ -87,6 +92,9 @@ def get_settings() -> Settings:
         sender=env.get("BILLING_SENDER", "billing@example.com"),
         statements_queue_name=env.get("BILLING_STATEMENTS_QUEUE", "statements"),
         statements_dlq_name=env.get("BILLING_STATEMENTS_DLQ", "statements-dlq"),
+        notices_queue_name=env.get("BILLING_NOTICES_QUEUE", "notices"),
+        notices_dlq_name=env.get("BILLING_NOTICES_DLQ", "notices-dlq"),
+        console_url=env.get("BILLING_CONSOLE_URL", "").strip(),
         ledger_key_value=_secret(
             stage,
             "BILLING_LEDGER_KEY",

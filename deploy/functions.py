@@ -34,6 +34,7 @@ VISIBILITY_FACTOR = 6  # Lambda's guidance: a queue's visibility timeout >= 6x i
 # DynamoDB actions, as IAM names them (a TransactWriteItems is authorized per item).
 GET, BATCH_GET, QUERY, SCAN = "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"
 PUT, UPDATE, CONDITION_CHECK = "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"
+DELETE = "dynamodb:DeleteItem"
 SEND = ("sqs:SendMessage", "sqs:GetQueueUrl")
 
 
@@ -93,6 +94,9 @@ LEDGER_WRITE = (
     table("balance_days", UPDATE),
 )
 FIRST_ENTRY = table("balances", PUT)
+# A billing event for webhooks (services/webhooks.py emit): the endpoints, the event recorded
+# once (an update that creates it), its delivery queued.
+EMIT_EVENT = (table("webhook_endpoints", BATCH_GET), table("notices", UPDATE))
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     # Peak 131 MB (an agency statement of 1,000 sub-accounts); a person waits on every
@@ -115,6 +119,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             table("statements", GET, PUT),
             table("statement_schedules", GET, UPDATE),
             table("rate_limits", UPDATE),
+            # Usage alerts (with the owner's watch, on its account item) and their firings; the
+            # billing webhook; events of payments made here.
+            table("usage_alerts", GET, QUERY, PUT, DELETE),
+            table("notices", QUERY),
+            table("webhook_endpoints", GET, PUT, DELETE),
+            *EMIT_EVENT,
             index_query(
                 ("accounts", "by_agency"),
                 ("ledger_pages", "by_agency_log"),
@@ -122,7 +132,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 ("payments", "by_agency_created"),
                 ("statements", "by_account_created"),
             ),
-            send_to("usage-events.fifo", "billing-tasks", "statements"),
+            send_to("usage-events.fifo", "billing-tasks", "statements", "notices"),
             read_parameter(STRIPE_KEY),
             SEND_EMAIL,
         ),
@@ -150,7 +160,18 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "IngestUsageEvents",
         memory_mb=512,
         timeout_s=60,
-        access=(*LEDGER_WRITE, FIRST_ENTRY, send_to("billing-tasks", "usage-events-dlq.fifo")),
+        access=(
+            *LEDGER_WRITE,
+            FIRST_ENTRY,
+            # Usage alerts, decided in the ledger transaction (services/alert_check.py): the values
+            # of watched periods (an account's counters, an agency's in one scoped read), an agency's
+            # guard, the firing; the currencies of an agency's clients for its cost alerts.
+            table("rollups", BATCH_GET, QUERY),
+            table("alert_guards", BATCH_GET, UPDATE),
+            table("notices", UPDATE),
+            index_query(("accounts", "by_agency")),
+            send_to("billing-tasks", "usage-events-dlq.fifo", "notices"),
+        ),
     ),
     # Peak 110 MB (a recharge through Stripe's library); the card gateway answers in seconds.
     FunctionSpec(
@@ -161,7 +182,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             *LEDGER_WRITE,  # a recharge credits the balance
             table("accounts", GET),
             table("payments", GET, PUT, UPDATE),
-            send_to("billing-tasks", "billing-tasks-dlq"),
+            *EMIT_EVENT,  # payments, declines, low and past-due balances for webhooks
+            send_to("billing-tasks", "billing-tasks-dlq", "notices"),
             read_parameter(STRIPE_KEY),
             SEND_EMAIL,
         ),
@@ -196,9 +218,34 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 ("payments", "by_billing_created"),
                 ("payments", "by_agency_created"),
             ),
-            send_to("statements-dlq"),
+            *EMIT_EVENT,  # statement.sent for webhooks
+            send_to("statements-dlq", "notices"),
             SEND_EMAIL,
         ),
+    ),
+    # Usage-alert emails and webhooks (5 a batch, each webhook attempt at most 5 s); an alert's
+    # first look at its period (`arm`): an account's counters, or its agency's in one scoped read.
+    FunctionSpec(
+        "DeliverNotices",
+        memory_mb=256,
+        timeout_s=60,
+        access=(
+            table("notices", GET, UPDATE),
+            table("usage_alerts", GET),
+            table("accounts", GET, BATCH_GET),
+            table("webhook_endpoints", GET),
+            table("rollups", BATCH_GET, QUERY),
+            index_query(("accounts", "by_agency")),
+            send_to("notices", "notices-dlq"),
+            SEND_EMAIL,
+        ),
+    ),
+    # Every 10 minutes: notices whose message never reached the worker, from a sparse index.
+    FunctionSpec(
+        "RedriveNotices",
+        memory_mb=256,
+        timeout_s=60,
+        access=(index_query(("notices", "by_pending")), send_to("notices")),
     ),
     # The hourly reconcile: what was posted since its last run, and a slice of the whole,
     # read by key (scans only of the balances and of its own checkpoints). Peak 608 MB on its

@@ -35,6 +35,8 @@ QUEUES = (
     "billing-tasks-dlq",
     "statements",
     "statements-dlq",
+    "notices",
+    "notices-dlq",
     INTAKE_QUEUE,
     INTAKE_QUEUE + "-dlq",
 )
@@ -103,6 +105,8 @@ class LambdaStack:
             "BILLING_TASKS_DLQ": q("billing-tasks-dlq"),
             "BILLING_STATEMENTS_QUEUE": q("statements"),
             "BILLING_STATEMENTS_DLQ": q("statements-dlq"),
+            "BILLING_NOTICES_QUEUE": q("notices"),
+            "BILLING_NOTICES_DLQ": q("notices-dlq"),
         }
 
     def queue_name(self, queue: str) -> str:

@@ -56,6 +56,13 @@ PROTECTED_TABLES = frozenset(
         "payments",
         "statements",
         "statement_schedules",
+        # Usage alerts and the billing webhook are customers' settings; `notices` holds when each
+        # alert fired and how every delivery went (GET .../firings); a lost `alert_guards`
+        # version would let two writers act on one agency total while its alerts are live.
+        "usage_alerts",
+        "notices",
+        "webhook_endpoints",
+        "alert_guards",
         # Not customer data, but losing it makes the next hourly reconcile re-read every
         # balance in full, which for a large ledger outruns the function's timeout.
         "reconcile_checkpoints",
@@ -68,6 +75,8 @@ USAGE_EVENT_DETAIL_TYPE = "UsageEvent"
 INTAKE_QUEUE = "usage-events-intake"
 
 MAX_RECEIVE_COUNT = 5
+# A webhook is attempted up to 8 times over about 22 hours (domain/webhooks.py), each a receive.
+MAX_RECEIVE_COUNTS = {"notices": 12}
 RETENTION_14_DAYS = 1_209_600
 
 API_RATE_LIMIT = 100  # requests per second, across the stage
@@ -85,6 +94,8 @@ QUEUE_VARIABLES = {
     "billing-tasks-dlq": "BILLING_TASKS_DLQ",
     "statements": "BILLING_STATEMENTS_QUEUE",
     "statements-dlq": "BILLING_STATEMENTS_DLQ",
+    "notices": "BILLING_NOTICES_QUEUE",
+    "notices-dlq": "BILLING_NOTICES_DLQ",
 }
 PARAMETER_VARIABLES = {
     "JwtSecretParameter": "BILLING_JWT_SECRET_PARAMETER",
@@ -288,7 +299,7 @@ def queue_resources(name: str, visibility_timeout: int) -> dict[str, Any]:
         "SqsManagedSseEnabled": True,
         "RedrivePolicy": {
             "deadLetterTargetArn": {"Fn::GetAtt": [dlq_logical_id(name), "Arn"]},
-            "maxReceiveCount": MAX_RECEIVE_COUNT,
+            "maxReceiveCount": MAX_RECEIVE_COUNTS.get(name, MAX_RECEIVE_COUNT),
         },
     }
     if fifo:
@@ -464,6 +475,7 @@ def function_environment(models: list[Any]) -> dict[str, Any]:
 
     variables: dict[str, Any] = {
         "BILLING_SENDER": {"Ref": "SenderEmail"},
+        "BILLING_CONSOLE_URL": {"Ref": "ConsoleUrl"},
         "POWERTOOLS_METRICS_NAMESPACE": "ChargesAndUsage",
         "POWERTOOLS_TRACE_DISABLED": {"Fn::If": [TRACING_ON, "false", "true"]},
     }
@@ -636,6 +648,12 @@ def parameters() -> dict[str, Any]:
             "Type": "String",
             "Description": "The SES-verified address (or an address of a verified domain) emails come from",
             "AllowedPattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        },
+        "ConsoleUrl": {
+            "Type": "String",
+            "Default": "",
+            "Description": "Where people open the billing console (https://.../v1/console): "
+            "alert and notice emails link to it; empty: no link",
         },
         "AlarmEmail": {
             "Type": "String",

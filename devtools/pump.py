@@ -447,6 +447,7 @@ def app_sources(app_module: Any | None = None) -> tuple[list[QueueSource], list[
         getattr(app_module, "USAGE_QUEUE", "usage-events.fifo"): settings.usage_queue_name,
         getattr(app_module, "BILLING_TASKS_QUEUE", "billing-tasks"): settings.billing_tasks_queue_name,
         getattr(app_module, "STATEMENTS_QUEUE", "statements"): settings.statements_queue_name,
+        getattr(app_module, "NOTICES_QUEUE", "notices"): settings.notices_queue_name,
     }
     queues: list[QueueSource] = []
     schedules: list[ScheduledSource] = []

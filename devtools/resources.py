@@ -11,6 +11,8 @@ from chalicelib.config import get_settings
 
 DEFAULT_SENDER = "billing@example.com"
 INTAKE_QUEUE = "usage-events-intake"  # app.USAGE_INTAKE_QUEUE: one per stand-in, nothing but producers send to it
+# A webhook is attempted up to 8 times (domain/webhooks.py): SQS must not dead-letter it first.
+NOTICES_MAX_RECEIVE_COUNT = 12
 
 
 def ensure_queue(name: str, attributes: dict[str, str]) -> str:
@@ -31,7 +33,7 @@ def ensure_queue(name: str, attributes: dict[str, str]) -> str:
 
 
 def create_queues() -> dict[str, str]:
-    """The FIFO usage queue, the billing-tasks and statements queues, and their dead-letter queues."""
+    """The FIFO usage queue, the billing-tasks, statements and notices queues, and their dead-letter queues."""
     settings = get_settings()
     sqs = client("sqs")
     dlq_url = ensure_queue(
@@ -71,6 +73,20 @@ def create_queues() -> dict[str, str]:
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": statements_dlq_arn, "maxReceiveCount": "5"}),
         },
     )
+    # Usage-alert and webhook deliveries: a webhook is tried 8 times, so more receives than the others.
+    notices_dlq_url = ensure_queue(settings.notices_dlq_name, {"MessageRetentionPeriod": "1209600"})
+    notices_dlq_arn = sqs.get_queue_attributes(QueueUrl=notices_dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    notices_url = ensure_queue(
+        settings.notices_queue_name,
+        {
+            "VisibilityTimeout": "60",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": notices_dlq_arn, "maxReceiveCount": str(NOTICES_MAX_RECEIVE_COUNT)}
+            ),
+        },
+    )
     # Producers' usage events from EventBridge (the router, app.route_usage_events, consumes it).
     intake_url = ensure_queue(INTAKE_QUEUE, {"VisibilityTimeout": "180"})
     return {
@@ -81,6 +97,8 @@ def create_queues() -> dict[str, str]:
         "billing_tasks_dlq": tasks_dlq_url,
         "statements": statements_url,
         "statements_dlq": statements_dlq_url,
+        "notices": notices_url,
+        "notices_dlq": notices_dlq_url,
     }
 
 

@@ -94,6 +94,8 @@ class StackConfig:
             "AWS_REGION": REGION,
             "BILLING_STAGE": "local",
             "BILLING_JWT_SECRET": self.secret()[0],
+            # Links in alert and notice emails.
+            "BILLING_CONSOLE_URL": f"{self.api_url}/console",
         }
 
 

@@ -71,6 +71,8 @@ def aws(dynamodb_endpoint: str, moto_endpoint: str) -> Iterator[dict[str, object
         "BILLING_TASKS_DLQ": f"{prefix}billing-tasks-dlq",
         "BILLING_STATEMENTS_QUEUE": f"{prefix}statements",
         "BILLING_STATEMENTS_DLQ": f"{prefix}statements-dlq",
+        "BILLING_NOTICES_QUEUE": f"{prefix}notices",
+        "BILLING_NOTICES_DLQ": f"{prefix}notices-dlq",
         "BILLING_JWT_SECRET": TEST_SECRET,
     }
     saved = apply_env(env)

@@ -8,6 +8,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 
 from ..domain.accounts import Account, AccountKind, Billing
+from ..domain.alerts import decode_watches
 from ..domain.categories import CATEGORY_NAMES, Category
 from ..domain.pricing import Rate
 from .tables.accounts import AccountRecord
@@ -43,6 +44,7 @@ def _to_domain(record: AccountRecord) -> Account:
         rate_overrides=_overrides(rates_raw, record.currency),
         created_at=record.created_at,
         updated_at=record.updated_at,
+        alert_watch=decode_watches(record.alert_watch),
     )
 
 

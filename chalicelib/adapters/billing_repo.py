@@ -72,6 +72,7 @@ def head_from_record(record: BalanceRecord) -> BillingHead:
             cooldown_until=record.cooldown_until,
             paused=bool(record.recharge_paused),
             low_alert_sent=bool(record.low_alert_sent),
+            past_due_sent=bool(record.past_due_sent),
         ),
     )
 
@@ -85,6 +86,7 @@ def recharge_attributes(state: RechargeState) -> dict[str, Any]:
         "cooldown_until": state.cooldown_until,
         "recharge_paused": state.paused,
         "low_alert_sent": state.low_alert_sent,
+        "past_due_sent": state.past_due_sent,
     }
 
 

@@ -70,14 +70,22 @@ SCAN_ROWS = 5_000
 class CommitConflict(Exception):
     """The plan lost a race: some events were already charged, or the balance moved."""
 
-    def __init__(self, duplicate_event_ids: set[str], balance_moved: bool, transient: bool = False) -> None:
+    def __init__(
+        self,
+        duplicate_event_ids: set[str],
+        balance_moved: bool,
+        transient: bool = False,
+        extra_failed: frozenset[int] = frozenset(),
+    ) -> None:
         super().__init__(
             f"conflict: {len(duplicate_event_ids)} already charged, "
-            f"balance moved={balance_moved}, transient={transient}"
+            f"balance moved={balance_moved}, transient={transient}, extra items refused={sorted(extra_failed)}"
         )
         self.duplicate_event_ids = duplicate_event_ids
         self.balance_moved = balance_moved
         self.transient = transient
+        # Positions in `commit(extra=...)` of the extra items whose condition failed.
+        self.extra_failed = extra_failed
 
 
 def row_key(posted_at: datetime, billing_account_id: str, seq: int) -> str:
@@ -253,9 +261,20 @@ class LedgerRepository:
             yield _state(record)
 
     # -- appending ------------------------------------------------------------
-    def commit(self, posting: Posting, head_updates: Mapping[str, Any] | None = None) -> None:
+    def commit(
+        self,
+        posting: Posting,
+        head_updates: Mapping[str, Any] | None = None,
+        extra: Sequence[Callable[[TransactWrite], None]] = (),
+    ) -> None:
         """Write the posting and any `head_updates` (attribute -> value, None removes) on the
-        balance head atomically, or raise CommitConflict."""
+        balance head atomically, or raise CommitConflict.
+
+        `extra`: items of other tables that belong to the same transaction (a usage alert's
+        firing, see adapters/alerts_repo.py), each added by calling it with the transaction.
+        Each must add one update (PynamoDB sends puts before updates, so updates added last
+        are the transaction's last items): a condition of theirs that fails is reported by
+        position in CommitConflict.extra_failed."""
         plan = posting.plan
         head_updates = dict(head_updates or {})
         if not plan.entries:
@@ -302,8 +321,10 @@ class LedgerRepository:
                     tx.update(BalanceDayRecord(partition, key), actions=balance_day_actions(day))
                 for (partition, key), totals in rollup_items(posting.rollups, posting.scopes):
                     tx.update(RollupRecord(partition, key), actions=rollup_actions(totals))
+                for add in extra:
+                    add(tx)
         except TransactWriteError as exc:
-            raise _explain(exc, len(plan.entries), [e.event_id for e in plan.entries]) from exc
+            raise _explain(exc, len(plan.entries), [e.event_id for e in plan.entries], len(extra)) from exc
 
     # -- rebuilding (make rebuild) ------------------------------------------------
     def scan_entries(self) -> Iterator[tuple[LedgerEntry, int | None]]:
@@ -639,13 +660,15 @@ def _state(record: BalanceRecord) -> BalanceState:
     )
 
 
-def _explain(exc: TransactWriteError, entries: int, event_ids: Sequence[str]) -> CommitConflict:
+def _explain(exc: TransactWriteError, entries: int, event_ids: Sequence[str], extra: int = 0) -> CommitConflict:
     # A lost answer (a timeout) has no response at all (PynamoDB's cause_response_code fails on
     # it): its outcome is unknown, so transient, and the dedupe condition makes the retry safe.
     reasons = exc.cancellation_reasons
     if error_code(exc) != "TransactionCanceledException" or not reasons:
         return CommitConflict(set(), balance_moved=False, transient=True)
     duplicates: set[str] = set()
+    extra_failed: set[int] = set()
+    extra_from = len(reasons) - extra  # the extra items come last
     balance_moved = False
     transient = False
     for i, reason in enumerate(reasons):
@@ -654,8 +677,10 @@ def _explain(exc: TransactWriteError, entries: int, event_ids: Sequence[str]) ->
         if reason.code == "ConditionalCheckFailed":
             if i < entries:
                 duplicates.add(event_ids[i])
+            elif i >= extra_from:
+                extra_failed.add(i - extra_from)
             else:
                 balance_moved = True
         else:  # TransactionConflict, ThrottlingError, …: try again
             transient = True
-    return CommitConflict(duplicates, balance_moved, transient)
+    return CommitConflict(duplicates, balance_moved, transient, frozenset(extra_failed))

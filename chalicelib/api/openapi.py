@@ -63,6 +63,7 @@ CATEGORIES = ["call_minutes", "text_messages", "number_renewals", "subscription_
 FREQUENCIES = ["daily", "weekly", "monthly", "quarterly", "yearly"]
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 ACCOUNT_ID = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"}
+ALERT_CATEGORIES = ["call_minutes", "text_messages", "number_renewals", "subscription_fees", "total"]
 
 
 def obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -103,6 +104,40 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "amount": MONEY,
             "in_flight": {"type": "boolean"},
             "paused": {"type": "boolean"},
+        },
+        {"consecutive_declines": {"type": "integer", "minimum": 0}},
+    ),
+    # What about a balance needs a person (past due, auto-recharge paused, a declined card), and what to do.
+    "Notice": obj(
+        {
+            "kind": {"enum": ["past_due", "auto_recharge_paused", "card_declined"]},
+            "message": {"type": "string"},
+            "action": {"type": "string"},
+        }
+    ),
+    # Recurring charges (number renewals, subscription fees) seen in the month before today, due again.
+    "Upcoming": obj(
+        {
+            "from": LOCAL_DATE,
+            "to": LOCAL_DATE,
+            "total": MONEY,
+            "count": {"type": "integer", "minimum": 0},
+            "by_category": {
+                "type": "array",
+                "items": obj({"category": {"type": "string"}, "count": {"type": "integer"}, "amount": MONEY}),
+            },
+            "charges": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "due_on": LOCAL_DATE,
+                        "category": {"type": "string"},
+                        "count": {"type": "integer"},
+                        "amount": MONEY,
+                    }
+                ),
+            },
+            "average_daily_usage": MONEY,
         }
     ),
     # A shared-billing sub-account's own users see that the agency bills them: the agency's
@@ -122,9 +157,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "average_daily_spend": nullable(MONEY),
             "runway_days": nullable(DECIMAL),
             "auto_recharge": nullable(ref("AutoRecharge")),
+        },
+        {
+            "upcoming": nullable(ref("Upcoming")),
+            "covered_until": nullable(LOCAL_DATE),
+            "notices": nullable({"type": "array", "items": ref("Notice")}),
             "entries": nullable({"type": "integer", "minimum": 0}),
             "last_posted_at": nullable(INSTANT),
-        }
+        },
     ),
     "Account": obj(
         {
@@ -198,6 +238,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     "low_balance_alert": nullable(MONEY),
                     "alert_recipients": {"type": "array", "items": {"type": "string"}},
                     "share_balance_with_sub_accounts": {"type": "boolean"},
+                    "webhook_url": nullable({"type": "string"}),
                     "recharge": obj(
                         {
                             "in_flight": {"type": "boolean"},
@@ -397,6 +438,92 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "total": {"type": "integer", "minimum": 0},
         }
     ),
+    "UsageAlert": obj(
+        {
+            "id": {"type": "string"},
+            "owner_id": {"type": "string"},
+            "scope": {"enum": ["account", "agency"]},
+            "each_account": {"type": "boolean"},
+            "name": {"type": "string"},
+            "category": {"enum": ALERT_CATEGORIES},
+            "measure": {"enum": ["count", "quantity", "cost"]},
+            "period": {"enum": ["day", "week", "month", "year"]},
+            "threshold": DECIMAL,
+            "currency": nullable(CURRENCY),
+            "time_zone": {"type": "string"},
+            "recipients": {"type": "array", "items": {"type": "string"}},
+            "webhook_url": nullable({"type": "string"}),
+            "enabled": {"type": "boolean"},
+            "revision": {"type": "integer", "minimum": 1},
+            "created_at": INSTANT,
+            "updated_at": INSTANT,
+        },
+        {"webhook_secret": {"type": "string", "description": "signs the webhooks; answered once, when a URL is set"}},
+    ),
+    "UsageAlertPage": page_of(ref("UsageAlert"), owner_id={"type": "string"}),
+    "UsageAlertFiring": obj(
+        {
+            "id": {"type": "string", "description": "the webhook event's id: the same on every attempt"},
+            "alert_id": {"type": "string"},
+            "revision": nullable({"type": "integer"}),
+            "account_id": {"type": "string"},
+            "period": {"enum": ["day", "week", "month", "year"]},
+            "period_start": LOCAL_DATE,
+            "period_end": LOCAL_DATE,
+            "threshold": DECIMAL,
+            "value": DECIMAL,
+            "currency": nullable(CURRENCY),
+            "fired_at": INSTANT,
+            "email": obj(
+                {
+                    "status": {"enum": ["pending", "sending", "sent", "failed", "none"]},
+                    "recipients": {"type": "array", "items": {"type": "string"}},
+                    "at": nullable(INSTANT),
+                    "error": nullable({"type": "string"}),
+                }
+            ),
+            "webhook": obj(
+                {
+                    "status": {"enum": ["none", "pending", "retrying", "delivered", "dead_lettered"]},
+                    "url": nullable({"type": "string"}),
+                    "attempts": {
+                        "type": "array",
+                        "items": obj(
+                            {
+                                "at": INSTANT,
+                                "status": nullable({"type": "integer"}),
+                                "error": nullable({"type": "string"}),
+                                "ms": {"type": "integer", "minimum": 0},
+                            }
+                        ),
+                    },
+                    "next_attempt_at": nullable(INSTANT),
+                }
+            ),
+        }
+    ),
+    "UsageAlertFiringPage": page_of(ref("UsageAlertFiring"), alert_id={"type": "string"}),
+    "AgencyAttention": obj(
+        {
+            "agency_id": {"type": "string"},
+            "items": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "account_id": {"type": "string"},
+                        "account_name": {"type": "string"},
+                        "kind": {"enum": ["account", "agency"]},
+                        "billing": {"enum": ["own", "agency"]},
+                        "balance": MONEY,
+                        "currency": CURRENCY,
+                        "notices": {"type": "array", "items": ref("Notice")},
+                    }
+                ),
+            },
+            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "accounts_checked": {"type": "integer", "minimum": 0},
+        }
+    ),
     "UsageEventsIn": {
         "type": "object",
         "required": ["events"],
@@ -499,6 +626,41 @@ class Operation:
     body: dict[str, Any] | None = None
     errors: tuple[int, ...] = ()  # besides the ones every route may answer
     tags: tuple[str, ...] = ()
+
+
+def _alert_operations(kind: str, whose: str) -> dict[str, Operation]:
+    """The usage-alert routes of an account (`kind` "account") or an agency ("agency")."""
+    name = "" if kind == "account" else "agency_"
+    return {
+        f"create_{name}usage_alert": Operation(
+            f"Create a usage alert on {whose}; a webhook's secret is answered this once",
+            ok=201,
+            ok_schema=ref("UsageAlert"),
+            body=ref("UsageAlertIn"),
+            errors=(409,),
+            tags=("alerts",),
+        ),
+        f"list_{name}usage_alerts": Operation(
+            f"Usage alerts on {whose}", ok_schema=ref("UsageAlertPage"), query=(LIMIT, CURSOR), tags=("alerts",)
+        ),
+        f"get_{name}usage_alert": Operation("A usage alert", ok_schema=ref("UsageAlert"), tags=("alerts",)),
+        f"update_{name}usage_alert": Operation(
+            "Change the fields given (what it watches changed: a new revision, which fires anew)",
+            ok_schema=ref("UsageAlert"),
+            body=ref("UsageAlertChange"),
+            errors=(409,),
+            tags=("alerts",),
+        ),
+        f"delete_{name}usage_alert": Operation(
+            "Delete a usage alert", ok=204, ok_types=(), errors=(409,), tags=("alerts",)
+        ),
+        f"list_{name}usage_alert_firings": Operation(
+            "When the alert fired (once per account and period), the value, and how each delivery went",
+            ok_schema=ref("UsageAlertFiringPage"),
+            query=(LIMIT, CURSOR),
+            tags=("alerts",),
+        ),
+    }
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -621,6 +783,13 @@ OPERATIONS: dict[str, Operation] = {
         tags=("usage",),
     ),
     "openapi_document": Operation("This document", ok_schema={"type": "object"}, tags=("meta",)),
+    **_alert_operations("account", "an account's own usage (admin of the account or of its agency)"),
+    **_alert_operations("agency", "the agency's total, or each sub-account (each_account; the agency's admins)"),
+    "agency_attention": Operation(
+        "The agency's accounts whose balance needs a person: past due, auto-recharge paused, a declined card",
+        ok_schema=ref("AgencyAttention"),
+        tags=("alerts",),
+    ),
 }
 
 # Every route may answer these (a bad parameter, no or a bad token, no such account,
@@ -641,11 +810,12 @@ ERROR_TEXT = {
 
 def _pydantic_schemas() -> dict[str, Any]:
     from ..domain.account_schema import AccountIn
+    from ..domain.alert_schema import UsageAlertChange, UsageAlertIn
     from ..domain.event_schema import UsageEventIn
     from ..domain.settings_schema import BillingSettingsIn
 
     schemas: dict[str, Any] = {}
-    for model in (AccountIn, BillingSettingsIn, UsageEventIn):
+    for model in (AccountIn, BillingSettingsIn, UsageEventIn, UsageAlertIn, UsageAlertChange):
         schema = model.model_json_schema(ref_template=REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -697,7 +867,9 @@ def _operation(path: str, method: str, route: Any) -> dict[str, Any]:
     if spec.body is not None:
         operation["requestBody"] = {"required": True, "content": {JSON: {"schema": spec.body}}}
     responses: dict[str, Any] = {
-        str(spec.ok): {"description": "OK", "content": _content(spec.ok_types, spec.ok_schema)},
+        str(spec.ok): {"description": "OK", "content": _content(spec.ok_types, spec.ok_schema)}
+        if spec.ok_types
+        else {"description": "No content"},
     }
     for status, schema in spec.also_ok.items():
         responses[str(status)] = {"description": "OK", "content": _content((JSON,), schema)}

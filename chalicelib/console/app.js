@@ -8,7 +8,7 @@ import * as dashboard from "./dashboard.js";
 import * as logs from "./logs.js";
 import { clearSession, decodeClaims, getToken, saveAccount, savedAccount, saveToken, takeTokenFromFragment } from "./session.js";
 import * as statements from "./statements.js";
-import { button, clearNotices, errorText, field, h, showError, showStatus } from "./ui.js";
+import { button, clearNotices, errorText, field, h, showAttention, showError, showStatus } from "./ui.js";
 import * as usage from "./usage.js";
 
 const PAGES = {
@@ -183,12 +183,14 @@ async function renderPage(page, root, context, ticket) {
   try {
     account = await accountDetails(state.current);
   } catch (error) {
+    showAttention([]);
     showError(error, `Could not load account ${state.current}`);
     return;
   }
   if (ticket !== state.renders) return;
   remember([account]);
   const payerName = (account.balance && account.balance.billing_account_name) || accountName(account.billing_account_id);
+  attentionFor(account, payerName, page);
   context.textContent =
     `${account.name} (${account.account_id})` +
     (account.kind === "agency" ? " · agency" : "") +
@@ -205,6 +207,12 @@ async function renderPage(page, root, context, ticket) {
     canReach,
     switchTo,
     remember,
+    // A page that changed the balance (funds added, settings saved): the banner and the cached
+    // account follow what it now says.
+    balanceChanged: (balance) => {
+      state.details.delete(account.account_id);
+      attentionFor({ ...account, balance }, payerName, page);
+    },
   };
   try {
     await page.module.render(ctx, root);
@@ -213,8 +221,22 @@ async function renderPage(page, root, context, ticket) {
   }
 }
 
+/** The banner of a balance that needs a person, on every page of the account (services/balances.py `notices`). */
+function attentionFor(account, payerName, page) {
+  const balance = account.balance || {};
+  const payer = account.billing_account_id;
+  const onBilling = page === PAGES.billing && (account.billing !== "agency" || payer === account.account_id);
+  let goToBilling = null;
+  if (!onBilling && canReach(payer)) goToBilling = () => switchTo(payer, "billing");
+  showAttention(balance.notices || [], {
+    about: account.billing === "agency" ? `${payerName}'s balance, which ${account.name} draws from` : null,
+    goToBilling,
+  });
+}
+
 function showSignIn(message) {
   state.me = null;
+  showAttention([]);
   document.getElementById("nav").hidden = true;
   document.getElementById("account-switch").hidden = true;
   document.getElementById("sign-out").hidden = true;

@@ -1,7 +1,8 @@
 // Billing: the balance and its runway, auto-recharge settings, add funds, Payment History.
 
+import * as alerts from "./alerts.js";
 import { ApiError, getJson, newIdempotencyKey, openDocument, sendJson } from "./api.js";
-import { cardLabel, dateTime, emailList, money, paymentKindLabel, perDay, statusLabel } from "./format.js";
+import { cardLabel, dateTime, emailList, money, paymentKindLabel, perDay, statusLabel, sumAmounts } from "./format.js";
 import {
   badge,
   busy,
@@ -59,6 +60,58 @@ function runwayText(days) {
   return whole < 1 ? "Less than a day" : `About ${whole} day${whole === 1 ? "" : "s"}`;
 }
 
+const RECURRING_WORDS = {
+  number_renewals: ["number renewal", "number renewals"],
+  subscription_fees: ["subscription fee", "subscription fees"],
+};
+
+/** "Dec 19" (with the year when it is not this year's). */
+function shortDate(date) {
+  const [year, month, day] = date.split("-").map((part) => Number.parseInt(part, 10));
+  const sameYear = year === new Date().getUTCFullYear();
+  return new Intl.DateTimeFormat("en-US", {
+    timeZone: "UTC",
+    month: "short",
+    day: "numeric",
+    year: sameYear ? undefined : "numeric",
+  }).format(new Date(Date.UTC(year, month - 1, day)));
+}
+
+/** "3 number renewals ($15.00) and 1 subscription fee ($20.00)", of the charges given. */
+function chargesText(charges, currency) {
+  const byCategory = new Map();
+  for (const c of charges) {
+    const slot = byCategory.get(c.category) || { count: 0, amounts: [] };
+    slot.count += c.count;
+    slot.amounts.push(c.amount);
+    byCategory.set(c.category, slot);
+  }
+  const parts = [...byCategory].map(([category, { count, amounts }]) => {
+    const [one, many] = RECURRING_WORDS[category] || [category, category];
+    return `${count} ${count === 1 ? one : many} (${money(sumAmounts(amounts), currency)})`;
+  });
+  const total = [...byCategory.values()].reduce((n, slot) => n + slot.count, 0);
+  return { text: parts.join(" and "), plural: total !== 1 };
+}
+
+/** The runway that knows what is coming: until when the balance lasts, and what falls due before. */
+export function coverageText(balance) {
+  const upcoming = balance.upcoming;
+  if (!upcoming) return null;
+  const cur = balance.currency;
+  const until = balance.covered_until;
+  if (balance.status === "past_due") return "Your balance is below zero: add funds to cover what comes next.";
+  if (until) {
+    const due = chargesText(upcoming.charges.filter((c) => c.due_on <= until), cur);
+    const head = `Your balance covers you until ${shortDate(until)}`;
+    return due.text ? `${head}; ${due.text} ${due.plural ? "are" : "is"} due before then.` : `${head}.`;
+  }
+  const due = chargesText(upcoming.charges, cur);
+  if (!due.text && Number(upcoming.average_daily_usage) === 0) return "Nothing draws on your balance at the moment.";
+  const head = "Your balance covers you for more than 90 days at this pace";
+  return due.text ? `${head}; ${due.text} ${due.plural ? "are" : "is"} due in the next 30 days.` : `${head}.`;
+}
+
 function balanceStats(balance) {
   // The agency's details are not this viewer's to see (a client on shared billing): who pays, and
   // the balance only if the agency shares it.
@@ -85,6 +138,14 @@ function balanceStats(balance) {
     ),
     stat("Auto-recharge", autoText),
     stat("Low-balance level", money(balance.low_balance_threshold, cur)),
+    balance.upcoming
+      ? h(
+          "div",
+          { class: "stat coverage", "data-testid": "coverage" },
+          h("dt", {}, "What is coming"),
+          h("dd", {}, coverageText(balance)),
+        )
+      : null,
   );
 }
 
@@ -373,6 +434,7 @@ export async function render(ctx, root) {
     try {
       const balance = await getJson(`/accounts/${id}/balance`);
       settle(balanceBox, balanceStats(balance));
+      if (ctx.balanceChanged) ctx.balanceChanged(balance);
     } catch (error) {
       settle(balanceBox, inlineError(error, "Could not load the balance"));
       showError(error, "Could not load the balance");
@@ -405,5 +467,10 @@ export async function render(ctx, root) {
     }
   }
 
-  await Promise.all(shared ? [loadBalance()] : [loadBalance(), loadSettings(), loadPayments()]);
+  const alertsBox = h("div", { class: "loading" }, "Loading the usage alerts…");
+  root.append(section("Usage alerts", alertsBox));
+  await Promise.all([
+    ...(shared ? [loadBalance()] : [loadBalance(), loadSettings(), loadPayments()]),
+    alerts.render(ctx, alertsBox),
+  ]);
 }

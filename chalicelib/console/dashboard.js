@@ -6,7 +6,7 @@ import { accountListControls } from "./accountlist.js";
 import { getJson } from "./api.js";
 import { horizontalBars } from "./charts.js";
 import { count, localDate, statusLabel } from "./format.js";
-import { badge, busy, button, dataTable, dateInput, field, fill, h, inlineError, moneyText, section } from "./ui.js";
+import { attentionLabel, badge, busy, button, dataTable, dateInput, field, fill, h, inlineError, moneyText, section } from "./ui.js";
 
 const STATUS_TONES = { ok: "good", low: "warn", past_due: "bad" };
 const CHART_BARS = 15;
@@ -18,6 +18,34 @@ function percent(value) {
 function change(value) {
   if (value === null || value === undefined) return "new";
   return String(value).startsWith("-") ? `${value}%` : `+${value}%`;
+}
+
+/** The clients whose balance needs a person, each with what is wrong and the way to its billing. */
+function attentionSection(ctx, items) {
+  return section(
+    `Needs attention (${items.length})`,
+    h(
+      "ul",
+      { class: "attention-list" },
+      items.map((item) =>
+        h(
+          "li",
+          { "data-account": item.account_id },
+          ctx.canReach(item.account_id)
+            ? button(item.account_name, {
+                class: "button link",
+                "aria-label": `${item.account_name}: open its billing`,
+                onclick: () => ctx.switchTo(item.account_id, "billing"),
+              })
+            : item.account_name,
+          " ",
+          h("span", { class: "marks" }, item.notices.map((n) => badge(attentionLabel(n.kind), "bad"))),
+          " ",
+          h("span", { class: "note" }, item.notices.map((n) => n.action).join(" ")),
+        ),
+      ),
+    ),
+  );
 }
 
 function stat(label, value) {
@@ -43,6 +71,7 @@ export async function render(ctx, root) {
     ),
     h("div", { class: "actions" }, apply),
   );
+  const attentionBox = h("div", { "data-testid": "needs-attention" });
   const summaryBox = h("div");
   const chartBox = h("div");
   const tableBox = h("div");
@@ -53,6 +82,7 @@ export async function render(ctx, root) {
   });
   root.append(
     section("Period", filters),
+    attentionBox,
     section("Agency totals", summaryBox),
     section("Cost by sub-account", chartBox),
     section("Sub-accounts", list.element, tableBox),
@@ -60,12 +90,14 @@ export async function render(ctx, root) {
 
   async function load() {
     let report;
+    let attention = null;
     try {
-      report = await getJson(`/agencies/${encodeURIComponent(ctx.me.account_id)}/dashboard`, {
-        from: from.value,
-        to: to.value,
-        ...list.params(),
-      });
+      const agency = encodeURIComponent(ctx.me.account_id);
+      [report, attention] = await Promise.all([
+        getJson(`/agencies/${agency}/dashboard`, { from: from.value, to: to.value, ...list.params() }),
+        // The clients that need a person now (whichever page of the list they are on).
+        getJson(`/agencies/${agency}/attention`).catch(() => null),
+      ]);
     } catch (error) {
       summaryBox.replaceChildren(inlineError(error, "Could not load the dashboard"));
       chartBox.replaceChildren();
@@ -74,6 +106,8 @@ export async function render(ctx, root) {
     }
     ctx.remember(report.accounts);
     list.update(report, report.accounts.length);
+    const marks = new Map((attention ? attention.items : []).map((item) => [item.account_id, item.notices]));
+    fill(attentionBox, attention && attention.items.length ? attentionSection(ctx, attention.items) : null);
     const cur = report.currency;
     const t = report.totals;
     const others = report.totals_by_currency.filter((c) => c.currency !== cur);
@@ -152,7 +186,18 @@ export async function render(ctx, root) {
           { label: "Share", cell: (a) => percent(a.share_percent), numeric: true },
           { label: "Change", cell: (a) => change(a.change_percent), numeric: true },
           { label: "Balance", cell: (a) => moneyText(a.balance, a.currency), numeric: true },
-          { label: "Status", cell: (a) => badge(statusLabel(a.status), STATUS_TONES[a.status]) },
+          {
+            label: "Status",
+            cell: (a) =>
+              h(
+                "span",
+                { class: "marks" },
+                badge(statusLabel(a.status), STATUS_TONES[a.status]),
+                (marks.get(a.account_id) || [])
+                  .filter((n) => n.kind !== "past_due" || a.status !== "past_due")
+                  .map((n) => badge(attentionLabel(n.kind), "bad")),
+              ),
+          },
         ],
       }),
     );

@@ -220,3 +220,55 @@ export function section(title, ...children) {
 export function dateInput(value, attrs = {}) {
   return h("input", { type: "date", value, ...attrs });
 }
+
+const ATTENTION_TITLES = {
+  past_due: "Past due",
+  auto_recharge_paused: "Auto-recharge paused",
+  card_declined: "Card declined",
+};
+
+/**
+ * The banner of an account whose balance needs a person (past due, auto-recharge paused, a
+ * declined card), above every page, with what to do. `about` prefixes whose balance it is (a
+ * client on its agency's billing); `goToBilling` offers the way there when not on Billing already.
+ */
+export function showAttention(notices, { about, goToBilling } = {}) {
+  let box = document.getElementById("attention");
+  if (!box) {
+    const view = document.getElementById("view");
+    box = h("div", { id: "attention" });
+    view.parentElement.insertBefore(box, view);
+  }
+  if (!notices || !notices.length) {
+    box.replaceChildren();
+    return;
+  }
+  const worst = notices.some((n) => n.kind === "past_due" || n.kind === "auto_recharge_paused") ? "bad" : "warn";
+  fill(
+    box,
+    h(
+      "section",
+      { class: `banner ${worst}`, "aria-label": "Needs attention", "data-testid": "attention-banner" },
+      h("h2", { class: "banner-title" }, about ? `Needs attention: ${about}` : "Needs attention"),
+      h(
+        "ul",
+        {},
+        notices.map((n) =>
+          h(
+            "li",
+            { "data-kind": n.kind },
+            h("strong", {}, `${ATTENTION_TITLES[n.kind] || n.kind}. `),
+            `${n.message} `,
+            h("span", { class: "banner-action" }, n.action),
+          ),
+        ),
+      ),
+      goToBilling ? button("Go to Billing", { class: "button primary", onclick: goToBilling }) : null,
+    ),
+  );
+}
+
+/** Short words for an attention kind (the dashboard's marks). */
+export function attentionLabel(kind) {
+  return ATTENTION_TITLES[kind] || String(kind).replaceAll("_", " ");
+}

@@ -7,10 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from .categories import Category
 from .pricing import Rate
+
+if TYPE_CHECKING:
+    from .alerts import Watch
 
 
 class AccountKind(StrEnum):
@@ -38,6 +42,8 @@ class Account:
     rate_overrides: Mapping[str, Mapping[Category, Rate]] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # The usage alerts this account owns, as the ledger writer needs them (domain/alerts.py).
+    alert_watch: tuple[Watch, ...] = ()
 
     @property
     def billing_account_id(self) -> str:

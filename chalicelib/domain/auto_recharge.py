@@ -70,6 +70,15 @@ def low_alert_change(after_micros: int, head: BillingHead) -> bool | None:
     return None
 
 
+def past_due_change(after_micros: int, head: BillingHead) -> bool | None:
+    """True: tell them now (went below zero); False: re-arm (back at or above zero); None: no change."""
+    if after_micros < 0 and not head.recharge.past_due_sent:
+        return True
+    if after_micros >= 0 and head.recharge.past_due_sent:
+        return False
+    return None
+
+
 def after_success(state: RechargeState) -> RechargeState:
     return replace(state, in_flight_id=None, requested_at=None, consecutive_declines=0, cooldown_until=None)
 
@@ -97,6 +106,7 @@ def needs_redrive(state: RechargeState, now: datetime) -> bool:
 class TaskKind(StrEnum):
     RECHARGE = "recharge"
     LOW_BALANCE_ALERT = "low_balance_alert"
+    PAST_DUE = "past_due"
 
 
 @dataclass(frozen=True)
@@ -105,7 +115,7 @@ class BillingTask:
 
     kind: TaskKind
     billing_account_id: str
-    key: str  # recharge id, or the sequence number of the entry that crossed the alert
+    key: str  # recharge id, or the sequence number of the entry that crossed the alert (or zero)
     balance_micros: int
 
     def to_json(self) -> dict[str, object]:
@@ -147,4 +157,12 @@ def reactions(
             tasks.append(
                 BillingTask(TaskKind.LOW_BALANCE_ALERT, billing_account_id, str(after_seq), after_balance_micros)
             )
+    # Below zero is past due: told once per crossing, like the low-balance alert (and instead of
+    # it when one transaction crosses both: the past-due notice says all the low one would).
+    past_due = past_due_change(after_balance_micros, head)
+    if past_due is not None:
+        state = replace(state, past_due_sent=past_due)
+        if past_due:
+            tasks = [t for t in tasks if t.kind is not TaskKind.LOW_BALANCE_ALERT]
+            tasks.append(BillingTask(TaskKind.PAST_DUE, billing_account_id, str(after_seq), after_balance_micros))
     return state, tasks

@@ -73,6 +73,7 @@ class RechargeState:
     cooldown_until: datetime | None = None
     paused: bool = False
     low_alert_sent: bool = False
+    past_due_sent: bool = False  # below zero, and its contacts were told
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ class BillingSettingsIn(BaseModel):
     alert_recipients: list[CleanText] | None = Field(default=None, max_length=10)
     # An agency's balance only: show it to the users of its sub-accounts on shared billing.
     share_balance_with_sub_accounts: bool | None = None
+    # One URL for all the account's billing events (services/webhooks.py); null removes it.
+    webhook_url: CleanText | None = Field(default=None, min_length=1, max_length=2048)
 
     @field_validator("alert_recipients")
     @classmethod

@@ -49,6 +49,8 @@ def _card_view(card: CardOnFile | None) -> dict[str, str] | None:
 
 
 def get_billing_settings(principal: Principal, account_id: str) -> dict[str, Any]:
+    from .webhooks import billing_webhook_url
+
     account = require(principal, Action.READ, account_id)
     if account.billing is Billing.AGENCY:
         return {
@@ -57,7 +59,8 @@ def get_billing_settings(principal: Principal, account_id: str) -> dict[str, Any
             "billing_account_id": account.billing_account_id,
             "paid_by": account.billing_account_id,
         }
-    return settings_view(account, BillingRepository().head(account.account_id))
+    view = settings_view(account, BillingRepository().head(account.account_id))
+    return {**view, "webhook_url": billing_webhook_url(account.account_id)}
 
 
 def _money(value: object, field: str) -> int:
@@ -123,5 +126,14 @@ def put_billing_settings(principal: Principal, account_id: str, body: object) ->
         raise BadRequest("primary_card: auto-recharge needs a card on file")
     if updated.backup_card is not None and updated.primary_card is None:
         raise BadRequest("backup_card: a backup card needs a primary card")
+    from .webhooks import billing_webhook_url, check_webhook_url, set_billing_webhook
+
+    if "webhook_url" in fields and model.webhook_url is not None:
+        check_webhook_url(model.webhook_url)  # refused before anything is saved
     repo.save_settings(account.account_id, account.currency, updated, datetime.now(UTC), changed=updated != current)
-    return settings_view(account, repo.head(account.account_id))
+    view = settings_view(account, repo.head(account.account_id))
+    if "webhook_url" not in fields:
+        return {**view, "webhook_url": billing_webhook_url(account.account_id)}
+    secret = set_billing_webhook(account, model.webhook_url)
+    # The secret that signs the webhooks: shown this once.
+    return {**view, "webhook_url": model.webhook_url, **({"webhook_secret": secret} if secret else {})}

@@ -286,7 +286,7 @@ def _charge_now(
     billing: BillingRepository,
 ) -> Answer:
     from ..adapters.gateway.factory import get_gateway
-    from .notifications import send_receipt
+    from .notifications import notify_payment_failed, send_receipt
 
     settings = billing.head(account.account_id).settings
     card = settings.primary_card if which == "primary" else settings.backup_card
@@ -317,6 +317,7 @@ def _charge_now(
         credit_payment(result)
         send_receipt(result)
         return Answer(201, payment_view(result))
+    notify_payment_failed(result)
     error = CardDeclined(result.failure_reason or "The card was declined.", [payment_view(result)])
     return Answer(422, {"error": {"code": error.code, "message": error.message, "details": error.details}})
 

@@ -40,6 +40,11 @@ def run_task(
 
         send_low_balance_alert(task)
         return RechargeOutcome.ALERTED
+    if task.kind is TaskKind.PAST_DUE:
+        from .notifications import send_past_due
+
+        send_past_due(task)
+        return RechargeOutcome.ALERTED
     if gateway is None:
         from ..adapters.gateway.factory import get_gateway
 

@@ -32,6 +32,7 @@ from ..domain.ledger import BalanceState, PricedEvent, chunk_for_transactions, p
 from ..domain.posting import event_digest, posting_for
 from ..domain.pricing import RateCard, RateCardError, price_event
 from ..domain.rollups import keys_for
+from .alert_check import GroupAlerts, group_alerts
 from .rates import agency_ids, billing_currency_problem, rate_card_for
 
 MAX_COMMIT_ATTEMPTS = 8
@@ -111,8 +112,9 @@ def record_usage(
     failed: set[str] = set()
     # Every balance head of the batch in one consistent read; a head that moves
     # meanwhile fails its transaction's condition and is read again. The billing
-    # accounts themselves (an agency paying for its sub-accounts) and the agencies whose
-    # rates price their sub-accounts are read beside it, in one BatchGetItem.
+    # accounts themselves (an agency paying for its sub-accounts) and the agencies of the
+    # batch's accounts (their rates price their sub-accounts; their usage alerts are on the
+    # agency's item) are read beside it, in one BatchGetItem.
     missing = sorted((set(groups) | agency_ids(known.values())) - set(known))
     heads, payers = run_both(
         lambda: ledger.balances(list(groups), consistent=True) if groups else {},
@@ -121,8 +123,18 @@ def record_usage(
     known = {**known, **payers}
     for billing_account_id, items in groups.items():
         payer = known.get(billing_account_id) or items[0].account
+        alerts = group_alerts((item.account for item in items), known)
         failed |= _write_billing_group(
-            heads[billing_account_id], payer, items, ledger, outcome, reject, clock, sleep, agencies=known
+            heads[billing_account_id],
+            payer,
+            items,
+            ledger,
+            outcome,
+            reject,
+            clock,
+            sleep,
+            agencies=known,
+            alerts=alerts,
         )
 
     outcome.failed_message_ids.extend(_fifo_closure(messages, failed | set(outcome.failed_message_ids)))
@@ -140,8 +152,11 @@ def _write_billing_group(
     clock: Callable[[], datetime],
     sleep: Callable[[float], None],
     agencies: Mapping[str, Account],
+    alerts: GroupAlerts | None = None,
 ) -> set[str]:
-    """Charge one billing account's events; returns the message ids that must be retried."""
+    """Charge one billing account's events; returns the message ids that must be retried.
+
+    `alerts`: the usage alerts these events can set off, decided in the same transactions."""
     messages_of: dict[str, list[QueuedMessage]] = defaultdict(list)
     priced: list[PricedEvent] = []
     cards: dict[str, RateCard] = {}
@@ -207,8 +222,11 @@ def _write_billing_group(
         local_day = p.event.occurred_at.astimezone(zones[p.account_id]).date()
         return ("page", p.account_id), *(k.item for k in keys_for(p.account_id, p.event.category, local_day))
 
-    # Fixed items of every transaction: the balance head and its posting day.
-    chunks = deque(chunk_for_transactions(priced, shared_keys=shared_items, fixed_items=2))
+    # Fixed items of every transaction: the balance head and its posting day (and room for alerts).
+    fixed = 2 + (alerts.reserved_items if alerts else 0)
+    chunks = deque(chunk_for_transactions(priced, shared_keys=shared_items, fixed_items=fixed))
+    if alerts:
+        alerts.plan_reads(priced)
     key = ledger_key()
     billing_account_id = head.billing_account_id
     state = head
@@ -224,18 +242,33 @@ def _write_billing_group(
                 billing_account_id, state.billing, plan.after.balance_micros, plan.after.seq, now
             )
             head_updates = recharge_attributes(recharge) if recharge != state.billing.recharge else {}
+            posting = posting_for(
+                plan,
+                currency=currency,
+                zones=zones,
+                billing_zone=payer.zone,
+                scopes=scopes,
+                event_digests=digests,
+            )
+            try:  # the usage alerts this transaction sets off (services/alert_check.py)
+                prepared = alerts.prepare(posting, now) if alerts else None
+            except Exception as exc:
+                if is_transient(exc):  # a read that failed: SQS tries the events again
+                    return _messages_from([pending, *chunks], messages_of)
+                raise
+            if prepared is not None and prepared.too_big:  # its firings do not fit: two transactions
+                half = len(pending) // 2
+                chunks.extendleft([pending[half:], pending[:half]])
+                break
             try:
                 outcome.transactions += 1
-                posting = posting_for(
-                    plan,
-                    currency=currency,
-                    zones=zones,
-                    billing_zone=payer.zone,
-                    scopes=scopes,
-                    event_digests=digests,
-                )
-                ledger.commit(posting, head_updates)
+                if prepared:
+                    ledger.commit(posting, head_updates, extra=prepared.writes)
+                else:
+                    ledger.commit(posting, head_updates)
             except CommitConflict as conflict:
+                if alerts:
+                    alerts.conflict(conflict, prepared)
                 attempts += 1
                 if conflict.duplicate_event_ids:
                     known = conflict.duplicate_event_ids
@@ -265,6 +298,8 @@ def _write_billing_group(
                 break
             outcome.charged += len(plan.entries)
             outcome.tasks.extend(tasks)
+            if alerts and prepared is not None:
+                alerts.committed(posting, prepared, now)
             state = replace(plan.after, billing=replace(plan.after.billing, recharge=recharge))
             break
     _judge_twins(ledger, twins, raw_of, outcome, reject)

@@ -44,7 +44,10 @@ from deploy.template import INTAKE_QUEUE, log_group_logical_id, queue_logical_id
 from devtools.environment import apply_env, restore_env
 
 SECRET = "deploy-test-secret-0123456789abcdef0123456789"
+# A public address, so the prod stage accepts it without DNS; the flow removes it before any delivery.
+BILLING_WEBHOOK = "https://93.184.216.34/hooks/billing"
 AGENCY, SHARED, OWN, FRESH = "dt_agency", "dt_shared", "dt_own", "dt_fresh"
+SOLO = "dt_solo"  # an account of no agency: its usage alert reads its own counters by key
 PLATFORM_STATEMENTS = ("WriteOwnLogGroup", "EventSourceQueue", "XRay")
 
 
@@ -166,6 +169,7 @@ def _run_the_stack(flow: Flow, tmp: Path, intake_url: str, events: Any) -> None:
         "service": _token("platform", Role.SERVICE),
         "admin": _token(AGENCY, Role.ADMIN),
         "viewer": _token(AGENCY, Role.VIEWER),
+        "solo_admin": _token(SOLO, Role.ADMIN),
     }
     run = lambdas.invoke("JwtAuth", [token_event(t) for t in tokens.values()] + [token_event("not-a-jwt")], tmp)
     answers = dict(zip([*tokens, "invalid"], [i.response for i in run.invocations], strict=True))
@@ -189,6 +193,8 @@ def _run_the_stack(flow: Flow, tmp: Path, intake_url: str, events: Any) -> None:
             "name": "Own Client", "agency_id": AGENCY, "emails": ["own@client.example"]})),
         ("put_fresh", api_event("PUT", account, {"account_id": FRESH}, authorizer=who["service"], body={
             "name": "New Client", "agency_id": AGENCY})),
+        ("put_solo", api_event("PUT", account, {"account_id": SOLO}, authorizer=who["service"], body={
+            "name": "Solo Shop", "emails": ["solo@shop.example"]})),
         # A sub-account with its own balance and a high threshold: adding 10.00 leaves it below,
         # so the credit itself asks for a recharge (the API queues a billing task).
         ("put_settings_own", api_event("PUT", account + "/billing-settings", {"account_id": OWN},
@@ -199,7 +205,22 @@ def _run_the_stack(flow: Flow, tmp: Path, intake_url: str, events: Any) -> None:
         ("put_settings", api_event("PUT", account + "/billing-settings", {"account_id": AGENCY},
             authorizer=who["admin"], body={"auto_recharge_enabled": True, "threshold": "15.00", "amount": "50.00",
             "primary_card": "pm_card_visa", "low_balance_alert": "20.00",
-            "alert_recipients": ["ops@agency.example"]})),
+            "alert_recipients": ["ops@agency.example"], "webhook_url": BILLING_WEBHOOK})),
+        # Usage alerts the writer decides: a client's own (its counters by key), the agency's cost
+        # total (its guard, its rollups and its clients' currencies), each client of the agency.
+        ("alert_own", api_event("POST", account + "/usage-alerts", {"account_id": OWN}, authorizer=who["admin"],
+            body={"name": "Texts", "category": "text_messages", "measure": "count", "period": "day",
+            "threshold": "1", "recipients": ["own@client.example"]})),
+        ("alert_solo", api_event("POST", account + "/usage-alerts", {"account_id": SOLO}, authorizer=who["solo_admin"],
+            body={"name": "Minutes", "category": "call_minutes", "measure": "quantity", "period": "week",
+            "threshold": "2", "recipients": ["solo@shop.example"]})),
+        ("alert_total", api_event("POST", "/agencies/{agency_id}/usage-alerts", {"agency_id": AGENCY},
+            authorizer=who["admin"], body={"name": "Spend", "category": "total", "measure": "cost",
+            "period": "month", "threshold": "0.05", "recipients": ["owner@agency.example"]})),
+        ("alert_each", api_event("POST", "/agencies/{agency_id}/usage-alerts", {"agency_id": AGENCY},
+            authorizer=who["admin"], body={"name": "Any client calling", "category": "call_minutes",
+            "measure": "count", "period": "day", "threshold": "1", "each_account": True,
+            "recipients": ["owner@agency.example"]})),
         ("add_funds", api_event("POST", account + "/payments", {"account_id": AGENCY}, authorizer=who["admin"],
             body={"amount": "20.00"}, headers={"Idempotency-Key": "deploy-test-1"})),
         ("add_funds_replayed", api_event("POST", account + "/payments", {"account_id": AGENCY},
@@ -211,7 +232,8 @@ def _run_the_stack(flow: Flow, tmp: Path, intake_url: str, events: Any) -> None:
             usage("dt-own-topup", OWN, category="recharge", amount="10.00", description="Top-up"),
             *(usage(f"dt-text-{i}", OWN, category="text_messages", quantity="1") for i in range(3)),
             # The first entry of a balance: the writer creates its head.
-            usage("dt-fresh-topup", FRESH, category="recharge", amount="5.00", description="Top-up")]})),
+            usage("dt-fresh-topup", FRESH, category="recharge", amount="5.00", description="Top-up"),
+            usage("dt-solo-call", SOLO, category="call_minutes", quantity="3")]})),
         ("put_schedule", api_event("PUT", account + "/statement-schedule", {"account_id": AGENCY},
             authorizer=who["admin"], body={"frequency": "monthly", "recipients": ["owner@agency.example"],
             "enabled": True})),
@@ -317,6 +339,9 @@ def _run_the_stack(flow: Flow, tmp: Path, intake_url: str, events: Any) -> None:
     def read(resource: str, **path: str) -> dict[str, Any]:
         return api_event("GET", resource, path, authorizer=who["viewer"])
 
+    alert_own = _body(responses["alert_own"])["id"]
+    alert_total = _body(responses["alert_total"])["id"]
+    alert_each = _body(responses["alert_each"])["id"]
     statement = {"account_id": AGENCY, "statement_id": statement_id}
     pdf = api_event("GET", account + "/statements/{statement_id}/pdf", statement, authorizer=who["viewer"])
     pdf["headers"]["Accept"] = pdf["multiValueHeaders"]["Accept"][0] = "application/pdf"
@@ -343,9 +368,64 @@ def _run_the_stack(flow: Flow, tmp: Path, intake_url: str, events: Any) -> None:
         ("get_schedule", read(account + "/statement-schedule", account_id=AGENCY)),
         ("openapi", api_event("GET", "/openapi.json")),
         ("console", api_event("GET", "/console")),
+        ("alerts", read(account + "/usage-alerts", account_id=OWN)),
+        ("agency_alert", read("/agencies/{agency_id}/usage-alerts/{alert_id}", agency_id=AGENCY, alert_id=alert_total)),
+        ("firings", read("/agencies/{agency_id}/usage-alerts/{alert_id}/firings", agency_id=AGENCY,
+            alert_id=alert_total)),
+        ("attention", read("/agencies/{agency_id}/attention", agency_id=AGENCY)),
+        ("rename_alert", api_event("PUT", "/agencies/{agency_id}/usage-alerts/{alert_id}",
+            {"agency_id": AGENCY, "alert_id": alert_each}, authorizer=who["admin"], body={"name": "Clients calling"})),
+        ("delete_alert", api_event("DELETE", account + "/usage-alerts/{alert_id}",
+            {"account_id": OWN, "alert_id": alert_own}, authorizer=who["admin"])),
+        # An alert made after the usage it watches: its first look (below) fires it.
+        ("alert_late", api_event("POST", account + "/usage-alerts", {"account_id": SHARED}, authorizer=who["admin"],
+            body={"name": "Calls", "category": "call_minutes", "measure": "count", "period": "month",
+            "threshold": "1", "recipients": ["owner@agency.example"]})),
+        ("remove_webhook", api_event("PUT", account + "/billing-settings", {"account_id": AGENCY},
+            authorizer=who["admin"], body={"webhook_url": None})),
     ]  # fmt: skip
     run = lambdas.invoke("APIHandler", [event for _, event in reads], tmp)
     responses.update({name: i.response for (name, _), i in zip(reads, run.invocations, strict=True)})
+
+    # The deliveries: the firings' emails, the billing events (their webhook was removed since: nothing
+    # is called), each alert's first look once writers know it (the late one fires), one unreadable.
+    notices = _receive_all(url_of("notices"))
+    flow.sent["notices"] = notices
+    late = _body(responses["alert_late"])
+    # Each alert's first look (an arm notice, which the redrive schedule queues five minutes on).
+    arms = [
+        {"type": "deliver", "owner": f"arm#{late['id']}", "id": "r000001"},
+        {"type": "deliver", "owner": f"arm#{alert_each}", "id": "r000001"},
+    ]
+    deliveries = [m for m in notices if json.loads(m["Body"]).get("type") == "deliver"]
+    records = [
+        *deliveries,
+        *({"MessageId": str(uuid.uuid4()), "ReceiptHandle": uuid.uuid4().hex, "Body": json.dumps(arm),
+           "Attributes": {"ApproximateReceiveCount": "1"}} for arm in arms),
+    ]  # fmt: skip
+    batches = [sqs_records(records[i : i + 5], arn_of("notices")) for i in range(0, len(records), 5)]
+    batches[-1]["Records"].append(_malformed_record(arn_of("notices"), fifo=False))
+    run = lambdas.invoke("DeliverNotices", batches, tmp)
+    responses["deliver"] = [i.response for i in run.invocations]
+
+    # The redrive schedule: a notice whose message never reached the worker, written ten minutes ago.
+    from chalicelib.adapters.tables.notices import NoticeRecord
+
+    bind(force=True)
+    waiting = NoticeRecord(
+        f"alert#{alert_total}",
+        "r000001#lost#x",
+        event_id="evt_lost",
+        event_type="t",
+        account_id=AGENCY,
+        data="{}",
+        pending="P",
+        created_at=(datetime.now(UTC) - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
+    )
+    waiting.save()
+    tick = scheduled_event(datetime.now(UTC), f"arn:aws:events:{cfn.REGION}:{cfn.ACCOUNT}:rule/redrive-notices")
+    run = lambdas.invoke("RedriveNotices", [tick], tmp)
+    responses["redrive"] = run.invocations[0].response
 
 
 def _body(response: dict[str, Any]) -> Any:
@@ -378,6 +458,9 @@ def test_the_api_answers_rest_proxy_events(flow: Flow) -> None:
         "logs": 200, "logs_csv": 200, "agency_logs": 200, "usage": 200, "agency_usage": 200, "dashboard": 200,
         "payments": 200, "receipt": 200, "statements": 200, "statement": 200, "statement_html": 200,
         "statement_pdf": 200, "get_schedule": 200, "openapi": 200, "console": 200,
+        "put_solo": 201, "alert_solo": 201, "alert_own": 201, "alert_total": 201, "alert_each": 201,
+        "alerts": 200, "agency_alert": 200, "firings": 200,
+        "attention": 200, "rename_alert": 200, "delete_alert": 204, "alert_late": 201, "remove_webhook": 200,
     }  # fmt: skip
     statuses = {name: flow.responses[name]["statusCode"] for name in expected}
     assert statuses == expected, {
@@ -427,6 +510,20 @@ def test_the_billing_worker_recharges_and_the_sender_sends(flow: Flow) -> None:
     assert len(flow.sent["statements"]) >= 2
     assert flow.responses["send"] == {"batchItemFailures": []}
     assert _body(flow.responses["statement"])["status"] == "sent"
+
+
+def test_usage_alerts_fire_in_the_writer_and_are_delivered_from_the_queue(flow: Flow) -> None:
+    responses = flow.responses
+    kinds = [json.loads(m["Body"]) for m in flow.sent["notices"]]
+    owners = {k["owner"] for k in kinds if k.get("type") == "deliver"}
+    total, each = _body(responses["alert_total"])["id"], _body(responses["alert_each"])["id"]
+    # The writer fired the agency's total, the client that called, and the client's own text alert.
+    assert {f"alert#{total}", f"alert#{each}", f"alert#{_body(responses['alert_own'])['id']}"} <= owners
+    assert any(o.startswith(f"hook#{AGENCY}") for o in owners)  # billing events for the agency's webhook
+    assert all(r == {"batchItemFailures": []} for r in responses["deliver"]), responses["deliver"]
+    [fired] = _body(responses["firings"])["items"]
+    assert fired["account_id"] == AGENCY and fired["period"] == "month"
+    assert responses["redrive"] == {"queued": 1}
 
 
 def test_functions_trace_with_x_ray_when_the_stack_says_so(flow: Flow) -> None:
@@ -493,6 +590,8 @@ FUNCTIONS = [
     "ProcessBillingTasks",
     "StatementsDue",
     "SendStatements",
+    "DeliverNotices",
+    "RedriveNotices",
     "ReconcileLedger",
 ]
 

@@ -46,18 +46,41 @@ class Endpoint:
     success: int = 200
     accept: str | None = None  # an Accept header the endpoint needs (binary responses)
 
+    fresh: bool = False  # {aid}/{gid} name a usage alert made for this call (a DELETE that succeeds)
+
     def url(self, target: str) -> str:
         # {sid}, {pid}: a statement and a card payment of the target (tenants() makes one of each
-        # per own-billing tenant).
+        # per own-billing tenant); {aid}, {gid}: a usage alert of the account, of the agency.
         return self.path.format(
             id=target,
             sid=STATEMENT_IDS.get(target, "st_" + "0" * 24),
             pid=PAYMENT_IDS.get(target, "pay_missing"),
+            aid=fresh_alert(target, agency=False) if self.fresh else ALERT_IDS.get(target, "ua_" + "0" * 20),
+            gid=fresh_alert(target, agency=True) if self.fresh else AGENCY_ALERT_IDS.get(target, "ug_" + "0" * 20),
         )
 
 
 STATEMENT_IDS: dict[str, str] = {}
 PAYMENT_IDS: dict[str, str] = {}
+ALERT_IDS: dict[str, str] = {}  # an account's usage alert, of every tenant
+AGENCY_ALERT_IDS: dict[str, str] = {}  # an agency's, of each agency
+ALERT_BODY = {"name": "Tenant alert", "category": "call_minutes", "measure": "count", "period": "month",
+              "threshold": "1000", "recipients": ["t@example.com"]}  # fmt: skip
+
+
+def fresh_alert(target: str, *, agency: bool) -> str:
+    """A new usage alert of the target, made by its own admin (a placeholder id where it cannot have one)."""
+    from chalicelib.services.errors import NotFound
+    from chalicelib.services.usage_alerts import create_alert
+
+    placeholder = ("ug_" if agency else "ua_") + "0" * 20
+    if agency and target not in AGENCY_ALERT_IDS:
+        return placeholder
+    owner = Principal(f"admin-of-{target}", target, Role.ADMIN)
+    try:
+        return str(create_alert(owner, target, ALERT_BODY, agency=agency)["id"])
+    except NotFound:  # no such account
+        return placeholder
 
 
 ENDPOINTS = [
@@ -96,6 +119,21 @@ ENDPOINTS = [
     Endpoint("get_statement_schedule", "GET", "/accounts/{id}/statement-schedule", "read"),
     Endpoint("send_statement", "POST", "/accounts/{id}/statements", "admin", 202),
     Endpoint("put_statement_schedule", "PUT", "/accounts/{id}/statement-schedule", "admin"),
+    Endpoint("list_usage_alerts", "GET", "/accounts/{id}/usage-alerts", "read"),
+    Endpoint("create_usage_alert", "POST", "/accounts/{id}/usage-alerts", "admin", 201),
+    Endpoint("get_usage_alert", "GET", "/accounts/{id}/usage-alerts/{aid}", "read"),
+    Endpoint("update_usage_alert", "PUT", "/accounts/{id}/usage-alerts/{aid}", "admin"),
+    Endpoint("delete_usage_alert", "DELETE", "/accounts/{id}/usage-alerts/{aid}", "admin", 204, fresh=True),
+    Endpoint("usage_alert_firings", "GET", "/accounts/{id}/usage-alerts/{aid}/firings", "read"),
+    Endpoint("list_agency_usage_alerts", "GET", "/agencies/{id}/usage-alerts", "agency_read"),
+    Endpoint("create_agency_usage_alert", "POST", "/agencies/{id}/usage-alerts", "agency_admin", 201),
+    Endpoint("get_agency_usage_alert", "GET", "/agencies/{id}/usage-alerts/{gid}", "agency_read"),
+    Endpoint("update_agency_usage_alert", "PUT", "/agencies/{id}/usage-alerts/{gid}", "agency_admin"),
+    Endpoint(
+        "delete_agency_usage_alert", "DELETE", "/agencies/{id}/usage-alerts/{gid}", "agency_admin", 204, fresh=True
+    ),
+    Endpoint("agency_usage_alert_firings", "GET", "/agencies/{id}/usage-alerts/{gid}/firings", "agency_read"),
+    Endpoint("agency_attention", "GET", "/agencies/{id}/attention", "agency_read"),
 ]
 IDS = ["A", "A1", "A2", "B", "B1", "S"]
 
@@ -125,6 +163,15 @@ def tenants(client: Client) -> dict[str, str]:
     )
     STATEMENT_IDS.clear()
     PAYMENT_IDS.clear()
+    ALERT_IDS.clear()
+    AGENCY_ALERT_IDS.clear()
+    from chalicelib.services.usage_alerts import create_alert
+
+    for name in IDS:  # a usage alert of every tenant, and one of each agency
+        owner = Principal(f"admin-of-{name}", ids[name], Role.ADMIN)
+        ALERT_IDS[ids[name]] = create_alert(owner, ids[name], ALERT_BODY, agency=False)["id"]
+        if name in ("A", "B"):
+            AGENCY_ALERT_IDS[ids[name]] = create_alert(owner, ids[name], ALERT_BODY, agency=True)["id"]
     for name in IDS:  # a statement and a card payment of every tenant with a balance of its own (A1 shares A's)
         if name != "A1":
             owner = Principal(f"admin-of-{name}", ids[name], Role.ADMIN)
@@ -166,6 +213,10 @@ def body_for(endpoint: Endpoint, target: str, tenants: dict[str, str]) -> Any:
         return body_for_statement()
     if endpoint.name == "put_statement_schedule":
         return {"frequency": "monthly", "recipients": ["t@example.com"]}
+    if endpoint.name in ("create_usage_alert", "create_agency_usage_alert"):
+        return ALERT_BODY
+    if endpoint.name in ("update_usage_alert", "update_agency_usage_alert"):
+        return {"name": "Tenant alert"}
     return None
 
 
@@ -188,6 +239,7 @@ def expect(
     provision: int | str,
     post: int | str,
     admin: int | str,
+    agency_admin: int | str = 404,  # an agency's settings (its usage alerts): its own admins
 ) -> Expected:
     return {
         "read": read,
@@ -196,14 +248,15 @@ def expect(
         "provision": provision,
         "post_usage": post,
         "admin": admin,
+        "agency_admin": agency_admin,
     }
 
 
 OUT_OF_REACH = expect(404, 404, 404, 404, 403, 404)
 OWN_ACCOUNT = expect(OK, 404, 403, 403, 403, 403)
 OWN_ACCOUNT_ADMIN = expect(OK, 404, 403, 403, 403, OK)
-OWN_AGENCY = expect(OK, OK, 403, 403, 403, 403)
-OWN_AGENCY_ADMIN = expect(OK, OK, 403, 403, 403, OK)
+OWN_AGENCY = expect(OK, OK, 403, 403, 403, 403, 403)
+OWN_AGENCY_ADMIN = expect(OK, OK, 403, 403, 403, OK, OK)
 
 # (case, caller account, caller role, target, expected)
 CASES: list[tuple[str, str, Role, str, Expected]] = [
@@ -230,7 +283,7 @@ CASES: list[tuple[str, str, Role, str, Expected]] = [
     ("sub admin -> its agency", "A2", Role.ADMIN, "A", OUT_OF_REACH),
     # The platform's service token reaches everything but admin actions.
     ("service -> sub", "platform", Role.SERVICE, "A1", expect(OK, 404, OK, OK, OK, 403)),
-    ("service -> agency", "platform", Role.SERVICE, "B", expect(OK, OK, OK, OK, OK, 403)),
+    ("service -> agency", "platform", Role.SERVICE, "B", expect(OK, OK, OK, OK, OK, 403, 403)),
 ]
 
 
@@ -254,7 +307,7 @@ def test_matrix(
     if want == OK and ("{sid}" in endpoint.path or "{pid}" in endpoint.path) and tenants[target] not in STATEMENT_IDS:
         # A shared-billing sub-account has no statements or payments of its own (its agency's cover it).
         assert_error(response, 404, "not_found")
-    elif want == OK and endpoint.kind == "admin":
+    elif want == OK and endpoint.kind in ("admin", "agency_admin"):
         # Past the access policy: what is left is the account's own state (no card on
         # file yet: 400; shared billing: 422), never 401/403/404.
         assert response.status_code in (endpoint.success, 400, 422), response.body
@@ -353,7 +406,8 @@ MISSING_CASES = [
     pytest.param(endpoint, role, id=f"{endpoint.name}-{role.value}")
     for endpoint in ENDPOINTS
     for role in (Role.VIEWER, Role.ADMIN, Role.SERVICE)
-    if endpoint.kind != "post_usage" and not (endpoint.kind in ("provision", "admin") and role is Role.SERVICE)
+    if endpoint.kind != "post_usage"
+    and not (endpoint.kind in ("provision", "admin", "agency_admin") and role is Role.SERVICE)
 ]
 # (A service token asking for an admin action is 403 whether or not the account exists.)
 
@@ -366,7 +420,7 @@ def test_an_account_that_does_not_exist_is_404(
     body: dict[str, Any] | None = {"rates": {}} if endpoint.kind == "set_rates" else None
     if endpoint.kind == "provision":
         body = {"name": "n"}
-    if endpoint.kind == "admin":
+    if endpoint.kind in ("admin", "agency_admin"):
         body = {"amount": "10.00"} if endpoint.name == "add_funds" else {}
     caller = "platform" if role is Role.SERVICE else tenants["A"]
     # PUT /accounts/{new id} by an admin: not theirs to see, so 404 rather than 403.

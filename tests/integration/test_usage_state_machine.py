@@ -45,11 +45,11 @@ class FlakyLedger(LedgerRepository):
     def __init__(self, rng: random.Random, rate: float) -> None:
         self.rng, self.rate, self.enabled = rng, rate, True
 
-    def commit(self, posting: Posting, head_updates: Mapping[str, Any] | None = None) -> None:
+    def commit(self, posting: Posting, head_updates: Mapping[str, Any] | None = None, extra: Any = ()) -> None:
         roll = self.rng.random()
         if self.enabled and roll < self.rate / 2:
             raise ConnectionError("injected: request never reached DynamoDB")
-        super().commit(posting, head_updates)
+        super().commit(posting, head_updates, extra)
         if self.enabled and roll < self.rate:
             raise TimeoutError("injected: committed, but the reply was lost")
 

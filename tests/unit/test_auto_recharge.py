@@ -255,6 +255,7 @@ states = st.builds(
     cooldown_until=st.none() | st.just(NOW - timedelta(hours=1)) | st.just(NOW + timedelta(hours=1)),
     paused=st.booleans(),
     low_alert_sent=st.booleans(),
+    past_due_sent=st.booleans(),
 )
 
 
@@ -270,17 +271,21 @@ def test_reactions_request_at_most_one_recharge_and_record_it_in_flight(state, e
     after, tasks = reactions(ACCOUNT, billing, balance, 11, NOW)
     recharges = [t for t in tasks if t.kind is TaskKind.RECHARGE]
     alerts = [t for t in tasks if t.kind is TaskKind.LOW_BALANCE_ALERT]
-    assert len(recharges) <= 1 and len(alerts) <= 1
+    past_due = [t for t in tasks if t.kind is TaskKind.PAST_DUE]
+    assert len(recharges) <= 1 and len(alerts) <= 1 and len(past_due) <= 1
     if recharges:
         assert after.in_flight_id == recharges[0].key and after.requested_at == NOW
         assert state.in_flight_id in (None, recharges[0].key)
     else:
         assert (after.in_flight_id, after.requested_at) == (state.in_flight_id, state.requested_at)
-    # Only the in-flight recharge and the alert flag move; declines, cool-down and pause never do.
-    assert replace(after, in_flight_id=None, requested_at=None, low_alert_sent=False) == replace(
-        state, in_flight_id=None, requested_at=None, low_alert_sent=False
-    )
-    assert bool(alerts) is (alert is not None and balance < alert and not state.low_alert_sent)
+    # Only the in-flight recharge and the two alert flags move; declines, cool-down and pause never do.
+    moved = {"in_flight_id": None, "requested_at": None, "low_alert_sent": False, "past_due_sent": False}
+    assert replace(after, **moved) == replace(state, **moved)
+    # Below zero is told once per crossing, and then instead of the low-balance alert.
+    crossed_zero = balance < 0 and not state.past_due_sent
+    assert bool(past_due) is crossed_zero and after.past_due_sent is (balance < 0)
+    crossed_alert = alert is not None and balance < alert and not state.low_alert_sent
+    assert bool(alerts) is (crossed_alert and not crossed_zero)
 
 
 @given(

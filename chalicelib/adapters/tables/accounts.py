@@ -41,5 +41,8 @@ class AccountRecord(Model):
     rates = MapAttribute(default=dict)  # type: ignore[var-annotated,no-untyped-call]
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+    # What the ledger writer needs of this account's usage alerts (compact JSON, see
+    # tables/usage_alerts.py): it reads account items with every batch anyway.
+    alert_watch = UnicodeAttribute(null=True)
 
     by_agency = ByAgencyIndex()

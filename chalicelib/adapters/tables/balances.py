@@ -41,3 +41,4 @@ class BalanceRecord(Model):
     cooldown_until = UTCDateTimeAttribute(null=True)
     recharge_paused = BooleanAttribute(null=True)
     low_alert_sent = BooleanAttribute(null=True)
+    past_due_sent = BooleanAttribute(null=True)  # below zero, and its contacts were told

@@ -20,17 +20,21 @@ _bound = False
 
 def all_models() -> list[Any]:
     from .accounts import AccountRecord
+    from .alert_guards import AlertGuardRecord
     from .balance_days import BalanceDayRecord
     from .balances import BalanceRecord
     from .idempotency import IdempotencyRecord
     from .ledger import LedgerEntryRecord
     from .ledger_pages import LedgerPageRecord
+    from .notices import NoticeRecord
     from .payments import PaymentRecord
     from .rate_limits import RateLimitRecord
     from .reconcile_checkpoints import ReconcileCheckpointRecord
     from .rollups import RollupRecord
     from .statement_schedules import StatementScheduleRecord
     from .statements import StatementRecord
+    from .usage_alerts import UsageAlertRecord
+    from .webhook_endpoints import WebhookEndpointRecord
 
     return [
         AccountRecord,
@@ -44,6 +48,10 @@ def all_models() -> list[Any]:
         StatementRecord,
         StatementScheduleRecord,
         RateLimitRecord,
+        UsageAlertRecord,
+        NoticeRecord,
+        AlertGuardRecord,
+        WebhookEndpointRecord,
         ReconcileCheckpointRecord,
     ]
 

@@ -217,6 +217,9 @@ def _deliver(
         statements.release(claim, clock(), repr(exc))
         raise
     record_statement_sent()
+    from ..notifications import notify_statement_sent
+
+    notify_statement_sent(claim.statement)
     if not statements.finish(claim, "sent", clock(), ses_message_id=message_id, pdf_sha256=rendered.pdf_sha256):
         get_logger().warning(
             "statement sent after its lease expired", extra={"statement_id": claim.statement.statement_id}
