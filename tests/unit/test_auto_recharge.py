@@ -279,8 +279,10 @@ def test_reactions_request_at_most_one_recharge_and_record_it_in_flight(state, e
     else:
         assert (after.in_flight_id, after.requested_at) == (state.in_flight_id, state.requested_at)
     # Only the in-flight recharge and the two alert flags move; declines, cool-down and pause never do.
-    moved = {"in_flight_id": None, "requested_at": None, "low_alert_sent": False, "past_due_sent": False}
-    assert replace(after, **moved) == replace(state, **moved)
+    def unmoved(s: RechargeState) -> RechargeState:
+        return replace(s, in_flight_id=None, requested_at=None, low_alert_sent=False, past_due_sent=False)
+
+    assert unmoved(after) == unmoved(state)
     # Below zero is told once per crossing, and then instead of the low-balance alert.
     crossed_zero = balance < 0 and not state.past_due_sent
     assert bool(past_due) is crossed_zero and after.past_due_sent is (balance < 0)
