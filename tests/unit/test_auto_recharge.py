@@ -278,6 +278,7 @@ def test_reactions_request_at_most_one_recharge_and_record_it_in_flight(state, e
         assert state.in_flight_id in (None, recharges[0].key)
     else:
         assert (after.in_flight_id, after.requested_at) == (state.in_flight_id, state.requested_at)
+
     # Only the in-flight recharge and the two alert flags move; declines, cool-down and pause never do.
     def unmoved(s: RechargeState) -> RechargeState:
         return replace(s, in_flight_id=None, requested_at=None, low_alert_sent=False, past_due_sent=False)
