@@ -32,9 +32,10 @@ from pynamodb.transactions import TransactWrite
 
 from ..domain.categories import Category
 from ..domain.ledger import BalanceState, LedgerEntry, LedgerPage, entry_id_for
+from ..domain.payments import RechargeState
 from ..domain.periods import format_instant, parse_instant
 from ..domain.posting import Posting
-from .billing_repo import head_from_record, update_actions
+from .billing_repo import head_from_record, recharge_attributes, update_actions
 from .concurrency import run_all
 from .rollups_repo import balance_day_actions, balance_day_location, rollup_actions, rollup_items
 from .scoped_keys import stable_shard
@@ -264,11 +265,12 @@ class LedgerRepository:
     def commit(
         self,
         posting: Posting,
-        head_updates: Mapping[str, Any] | None = None,
+        recharge: RechargeState | None = None,
         extra: Sequence[Callable[[TransactWrite], None]] = (),
     ) -> None:
-        """Write the posting and any `head_updates` (attribute -> value, None removes) on the
-        balance head atomically, or raise CommitConflict.
+        """Write the posting and, when given, the balance's new `recharge` state (what the
+        transaction set off: a recharge in flight, an alert flag) atomically, or raise
+        CommitConflict.
 
         `extra`: items of other tables that belong to the same transaction (a usage alert's
         firing, see adapters/alerts_repo.py), each added by calling it with the transaction.
@@ -276,7 +278,7 @@ class LedgerRepository:
         are the transaction's last items): a condition of theirs that fails is reported by
         position in CommitConflict.extra_failed."""
         plan = posting.plan
-        head_updates = dict(head_updates or {})
+        head_updates = recharge_attributes(recharge) if recharge is not None else {}
         if not plan.entries:
             return
         bind()

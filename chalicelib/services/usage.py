@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from ..adapters.accounts_repo import AccountRepository
-from ..adapters.billing_repo import recharge_attributes
 from ..adapters.concurrency import run_both
 from ..adapters.ledger_repo import CommitConflict, LedgerRepository
 from ..adapters.secrets import ledger_key
@@ -241,7 +240,7 @@ def _write_billing_group(
             recharge, tasks = reactions(
                 billing_account_id, state.billing, plan.after.balance_micros, plan.after.seq, now
             )
-            head_updates = recharge_attributes(recharge) if recharge != state.billing.recharge else {}
+            changed = recharge if recharge != state.billing.recharge else None
             posting = posting_for(
                 plan,
                 currency=currency,
@@ -263,9 +262,9 @@ def _write_billing_group(
             try:
                 outcome.transactions += 1
                 if prepared:
-                    ledger.commit(posting, head_updates, extra=prepared.writes)
+                    ledger.commit(posting, changed, extra=prepared.writes)
                 else:
-                    ledger.commit(posting, head_updates)
+                    ledger.commit(posting, changed)
             except CommitConflict as conflict:
                 if alerts:
                     alerts.conflict(conflict, prepared)

@@ -70,9 +70,9 @@ class SlowLedger(LedgerRepository):
     """Waits a moment before each commit: what the writer read may change meanwhile (the races the
     head's sequence number and the agency's guard are there for happen often, not by luck)."""
 
-    def commit(self, posting: Any, head_updates: Any = None, extra: Any = ()) -> None:
+    def commit(self, posting: Any, recharge: Any = None, extra: Any = ()) -> None:
         time.sleep(random.random() * 0.03)
-        super().commit(posting, head_updates, extra)
+        super().commit(posting, recharge, extra)
 
 
 def charge(batches: Sequence[Sequence[dict[str, Any]]], threads: int = 1) -> None:
@@ -226,11 +226,11 @@ class InterleavedLedger(LedgerRepository):
     def __init__(self, other: Sequence[dict[str, Any]]) -> None:
         self.other: Sequence[dict[str, Any]] | None = other
 
-    def commit(self, posting: Any, head_updates: Any = None, extra: Any = ()) -> None:
+    def commit(self, posting: Any, recharge: Any = None, extra: Any = ()) -> None:
         if self.other is not None:
             other, self.other = self.other, None
             charge([other])
-        super().commit(posting, head_updates, extra)
+        super().commit(posting, recharge, extra)
 
 
 def write_with_race(batch: Sequence[dict[str, Any]], other: Sequence[dict[str, Any]]) -> None:

@@ -14,7 +14,6 @@ at its exact price, to the right balance.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from chalicelib.adapters.ledger_repo import LedgerRepository
+from chalicelib.domain.payments import RechargeState
 from chalicelib.domain.posting import Posting
 from chalicelib.services.usage import QueuedMessage, record_usage
 
@@ -45,11 +45,11 @@ class FlakyLedger(LedgerRepository):
     def __init__(self, rng: random.Random, rate: float) -> None:
         self.rng, self.rate, self.enabled = rng, rate, True
 
-    def commit(self, posting: Posting, head_updates: Mapping[str, Any] | None = None, extra: Any = ()) -> None:
+    def commit(self, posting: Posting, recharge: RechargeState | None = None, extra: Any = ()) -> None:
         roll = self.rng.random()
         if self.enabled and roll < self.rate / 2:
             raise ConnectionError("injected: request never reached DynamoDB")
-        super().commit(posting, head_updates, extra)
+        super().commit(posting, recharge, extra)
         if self.enabled and roll < self.rate:
             raise TimeoutError("injected: committed, but the reply was lost")
 
