@@ -58,13 +58,16 @@ pytest: venv chromium
 	$(PY) -m pytest tests/unit tests/integration tests/e2e tests/deploy tests/browser
 
 # In this order, even under make -j: lint, types, the layers and cycles (pyproject.toml
-# [tool.importlinter]), then the test tiers.
+# [tool.importlinter]), the unit tier with its coverage of domain and services (no AWS;
+# branch mode), then the tiers that need DynamoDB Local, moto or the stack.
 test: venv chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
-	$(PY) -m pytest tests/unit tests/integration tests/e2e tests/deploy tests/browser
+	$(PY) -m pytest tests/unit --cov=chalicelib.domain --cov=chalicelib.services --cov-branch \
+		--cov-report=term:skip-covered
+	$(PY) -m pytest tests/integration tests/e2e tests/deploy tests/browser
 
 bench: venv
 	$(PY) -m bench.run
