@@ -77,15 +77,15 @@ class SlowLedger(LedgerRepository):
 
 def charge(batches: Sequence[Sequence[dict[str, Any]]], threads: int = 1) -> None:
     """Each batch as one SQS delivery of the writer; batches taken by `threads` writers at once."""
-    work: queue.Queue[Sequence[dict[str, Any]]] = queue.Queue()
+    work: queue.Queue[tuple[Sequence[dict[str, Any]], int]] = queue.Queue()
     for batch in batches:
-        work.put(batch)
+        work.put((batch, 0))
     errors: list[BaseException] = []
 
     def writer() -> None:
         while True:
             try:
-                batch = work.get_nowait()
+                batch, deliveries = work.get_nowait()
             except queue.Empty:
                 return
             messages = [QueuedMessage(uuid.uuid4().hex, json.dumps(e), e["account_id"]) for e in batch]
@@ -93,7 +93,13 @@ def charge(batches: Sequence[Sequence[dict[str, Any]]], threads: int = 1) -> Non
                 outcome = record_usage(
                     messages, dead_letter=lambda *why: errors.append(AssertionError(why)), ledger=SlowLedger()
                 )
-                assert not outcome.failed_message_ids, outcome
+                # Writers that keep losing the race to the same balance give messages back;
+                # SQS delivers them again (a busy machine makes that common, not a fault).
+                failed = set(outcome.failed_message_ids)
+                again = [e for m, e in zip(messages, batch, strict=True) if m.message_id in failed]
+                assert deliveries < 10 or not again, outcome
+                if again:
+                    work.put((again, deliveries + 1))
             except BaseException as exc:
                 errors.append(exc)
 
