@@ -13,6 +13,8 @@ worker (services/notices.py): never sent from inside an API request.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +24,8 @@ from ..domain.accounts import Account, Billing
 from ..domain.webhooks import EventType, UrlRefused, event_id_for, new_secret
 from ..observability import get_logger
 from .errors import BadRequest
+
+EMIT_ATTEMPTS = 4  # a throttled or conflicting write is tried this often before the event is given up
 
 # What a sub-account on its own billing also sends to its agency's webhook.
 AGENCY_ALSO_GETS = frozenset({EventType.PAYMENT_FAILED, EventType.AUTO_RECHARGE_PAUSED, EventType.BALANCE_PAST_DUE})
@@ -76,11 +80,22 @@ def emit(
     now: datetime | None = None,
 ) -> None:
     """Record a billing event of `account` for its webhook (and its agency's, for its troubles) and
-    queue its delivery. Best effort, like the emails: a failure is logged, never raised."""
-    try:
-        _emit(account, event_type, key, data, agency, now or datetime.now(UTC))
-    except Exception:
-        get_logger().exception("webhook event not recorded", extra={"type": event_type.value, "key": key})
+    queue its delivery. Best effort, like the emails: what sets it off (a payment, a statement
+    sent) must not be undone or sent twice because of it, so a failure is logged, never raised.
+    A transient storage error is tried again first (recording is idempotent: one notice per
+    event id), so a throttled moment does not cost a receiver its event."""
+    from ..adapters.storage_errors import is_transient
+
+    for attempt in range(1, EMIT_ATTEMPTS + 1):
+        try:
+            _emit(account, event_type, key, data, agency, now or datetime.now(UTC))
+            return
+        except Exception as exc:
+            if attempt < EMIT_ATTEMPTS and is_transient(exc):
+                time.sleep(0.05 * 2**attempt * random.random())
+                continue
+            get_logger().exception("webhook event not recorded", extra={"type": event_type.value, "key": key})
+            return
 
 
 def _emit(

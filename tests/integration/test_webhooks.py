@@ -258,3 +258,48 @@ def test_billing_events_go_to_the_billing_webhook_signed_with_its_secret(
     assert got["body"]["data"]["payment_id"] == paid.body["id"] and got["body"]["data"]["amount"] == "20.00"
     removed = put_billing_settings(owner, account, {"webhook_url": None})
     assert removed["webhook_url"] is None
+
+
+def test_a_billing_event_survives_a_throttled_write_and_a_refused_one_is_given_up(
+    receiver: Callable[[list[str]], Receiver], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recording the event is tried again after a transient error (it is idempotent), so a throttled
+    moment does not lose a receiver its event; a permanent error is logged, not raised nor retried."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.adapters.accounts_repo import AccountRepository
+    from chalicelib.adapters.notices_repo import NoticeRepository, hook_owner
+    from chalicelib.domain.webhooks import EventType, event_id_for
+    from chalicelib.services.webhooks import emit
+
+    hook = receiver(["ok"])
+    account_id = provision(new_id("payer"), emails=["owner@payer.example"])
+    put_billing_settings(Principal("admin", account_id, Role.ADMIN), account_id, {"webhook_url": hook.url})
+    account = AccountRepository().get(account_id)
+    assert account is not None
+    real = NoticeRepository.record_event
+    failures: list[str] = []
+    calls: list[str] = []
+
+    def flaky(self: NoticeRepository, owner: str, event_id: str, *args: Any) -> bool:
+        calls.append(event_id)
+        if failures:
+            code = failures.pop(0)
+            raise ClientError({"Error": {"Code": code, "Message": "injected"}}, "PutItem")
+        return real(self, owner, event_id, *args)
+
+    monkeypatch.setattr(NoticeRepository, "record_event", flaky)
+    monkeypatch.setattr("time.sleep", lambda s: None)
+
+    failures[:] = ["ThrottlingException", "ProvisionedThroughputExceededException"]
+    emit(account, EventType.BALANCE_LOW, "throttled", {"balance": "1.00"})
+    throttled = event_id_for(EventType.BALANCE_LOW, "throttled")
+    assert calls == [throttled] * 3  # two throttled tries, then written
+    assert NoticeRepository().get(hook_owner(account_id), throttled) is not None
+
+    calls.clear()
+    failures[:] = ["ValidationException"]
+    emit(account, EventType.BALANCE_LOW, "refused", {"balance": "1.00"})  # logged, not raised
+    refused = event_id_for(EventType.BALANCE_LOW, "refused")
+    assert calls == [refused]
+    assert NoticeRepository().get(hook_owner(account_id), refused) is None
