@@ -141,7 +141,7 @@ def write_usage(
             if account in own and tag == "a":
                 when = datetime(first.year, first.month, 1, 12, tzinfo=UTC)
                 if when < now:
-                    by_billing[billing].append(
+                    by_billing.setdefault(billing, []).append(  # its calls may all be still to come
                         {
                             "event_id": f"{run}-{account}-{m}-recharge",
                             "account_id": account,
