@@ -627,7 +627,7 @@ def _asks(
 
     The first round asks every shard for two pages (ten when a filter keeps only some
     rows). Later rounds ask the blocked streams, and every other stream holding less than
-    its share of the rows still needed, for enough pages to cover that share at the rows
+    its share of the rows still needed plus a page, for enough pages to cover that share at the rows
     per page seen so far and the share of rows the filter keeps: a round or two. Under a
     budget, a round never asks for more pages than the rows left to examine could fill.
     """
@@ -644,7 +644,9 @@ def _asks(
     asks = []
     for s in asking:
         held = sum(_rows_in(r) for r in s.buffer) * kept_share
-        if s in blocked or held < share:
+        # A page of margin: a stream left with just its share runs dry as the merge takes
+        # it, and asking it then costs a round of its own (one shard after another).
+        if s in blocked or held < share + kept_per_page:
             count = math.ceil(max(share - held, 1) / kept_per_page) + 1
             asks.append((s, max(1, min(cap, count))))
     return asks
