@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -464,34 +465,33 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             failures.append("deploy_cost")
             results["deploy_cost"] = {"error": _failure(exc)}
-    if args.only in (None, "ingest"):
+
+    def counted(name: str, measure: Callable[[RequestCounter, dict[str, Any]], dict[str, Any]]) -> None:
+        """One benchmark against DynamoDB Local (started for it unless --endpoint), its requests
+        counted; a failure is recorded in its section and the others still run."""
+        if args.only not in (None, name):
+            return
         from .stack import dynamodb
 
         counter = RequestCounter()
         counter.install()
         try:
-            print("ingest: starting DynamoDB Local ..." if not args.endpoint else "ingest: ...", flush=True)
+            print(f"{name}: starting DynamoDB Local ..." if not args.endpoint else f"{name}: ...", flush=True)
             with dynamodb(args.endpoint) as setup:
-                results["ingest"] = {"dynamodb": setup, **ingest.run(counter)}
+                results[name] = {"dynamodb": setup, **measure(counter, setup)}
         except Exception as exc:
-            failures.append("ingest")
-            results["ingest"] = {"error": _failure(exc)}
+            failures.append(name)
+            results[name] = {"error": _failure(exc)}
         finally:
             counter.uninstall()
-    if args.only in (None, "agency_scale"):
-        from .stack import dynamodb
 
-        counter = RequestCounter()
-        counter.install()
-        try:
-            print("agency_scale: starting DynamoDB Local ..." if not args.endpoint else "agency_scale: ...", flush=True)
-            with dynamodb(args.endpoint) as setup:
-                results["agency_scale"] = {"dynamodb": setup, **agency_scale.run(counter)}
-        except Exception as exc:
-            failures.append("agency_scale")
-            results["agency_scale"] = {"error": _failure(exc)}
-        finally:
-            counter.uninstall()
+    def measure_reports(counter: RequestCounter, setup: dict[str, Any]) -> dict[str, Any]:
+        started_reports = time.perf_counter()
+        measured = reports.run(counter, setup["table_prefix"], n=args.reports_n)
+        return {**measured, "wall_time_s": round(time.perf_counter() - started_reports, 1)}
+
+    counted("ingest", lambda counter, setup: ingest.run(counter))
+    counted("agency_scale", lambda counter, setup: agency_scale.run(counter))
     if args.only in (None, "faults"):
         from devtools.processes import free_port, start_moto_server
 
@@ -511,67 +511,10 @@ def main(argv: list[str] | None = None) -> int:
             results["faults"] = {"error": _failure(exc)}
         finally:
             moto.stop()
-    if args.only in (None, "reconcile_cost"):
-        from .stack import dynamodb
-
-        counter = RequestCounter()
-        counter.install()
-        try:
-            print("reconcile_cost: starting DynamoDB Local ...", flush=True)
-            with dynamodb(args.endpoint) as setup:
-                results["reconcile_cost"] = {"dynamodb": setup, **reconcile_cost.run(counter)}
-        except Exception as exc:
-            failures.append("reconcile_cost")
-            results["reconcile_cost"] = {"error": _failure(exc)}
-        finally:
-            counter.uninstall()
-    if args.only in (None, "reports"):
-        from .stack import dynamodb
-
-        counter = RequestCounter()
-        counter.install()
-        try:
-            print("reports: starting DynamoDB Local ..." if not args.endpoint else "reports: ...", flush=True)
-            with dynamodb(args.endpoint) as setup:
-                started_reports = time.perf_counter()
-                results["reports"] = {
-                    "dynamodb": setup,
-                    **reports.run(counter, setup["table_prefix"], n=args.reports_n),
-                }
-                results["reports"]["wall_time_s"] = round(time.perf_counter() - started_reports, 1)
-        except Exception as exc:
-            failures.append("reports")
-            results["reports"] = {"error": _failure(exc)}
-        finally:
-            counter.uninstall()
-    if args.only in (None, "statements"):
-        from .stack import dynamodb
-
-        counter = RequestCounter()
-        counter.install()
-        try:
-            print("statements: starting DynamoDB Local ..." if not args.endpoint else "statements: ...", flush=True)
-            with dynamodb(args.endpoint) as setup:
-                results["statements"] = {"dynamodb": setup, **statements.run(counter)}
-        except Exception as exc:
-            failures.append("statements")
-            results["statements"] = {"error": _failure(exc)}
-        finally:
-            counter.uninstall()
-    if args.only in (None, "alerts"):  # usage alerts' cost to the writer (bench/alerts.py)
-        from .stack import dynamodb
-
-        counter = RequestCounter()
-        counter.install()
-        try:
-            print("alerts: starting DynamoDB Local ..." if not args.endpoint else "alerts: ...", flush=True)
-            with dynamodb(args.endpoint) as setup:
-                results["alerts"] = {"dynamodb": setup, **alerts.run(counter)}
-        except Exception as exc:
-            failures.append("alerts")
-            results["alerts"] = {"error": _failure(exc)}
-        finally:
-            counter.uninstall()
+    counted("reconcile_cost", lambda counter, setup: reconcile_cost.run(counter))
+    counted("reports", measure_reports)
+    counted("statements", lambda counter, setup: statements.run(counter))
+    counted("alerts", lambda counter, setup: alerts.run(counter))  # usage alerts' cost to the writer
     results["machine"]["load_average_at_end"] = _load_average()
     results["targets"] = targets(results)
     results["bench_wall_time_s"] = round(time.perf_counter() - started, 1)
