@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 
-from ..adapters.accounts_repo import AccountRepository
 from ..domain.access import AccessDenied, Action, Principal, authorize
 from ..domain.accounts import Account
 from ..domain.event_fields import ACCOUNT_ID_PATTERN
 from .errors import BadRequest, Forbidden, NotFound
+from .ports import AccountStore
+from .stores import stores
 
 _ACCOUNT_ID_RE = re.compile(ACCOUNT_ID_PATTERN)
 
@@ -23,10 +24,10 @@ def check_account_id(account_id: str) -> None:
         raise BadRequest("account id must be 1-64 letters, digits, '.', '_' or '-'")
 
 
-def require(principal: Principal, action: Action, account_id: str, repo: AccountRepository | None = None) -> Account:
+def require(principal: Principal, action: Action, account_id: str, repo: AccountStore | None = None) -> Account:
     """The account, if the principal may do `action` on it; otherwise 404/403."""
     check_account_id(account_id)
-    account = (repo or AccountRepository()).get(account_id)
+    account = (repo or stores().accounts).get(account_id)
     try:
         authorize(principal, action, account_id, account)
     except AccessDenied as denied:

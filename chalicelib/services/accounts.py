@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from ..adapters.accounts_repo import AccountRepository
-from ..adapters.ledger_repo import LedgerRepository
 from ..domain.access import AccessDenied, Action, Principal, authorize
 from ..domain.accounts import Account, AccountError, provision_account
 from ..domain.periods import format_instant
 from .access import check_account_id, require
 from .balances import balance_view
 from .errors import BadRequest, Forbidden, NotFound
+from .stores import stores
 
 
 def put_account(principal: Principal, account_id: str, body: object) -> tuple[Account, bool]:
     """Create or update an account from a PUT body; returns (account, created)."""
     check_account_id(account_id)
-    repo = AccountRepository()
+    repo = stores().accounts
     existing = repo.get(account_id)
     try:
         authorize(principal, Action.PROVISION, account_id, existing)
@@ -37,7 +35,7 @@ def put_account(principal: Principal, account_id: str, body: object) -> tuple[Ac
             agency=agency,
             has_entries=existing is not None and _has_entries(account_id),
             has_sub_accounts=existing is not None and repo.has_sub_accounts(account_id),
-            now=datetime.now(UTC),
+            now=stores().clock(),
         )
     except AccountError as exc:
         raise BadRequest(str(exc)) from None
@@ -47,7 +45,7 @@ def put_account(principal: Principal, account_id: str, body: object) -> tuple[Ac
 
 def _has_entries(account_id: str) -> bool:
     """Entries of the account, or entries that moved its balance (a shared sub-account's)."""
-    ledger = LedgerRepository()
+    ledger = stores().ledger
     return ledger.has_entries(account_id) or ledger.balance(account_id).exists
 
 

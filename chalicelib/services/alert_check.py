@@ -47,6 +47,7 @@ from ..domain.ledger import MAX_TRANSACTION_ITEMS, PricedEvent
 from ..domain.reports import BucketRange
 from ..domain.rollups import DAY, MONTH, RollupKey, RollupTotals
 from ..observability import get_logger
+from .stores import stores
 
 if TYPE_CHECKING:
     from ..adapters.alerts_repo import CounterKey, FiringFacts, PreparedWrite
@@ -184,23 +185,20 @@ class GroupAlerts:
 
     # -- reading --------------------------------------------------------------------------------
     def _read(self) -> None:
-        from ..adapters.accounts_repo import AccountRepository
-        from ..adapters.alerts_repo import read_counters, read_guards
         from ..adapters.concurrency import run_all
-        from ..adapters.rollups_repo import RollupRepository
 
         plan = self._plan or ReadPlan()
         # The guards first: a total read after its guard cannot miss a transaction that moved it.
-        self._guards = read_guards(plan.guards) if plan.guards else {}
-        repository = RollupRepository()
+        self._guards = stores().alert_counters.read_guards(plan.guards) if plan.guards else {}
+        repository = stores().rollups
         scopes = sorted(plan.scoped)
         calls: list[Callable[[], Any]] = [partial(repository.of_scope, scope, plan.scoped[scope]) for scope in scopes]
         if plan.points:
-            calls.append(partial(read_counters, plan.points))
+            calls.append(partial(stores().alert_counters.read_counters, plan.points))
         # An agency's cost is summed in its own currency: its clients' currencies, read beside the totals
         # (kept for a while: a client's currency is fixed once it has entries).
         costed = [agency for agency in sorted(plan.costed) if not _fresh_currencies(agency)]
-        calls += [partial(AccountRepository().sub_accounts, agency) for agency in costed]
+        calls += [partial(stores().accounts.sub_accounts, agency) for agency in costed]
         results = run_all(calls)
         found: dict[RollupKey, RollupTotals] = {}
         for i, part in enumerate(results[: len(results) - len(costed)]):
@@ -212,7 +210,7 @@ class GroupAlerts:
         for agency in plan.costed:
             known = _agency_currencies[agency][1]
             if self._members[agency] - set(known) - set(self._currency_of):  # a client newer than what was read
-                _remember_currencies(agency, AccountRepository().sub_accounts(agency))
+                _remember_currencies(agency, stores().accounts.sub_accounts(agency))
             self._currency_of.update(_agency_currencies[agency][1])
         counters = PeriodCounters()
         counters.add_all(found, self._kinds)
@@ -247,9 +245,8 @@ class GroupAlerts:
         return FiringFacts(currency=who.currency if who else "USD", time_zone=who.time_zone if who else "UTC")
 
     def _write_overflow(self, firings: Sequence[Firing], now: datetime) -> None:
-        from ..adapters.notices_repo import NoticeRepository
 
-        repo = NoticeRepository()
+        repo = stores().notices
         for firing in firings:
             get_logger().warning(
                 "usage alert firing written after its transaction (no room in it)",
@@ -397,9 +394,7 @@ def group_alerts(accounts: Iterable[Account], known: Mapping[str, Account]) -> G
 
 def current_values(owner: Account, watch: Watch, now: datetime) -> list[tuple[Account, Window, int]]:
     """Each subject of the alert, the period it is in now (its local calendar), and that period's value."""
-    from ..adapters.accounts_repo import AccountRepository
-    from ..adapters.alerts_repo import CounterKey, read_counters
-    from ..adapters.rollups_repo import RollupRepository
+    from ..adapters.alerts_repo import CounterKey
 
     def window_for(account: Account) -> Window:
         return window_of(watch.period, now.astimezone(account.zone).date())
@@ -407,18 +402,20 @@ def current_values(owner: Account, watch: Watch, now: datetime) -> list[tuple[Ac
     if watch.scope is AlertScope.ACCOUNT:
         window = window_for(owner)
         scope = owner.agency_scope or owner.account_id
-        found = read_counters(CounterKey(scope, owner.account_id, p, b) for p, b in window.buckets())
+        found = stores().alert_counters.read_counters(
+            CounterKey(scope, owner.account_id, p, b) for p, b in window.buckets()
+        )
         counters = PeriodCounters()
         counters.add_all(found, (watch.period,))
         return [(owner, window, counters.value((owner.account_id,), window, watch.category, watch.measure))]
-    subs = [a for a in AccountRepository().sub_accounts(owner.account_id) if a.account_id != owner.account_id]
+    subs = [a for a in stores().accounts.sub_accounts(owner.account_id) if a.account_id != owner.account_id]
     currency_of = {a.account_id: a.currency for a in (owner, *subs)}
     if watch.scope is AlertScope.EACH_ACCOUNT:
         windows = {a.account_id: window_for(a) for a in subs}
     else:
         windows = {owner.account_id: window_for(owner)}
     buckets = {bucket for w in windows.values() for bucket in w.buckets()}
-    found = RollupRepository().of_scope(owner.account_id, bucket_runs(buckets)) if buckets else {}
+    found = stores().rollups.of_scope(owner.account_id, bucket_runs(buckets)) if buckets else {}
     counters = PeriodCounters()
     counters.add_all(found, (watch.period,))
     if watch.scope is AlertScope.EACH_ACCOUNT:

@@ -11,21 +11,20 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from ..adapters.accounts_repo import AccountRepository
 from ..adapters.concurrency import run_all
-from ..adapters.ledger_repo import LedgerRepository
 from ..domain.access import Action, Principal
 from ..domain.attention import attention_of
 from ..domain.ledger import BalanceState
 from ..domain.money import format_micros
 from .access import require
+from .stores import stores
 
 HEADS_PER_READ = 100
 
 
 def agency_attention(principal: Principal, agency_id: str) -> dict[str, Any]:
     agency = require(principal, Action.READ_AGENCY, agency_id)
-    accounts = [agency, *(a for a in AccountRepository().sub_accounts(agency.account_id) if a.account_id != agency_id)]
+    accounts = [agency, *(a for a in stores().accounts.sub_accounts(agency.account_id) if a.account_id != agency_id)]
     payers = sorted({a.account_id for a in accounts if a.billing_account_id == a.account_id})
     heads = _heads(payers)
     items = []
@@ -58,7 +57,7 @@ def agency_attention(principal: Principal, agency_id: str) -> dict[str, Any]:
 
 
 def _heads(billing_ids: list[str]) -> dict[str, BalanceState]:
-    ledger = LedgerRepository()
+    ledger = stores().ledger
     chunks = [billing_ids[i : i + HEADS_PER_READ] for i in range(0, len(billing_ids), HEADS_PER_READ)]
     found: dict[str, BalanceState] = {}
     for part in run_all([lambda c=c: ledger.balances(c) for c in chunks]):  # type: ignore[misc]

@@ -14,12 +14,10 @@ account, one scoped read for an agency and all its sub-accounts, however many.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from ..adapters.accounts_repo import AccountRepository
-from ..adapters.ledger_repo import LedgerRepository
-from ..adapters.rollups_repo import RollupRepository, ScopedAccount
+from ..adapters.rollups_repo import ScopedAccount
 from ..config import get_settings
 from ..domain.access import Action, Principal, sees_payer_details
 from ..domain.accounts import Account, AccountKind
@@ -32,6 +30,7 @@ from ..domain.reports import BucketRange
 from ..domain.rollups import DAY, RollupKey, RollupTotals
 from ..domain.runway import UPCOMING_DAYS, DayUsage, Runway, by_day_and_category, read_window, runway
 from .access import require
+from .stores import stores
 
 # What a shared sub-account's users are not shown of the agency's balance.
 PAYER_DETAILS = (
@@ -50,9 +49,9 @@ PAYER_DETAILS = (
 def balance_view(account: Account, viewer: Principal | None = None) -> dict[str, Any]:
     """The balance `account` draws from, as `viewer` may see it (None: as the payer's own users do)."""
     billing_id = account.billing_account_id
-    state = LedgerRepository().balance(billing_id)
+    state = stores().ledger.balance(billing_id)
     settings = state.billing.settings
-    payer = account if billing_id == account.account_id else AccountRepository().get(billing_id)
+    payer = account if billing_id == account.account_id else stores().accounts.get(billing_id)
     header = {
         "account_id": account.account_id,
         "billing": account.billing.value,
@@ -76,7 +75,7 @@ def balance_view(account: Account, viewer: Principal | None = None) -> dict[str,
             **dict.fromkeys(PAYER_DETAILS),
         }
     payer = payer or account
-    today = datetime.now(UTC).astimezone(payer.zone).date()
+    today = stores().clock().astimezone(payer.zone).date()
     usage, today_of = _daily_usage(payer, today)
     ahead = runway(state.balance_micros, today, usage, today_of)
     daily_spend = average_daily_spend(_spend(usage, today_of, today))
@@ -143,7 +142,7 @@ def _daily_usage(payer: Account, today: date) -> tuple[list[DayUsage], dict[str,
     first, last = read_window(today)
     if payer.kind is not AccountKind.AGENCY:
         scoped = ScopedAccount(payer.account_id, payer.agency_scope or payer.account_id)
-        found = RollupRepository().of_account(scoped, [BucketRange(DAY, first.isoformat(), last.isoformat())])
+        found = stores().rollups.of_account(scoped, [BucketRange(DAY, first.isoformat(), last.isoformat())])
         return _rows(found, {payer.account_id}), {payer.account_id: today}
     # An agency pays for itself and its shared sub-accounts: one read of the agency's days (a day
     # either side covers every sub-account's own zone).
@@ -151,7 +150,7 @@ def _daily_usage(payer: Account, today: date) -> tuple[list[DayUsage], dict[str,
 
     window = [BucketRange(DAY, (first - timedelta(days=1)).isoformat(), (last + timedelta(days=1)).isoformat())]
     reads = read_agency(payer, [window])
-    now = datetime.now(UTC)
+    now = stores().clock()
     drawing = {
         a.account_id: now.astimezone(a.zone).date() for a in reads.accounts if a.billing_account_id == payer.account_id
     }

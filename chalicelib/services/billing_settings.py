@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
-from ..adapters.billing_repo import BillingRepository
 from ..adapters.gateway.base import GatewayError
 from ..domain.access import Action, Principal
 from ..domain.accounts import Account, AccountKind, Billing
@@ -17,6 +15,7 @@ from ..domain.periods import format_instant
 from .access import require
 from .errors import BadRequest, Unavailable
 from .payments import own_billing
+from .stores import stores
 
 
 def settings_view(account: Account, head: BillingHead) -> dict[str, Any]:
@@ -59,7 +58,7 @@ def get_billing_settings(principal: Principal, account_id: str) -> dict[str, Any
             "billing_account_id": account.billing_account_id,
             "paid_by": account.billing_account_id,
         }
-    view = settings_view(account, BillingRepository().head(account.account_id))
+    view = settings_view(account, stores().billing.head(account.account_id))
     return {**view, "webhook_url": billing_webhook_url(account.account_id)}
 
 
@@ -71,13 +70,12 @@ def _money(value: object, field: str) -> int:
 
 
 def _card(token: str | None, field: str) -> CardOnFile | None:
-    from ..adapters.gateway.factory import get_gateway
     from ..domain.cards import validate_card_token
 
     if token is None:
         return None
     try:
-        details = get_gateway().describe_card(validate_card_token(token))
+        details = stores().gateway.describe_card(validate_card_token(token))
     except InvalidCard as exc:
         raise BadRequest(f"{field}: {exc}") from None
     except GatewayError as exc:
@@ -94,7 +92,7 @@ def put_billing_settings(principal: Principal, account_id: str, body: object) ->
         model, fields = parse_settings_body(body)
     except SettingsBodyError as exc:
         raise BadRequest(str(exc)) from None
-    repo = BillingRepository()
+    repo = stores().billing
     current = repo.head(account.account_id).settings
     alert = given(model, fields, "low_balance_alert", None)
     updated = replace(
@@ -130,7 +128,7 @@ def put_billing_settings(principal: Principal, account_id: str, body: object) ->
 
     if "webhook_url" in fields and model.webhook_url is not None:
         check_webhook_url(model.webhook_url)  # refused before anything is saved
-    repo.save_settings(account.account_id, account.currency, updated, datetime.now(UTC), changed=updated != current)
+    repo.save_settings(account.account_id, account.currency, updated, stores().clock(), changed=updated != current)
     view = settings_view(account, repo.head(account.account_id))
     if "webhook_url" not in fields:
         return {**view, "webhook_url": billing_webhook_url(account.account_id)}

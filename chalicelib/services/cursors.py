@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..adapters.secrets import jwt_secret
 from ..domain.cursor import CursorError, decode_cursor, derive_cursor_key, encode_cursor
 from .errors import BadRequest
+from .stores import stores
 
 
 def _key() -> bytes:
-    return derive_cursor_key(jwt_secret())
+    return derive_cursor_key(stores().secrets.jwt_secret())
 
 
 def resume_after(scope: str, query: Mapping[str, object], cursor: str | None) -> dict[str, Any] | None:

@@ -12,13 +12,10 @@ order and different balances in parallel.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from ..adapters.accounts_repo import AccountRepository
 from ..adapters.concurrency import run_both
-from ..adapters.ledger_repo import LedgerRepository
-from ..adapters.queues import OutgoingMessage, send_usage_messages
+from ..adapters.queues import OutgoingMessage
 from ..domain.access import Principal, Role
 from ..domain.events import (
     InvalidEvent,
@@ -31,6 +28,7 @@ from ..domain.posting import event_digest
 from ..domain.pricing import RateCard, RateCardError, price_event
 from .errors import BadRequest, Forbidden, Unavailable
 from .rates import agency_ids, billing_currency_problem, rate_card_for
+from .stores import stores
 
 MAX_EVENTS = 1000
 EVENTS_PER_MESSAGE = 100
@@ -60,7 +58,7 @@ def submit_usage_events(principal: Principal, body: object) -> Intake:
     if not 1 <= len(raw_events) <= MAX_EVENTS:
         raise BadRequest(f"events must hold 1 to {MAX_EVENTS} items")
 
-    now = datetime.now(UTC)
+    now = stores().clock()
     errors: list[dict[str, Any]] = []
     events: list[tuple[int, UsageEvent]] = []
     for index, raw in enumerate(raw_events):
@@ -72,10 +70,10 @@ def submit_usage_events(principal: Principal, body: object) -> Intake:
             errors.append({"index": index, "event_id": event_id, "message": str(exc)})
 
     # The accounts, and what the ledger already holds under these event ids, side by side.
-    repo = AccountRepository()
+    repo = stores().accounts
     accounts, charged = run_both(
         lambda: repo.get_many(e.account_id for _, e in events),
-        lambda: LedgerRepository().charged(e.event_id for _, e in events),
+        lambda: stores().ledger.charged(e.event_id for _, e in events),
     )
     # The agencies whose rates price their sub-accounts (and that bill the shared ones): the writer's rule.
     agencies = agency_ids(accounts.values()) - set(accounts)
@@ -134,7 +132,7 @@ def submit_usage_events(principal: Principal, body: object) -> Intake:
         )
     try:
         if by_billing:
-            send_usage_messages(usage_messages(by_billing))
+            stores().queues.send_usage(usage_messages(by_billing))
     except Exception as exc:
         # Some messages may be queued already; the ledger's dedupe makes a retry safe.
         raise Unavailable(f"could not enqueue the events, retry the same request: {exc}") from None

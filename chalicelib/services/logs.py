@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..adapters.accounts_repo import AccountRepository
 from ..adapters.concurrency import run_both
-from ..adapters.ledger_repo import LedgerRepository, LogSlice
+from ..adapters.ledger_repo import LogSlice
 from ..domain.access import Action, Principal, sees_balance
 from ..domain.accounts import Account
 from ..domain.categories import CATEGORY_NAMES, Category
@@ -35,6 +34,7 @@ from .access import require
 from .csv_export import to_csv
 from .cursors import next_cursor, resume_after
 from .errors import BadRequest
+from .stores import stores
 
 # Columns added since the first version come last, so a spreadsheet reading by position keeps working.
 CSV_COLUMNS = [
@@ -99,7 +99,7 @@ def _query(scope: str, owner: Account, params: Mapping[str, str]) -> LogQuery:
 
 def _fetch(query: LogQuery, limit: int, before_key: str | None) -> LogSlice:
     scope = query.scope.split(":", 1)[0]
-    return LedgerRepository().log(
+    return stores().ledger.log(
         scope,
         query.owner.account_id,
         query.range.start,
@@ -129,8 +129,8 @@ def _context(query: LogQuery, principal: Principal, entries: Iterable[LedgerEntr
         {e.billing_account_id for e in entries if not sees_balance(principal, e.account_id, e.billing_account_id)}
     )
     found, heads = run_both(
-        lambda: AccountRepository().get_many(others) if others else {},
-        lambda: LedgerRepository().balances(unseen) if unseen else {},
+        lambda: stores().accounts.get_many(others) if others else {},
+        lambda: stores().ledger.balances(unseen) if unseen else {},
     )
     hidden = frozenset(b for b in unseen if not _shared(heads.get(b)))
     return _Context({**accounts, **found}, hidden)

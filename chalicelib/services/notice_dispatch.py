@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..observability import get_logger
+from .stores import stores
 
 if TYPE_CHECKING:
     from ..domain.alerts import Firing
@@ -19,10 +20,11 @@ def dispatch_notices(keys: Sequence[tuple[str, str]]) -> None:
     """Queue the delivery of these notices (owner, id); a failure leaves them to `redrive`."""
     if not keys:
         return
-    from ..adapters.notice_queue import send_notice_messages
 
     try:
-        send_notice_messages([{"type": "deliver", "owner": owner, "id": notice_id} for owner, notice_id in keys])
+        stores().queues.send_notices(
+            [{"type": "deliver", "owner": owner, "id": notice_id} for owner, notice_id in keys]
+        )
     except Exception:
         get_logger().exception("notices not queued (redrive queues them again)", extra={"notices": list(keys)})
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ from ..domain.periods import format_instant
 from ..domain.webhooks import SIGNATURE_HEADER, envelope, retry_delay, signature
 from ..observability import get_logger
 from .notice_dispatch import dispatch_firings, dispatch_notices
+from .stores import stores
 
 if TYPE_CHECKING:
     from ..adapters.notices_repo import Notice
@@ -63,17 +64,15 @@ class Received:
 
 def schedule_arming(owner_id: str, alert_id: str, revision: int) -> None:
     """The alert's first look at its period, in about five to fifteen minutes (see the module's docstring)."""
-    from ..adapters.notices_repo import NoticeRepository
 
-    NoticeRepository().record_arm(owner_id, alert_id, revision, datetime.now(UTC))
+    stores().notices.record_arm(owner_id, alert_id, revision, stores().clock())
 
 
 def redrive(now: datetime | None = None) -> int:
     """Queue again every notice whose message the worker never received; returns how many."""
-    from ..adapters.notices_repo import NoticeRepository
 
-    now = now or datetime.now(UTC)
-    waiting = NoticeRepository().waiting(format_instant(now - REDRIVE_AFTER))
+    now = now or stores().clock()
+    waiting = stores().notices.waiting(format_instant(now - REDRIVE_AFTER))
     dispatch_notices(waiting)
     return len(waiting)
 
@@ -81,7 +80,7 @@ def redrive(now: datetime | None = None) -> int:
 # -- the worker ---------------------------------------------------------------------------------------
 
 
-def handle(message: Received, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Outcome:
+def handle(message: Received, now: Callable[[], datetime] = lambda: stores().clock()) -> Outcome:
     """One message of the notices queue. Raises ValueError for a message nobody can read."""
     data = json.loads(message.body)
     if not isinstance(data, dict):
@@ -104,9 +103,8 @@ class _Target:
 
 
 def deliver(owner: str, notice_id: str, message: Received, now: Callable[[], datetime]) -> Outcome:
-    from ..adapters.notices_repo import NoticeRepository
 
-    repo = NoticeRepository()
+    repo = stores().notices
     notice = repo.get(owner, notice_id)
     if notice is None:
         get_logger().warning("notice to deliver not found", extra={"owner": owner, "notice_id": notice_id})
@@ -137,17 +135,14 @@ def deliver(owner: str, notice_id: str, message: Received, now: Callable[[], dat
 
 
 def _target(notice: Notice) -> _Target | None:
-    from ..adapters.accounts_repo import AccountRepository
-    from ..adapters.alerts_repo import AlertRepository
-    from ..adapters.webhook_endpoints_repo import WebhookEndpointRepository
 
     if notice.alert_id is not None:
         owner_id = str(notice.data.get("owner_id"))
-        stored = AlertRepository().get(owner_id, notice.alert_id)
+        stored = stores().alerts.get(owner_id, notice.alert_id)
         if stored is None:
             return None
         alert = stored.alert
-        accounts = AccountRepository().get_many({owner_id, notice.account_id})
+        accounts = stores().accounts.get_many({owner_id, notice.account_id})
         data = {**notice.data, "alert_name": alert.name, "subject_account_id": notice.account_id}
         context = {
             "alert": alert,
@@ -156,7 +151,7 @@ def _target(notice: Notice) -> _Target | None:
             "subject": accounts.get(notice.account_id),
         }
         return _Target(alert.recipients, alert.webhook_url, stored.webhook_secret, data, context)
-    endpoint = WebhookEndpointRepository().get(notice.owner.removeprefix("hook#"))
+    endpoint = stores().webhook_endpoints.get(notice.owner.removeprefix("hook#"))
     if endpoint is None:
         return None
     return _Target((), endpoint.url, endpoint.secret, notice.data, {})
@@ -180,8 +175,6 @@ def _email(repo: Any, notice: Notice, target: _Target, now: Callable[[], datetim
 
 
 def _webhook(repo: Any, notice: Notice, target: _Target, message: Received, now: Callable[[], datetime]) -> Outcome:
-    from ..adapters.notice_queue import dead_letter_notice, retry_later
-    from ..adapters.webhook_client import post
     from .webhooks import is_local_stage
 
     assert target.webhook_url is not None and target.webhook_secret is not None
@@ -189,7 +182,7 @@ def _webhook(repo: Any, notice: Notice, target: _Target, message: Received, now:
     body = envelope(notice.event_id, notice.event_type, created_at, notice.account_id, target.data)
     sent_at = now()
     headers = {SIGNATURE_HEADER: signature(target.webhook_secret, int(sent_at.timestamp()), body)}
-    attempt = post(target.webhook_url, body, headers, local=is_local_stage())
+    attempt = stores().webhooks.post(target.webhook_url, body, headers, local=is_local_stage())
     attempts = (*notice.webhook_attempts, _attempt_json(attempt, sent_at))
     if attempt.delivered:
         repo.webhook_attempted(notice.owner, notice.notice_id, attempts, "delivered", target.webhook_url, None)
@@ -198,12 +191,12 @@ def _webhook(repo: Any, notice: Notice, target: _Target, message: Received, now:
     if delay is None:
         repo.webhook_attempted(notice.owner, notice.notice_id, attempts, "dead_lettered", target.webhook_url, None)
         reason = f"webhook not delivered after {len(attempts)} attempts: {attempt.error or attempt.status}"
-        dead_letter_notice(message.body, reason, message.message_id)
+        stores().queues.dead_letter_notice(message.body, reason, message.message_id)
         get_logger().warning("webhook dead-lettered", extra={"event_id": notice.event_id, "reason": reason})
         return Outcome.DONE
     next_at = sent_at + timedelta(seconds=delay)
     repo.webhook_attempted(notice.owner, notice.notice_id, attempts, "retrying", target.webhook_url, next_at)
-    retry_later(message.receipt_handle, delay)
+    stores().queues.retry_notice_later(message.receipt_handle, delay)
     return Outcome.RETRY
 
 
@@ -216,19 +209,17 @@ def _attempt_json(attempt: Attempt, at: datetime) -> dict[str, Any]:
 
 def arm(owner_id: str, alert_id: str, revision: int, now: datetime) -> list[Firing]:
     """Fire the alert for the current period of each subject whose value is already at its threshold."""
-    from ..adapters.accounts_repo import AccountRepository
-    from ..adapters.alerts_repo import AlertRepository, FiringFacts
-    from ..adapters.notices_repo import NoticeRepository
+    from ..adapters.alerts_repo import FiringFacts
     from .alert_check import current_values
 
-    stored = AlertRepository().get(owner_id, alert_id)
+    stored = stores().alerts.get(owner_id, alert_id)
     if stored is None or not stored.alert.enabled or stored.alert.revision != revision:
         return []
-    owner = AccountRepository().get(owner_id)
+    owner = stores().accounts.get(owner_id)
     if owner is None:
         return []
     fired = []
-    repo = NoticeRepository()
+    repo = stores().notices
     for subject, window, value in current_values(owner, stored.alert.watch, now):
         if value < stored.alert.threshold:
             continue

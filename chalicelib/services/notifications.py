@@ -13,16 +13,14 @@ who calls the client), by email and on the agency's webhook.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.accounts_repo import AccountRepository
-from ..adapters.payments_repo import PaymentRepository
 from ..domain.accounts import Account, Billing
 from ..domain.auto_recharge import MAX_CONSECUTIVE_DECLINES, BillingTask
 from ..domain.money import format_micros
 from ..domain.payments import Payment, RechargeState
 from ..observability import get_logger
+from .stores import stores
 
 if TYPE_CHECKING:
     from ..adapters.statements_repo import StoredStatement
@@ -38,7 +36,6 @@ def _send_or_error(
     to: Sequence[str], subject: str, template: str, context: dict[str, Any], attachments: Sequence[Any] = ()
 ) -> str | None:
     """None when sent; otherwise why not."""
-    from ..adapters.email import send_email
     from ..rendering import render_email
 
     if not to:
@@ -46,7 +43,7 @@ def _send_or_error(
         return "no recipients"
     try:
         text, html = render_email(template, **context)
-        send_email(to=list(to), subject=subject, text=text, html=html, attachments=list(attachments))
+        stores().mailer.send(to=list(to), subject=subject, text=text, html=html, attachments=list(attachments))
     except Exception as exc:
         get_logger().exception("email not sent", extra={"template": template})
         return f"{type(exc).__name__}: {exc}"[:300]
@@ -78,7 +75,7 @@ def _payment_data(payment: Payment) -> dict[str, Any]:
 
 
 def _account(account_id: str) -> Account | None:
-    return AccountRepository().get(account_id)
+    return stores().accounts.get(account_id)
 
 
 def send_receipt(payment: Payment) -> None:
@@ -93,8 +90,8 @@ def send_receipt(payment: Payment) -> None:
         emit(account, EventType.PAYMENT_SUCCEEDED, payment.payment_id, _payment_data(payment))
     if account is None or not account.emails or not payment.has_receipt:
         return
-    payments = PaymentRepository()
-    if not payments.claim_receipt(payment.payment_id, datetime.now(UTC)):
+    payments = stores().payments
+    if not payments.claim_receipt(payment.payment_id, stores().clock()):
         return
     payment = payments.ensure_receipt_number(payment)
     context = receipt_context(payment, account)
@@ -159,7 +156,6 @@ def notify_payment_failed(payment: Payment) -> None:
 
 def send_past_due(task: BillingTask) -> None:
     """The balance went below zero: its contacts (and a client's agency) are told once per crossing."""
-    from ..adapters.billing_repo import BillingRepository
     from ..domain.webhooks import EventType
     from .webhooks import emit
 
@@ -167,7 +163,7 @@ def send_past_due(task: BillingTask) -> None:
     if account is None:
         return
     agency = _agency_of(account)
-    head = BillingRepository().head(account.account_id)
+    head = stores().billing.head(account.account_id)
     data = {"balance": format_micros(task.balance_micros), "currency": account.currency}
     emit(account, EventType.BALANCE_PAST_DUE, f"{account.account_id}:{task.key}", data, agency=agency)
     context = {
@@ -239,14 +235,13 @@ def send_usage_alert(recipients: Sequence[str], context: dict[str, Any]) -> str 
 
 
 def send_low_balance_alert(task: BillingTask) -> None:
-    from ..adapters.billing_repo import BillingRepository
     from ..domain.webhooks import EventType
     from .webhooks import emit
 
     account = _account(task.billing_account_id)
     if account is None:
         return
-    settings = BillingRepository().head(account.account_id).settings
+    settings = stores().billing.head(account.account_id).settings
     recipients = settings.alert_recipients or account.emails
     threshold = settings.low_balance_alert_micros or 0
     context = {

@@ -9,12 +9,11 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.accounts_repo import AccountRepository
 from ..adapters.gateway.base import ChargeStatus, GatewayError, GatewayTimeout, PaymentGateway
-from ..adapters.payments_repo import IdempotencyRepository, PaymentRepository, StoredRequest
+from ..adapters.payments_repo import StoredRequest
 from ..domain.access import Action, Principal
 from ..domain.accounts import Account, Billing
 from ..domain.cards import InvalidCard
@@ -33,12 +32,14 @@ from ..domain.periods import PeriodError, format_instant, local_range
 from .access import require
 from .cursors import next_cursor, resume_after
 from .errors import BadRequest, Conflict, ServiceError, Unavailable
+from .ports import BillingStore, IdempotencyStore, PaymentStore
 from .receipts import receipt_path
+from .stores import stores
 from .tasks import dispatch
 from .usage import QueuedMessage, record_usage
 
 if TYPE_CHECKING:
-    from ..adapters.billing_repo import BillingRepository
+    pass
 
 KIND_LABELS = {
     PaymentKind.AUTO_RECHARGE: "Auto recharge",
@@ -80,7 +81,7 @@ def payment_view(payment: Payment) -> dict[str, Any]:
     }
 
 
-def credit_payment(payment: Payment, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+def credit_payment(payment: Payment, clock: Callable[[], datetime] = lambda: stores().clock()) -> None:
     """Credit a succeeded payment to its balance, exactly once (the entry is keyed by the payment),
     posted at `clock()` (the worker's clock)."""
     assert payment.status is PaymentStatus.SUCCEEDED
@@ -110,7 +111,7 @@ def credit_payment(payment: Payment, clock: Callable[[], datetime] = lambda: dat
 
 
 def charge_card(
-    gateway: PaymentGateway, payment: Payment, card: CardOnFile, payments: PaymentRepository, now: datetime
+    gateway: PaymentGateway, payment: Payment, card: CardOnFile, payments: PaymentStore, now: datetime
 ) -> Payment:
     """Charge a pending payment (idempotent: its id is the gateway's idempotency key)."""
     stored = payments.create_pending(payment)
@@ -192,7 +193,6 @@ def add_funds(
     flight) never uses up the allowance; only the request that claims a new key
     counts, and a claim the limit refuses is forgotten so the key stays unused.
     """
-    from ..adapters.billing_repo import BillingRepository
     from ..domain.rate_limit import ADD_FUNDS
     from .rate_limits import enforce as enforce_rate_limit
 
@@ -215,8 +215,8 @@ def add_funds(
     digest = hashlib.sha256(json.dumps({"amount": amount, "card": which}, sort_keys=True).encode()).hexdigest()
     payment_id = payment_id_for_request(account_id, idempotency_key)
     record_key = f"{account_id}#{idempotency_key}"
-    idempotency = IdempotencyRepository()
-    now = datetime.now(UTC)
+    idempotency = stores().idempotency
+    now = stores().clock()
     stored = idempotency.claim(record_key, digest, payment_id, now, IDEMPOTENCY_LEASE_SECONDS)
     if stored is None:
         # A new key: this request is the one that counts against the per-account limit (429 + Retry-After).
@@ -237,7 +237,7 @@ def add_funds(
         # The request that held the key failed or crashed: finish the same payment (its id is the key's).
 
     try:
-        answer = _charge_now(principal, account, amount, which, payment_id, now, BillingRepository())
+        answer = _charge_now(principal, account, amount, which, payment_id, now, stores().billing)
     except BaseException:
         with contextlib.suppress(Exception):  # best effort: otherwise the lease runs out
             idempotency.release(record_key)
@@ -247,7 +247,7 @@ def add_funds(
 
 
 def _await_answer(
-    idempotency: IdempotencyRepository, key: str, stored: StoredRequest, sleep: Callable[[float], None]
+    idempotency: IdempotencyStore, key: str, stored: StoredRequest, sleep: Callable[[float], None]
 ) -> Answer | None:
     """The stored answer of a repeated key; None once this request holds the key to finish it.
 
@@ -283,17 +283,16 @@ def _charge_now(
     which: str,
     payment_id: str,
     now: datetime,
-    billing: BillingRepository,
+    billing: BillingStore,
 ) -> Answer:
-    from ..adapters.gateway.factory import get_gateway
     from .notifications import notify_payment_failed, send_receipt
 
     settings = billing.head(account.account_id).settings
     card = settings.primary_card if which == "primary" else settings.backup_card
     if card is None:
         raise BadRequest(f"no {which} card on file: add one in billing settings")
-    gateway = get_gateway()
-    payments = PaymentRepository()
+    gateway = stores().gateway
+    payments = stores().payments
     payment = Payment(
         payment_id=payment_id,
         billing_account_id=account.account_id,
@@ -331,7 +330,7 @@ def list_payments(principal: Principal, account_id: str, params: Mapping[str, st
         "time_zone": account.time_zone,
     }
     if account.billing is Billing.AGENCY:
-        payer = AccountRepository().get(account.billing_account_id)
+        payer = stores().accounts.get(account.billing_account_id)
         return {
             **header,
             "paid_by": {"account_id": account.billing_account_id, "name": payer.name if payer else None},
@@ -345,7 +344,7 @@ def list_payments(principal: Principal, account_id: str, params: Mapping[str, st
     scope = f"payments:{account.account_id}"
     query = {"from": period.first, "to": period.last}
     after = resume_after(scope, query, params.get("cursor"))
-    page = PaymentRepository().page(account.account_id, period.start, period.end, limit, after)
+    page = stores().payments.page(account.account_id, period.start, period.end, limit, after)
     return {
         **header,
         "items": [payment_view(p) for p in page.payments],

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from ..domain.rate_limit import Limit, counter_key, parse_limits, window_at
 from .errors import ServiceError
+from .stores import stores
 
 RATE_LIMITS_ENV = "BILLING_RATE_LIMITS"
 
@@ -41,14 +42,13 @@ def limit_for(action: str) -> Limit:
 
 def enforce(action: str, account_id: str, clock: Callable[[], float] = time.time) -> None:
     """Count this request against the account's allowance; RateLimited (429) once it is used up."""
-    from ..adapters.rate_limits_repo import RateLimitRepository
 
     limit = limit_for(action)
     if not limit.enabled:
         return
     now = clock()
     window = window_at(limit, now)
-    if RateLimitRepository().hit(counter_key(limit, account_id, window), limit.max_requests, window.end):
+    if stores().rate_limits.hit(counter_key(limit, account_id, window), limit.max_requests, window.end):
         return
     from ..observability import record_rate_limited
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
-from ..adapters.accounts_repo import AccountRepository
 from ..config import get_settings
 from ..domain.access import Action, Principal
 from ..domain.accounts import Account, AccountKind
@@ -22,6 +20,8 @@ from ..domain.money import format_micros
 from ..domain.pricing import Rate, RateCard, RateCardError, is_currency_code, parse_rate_overrides
 from .access import require
 from .errors import BadRequest
+from .ports import AccountStore
+from .stores import stores
 
 
 def default_cards() -> Mapping[str, Mapping[Category, Rate]]:
@@ -80,7 +80,7 @@ def rates_view(account: Account, agency: Account | None, currency: str | None = 
     }
 
 
-def _agency_of(account: Account, repo: AccountRepository) -> Account | None:
+def _agency_of(account: Account, repo: AccountStore) -> Account | None:
     return repo.get(account.agency_id) if account.agency_id else None
 
 
@@ -101,7 +101,7 @@ def _currency(account: Account, value: object) -> str:
 
 
 def get_rates(principal: Principal, account_id: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
-    repo = AccountRepository()
+    repo = stores().accounts
     account = require(principal, Action.READ, account_id, repo)
     currency = _currency(account, (params or {}).get("currency") or None)
     return rates_view(account, _agency_of(account, repo), currency)
@@ -110,7 +110,7 @@ def get_rates(principal: Principal, account_id: str, params: Mapping[str, str] |
 def put_rates(principal: Principal, account_id: str, body: object) -> dict[str, Any]:
     """Replace the account's overrides in one currency (its own unless an agency names another);
     categories left out fall back to the agency's overrides, then to the defaults."""
-    repo = AccountRepository()
+    repo = stores().accounts
     account = require(principal, Action.SET_RATES, account_id, repo)
     if (
         not isinstance(body, dict)
@@ -131,7 +131,7 @@ def put_rates(principal: Principal, account_id: str, body: object) -> dict[str, 
     updated = replace(
         account,
         rate_overrides={code: card for code, card in by_currency.items() if card},
-        updated_at=datetime.now(UTC),
+        updated_at=stores().clock(),
     )
     repo.save_rates(updated)
     return rates_view(updated, _agency_of(updated, repo), currency)

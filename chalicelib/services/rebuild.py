@@ -21,15 +21,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from ..adapters.accounts_repo import AccountRepository
-from ..adapters.ledger_repo import LedgerRepository
-from ..adapters.rollups_repo import RollupRepository
-from ..adapters.secrets import ledger_key
-from ..adapters.statements_repo import StatementRepository
 from ..domain.accounts import Account
 from ..domain.ledger import LedgerEntry, LedgerPage, seal_of
 from ..domain.ledger_check import expected_balance_days
 from ..domain.rollups import rollup_deltas
+from .ports import LedgerStore
+from .stores import stores
 
 
 @dataclass
@@ -77,7 +74,7 @@ def pages_from(chain: Sequence[LedgerEntry], page_seq: dict[str, int | None]) ->
 
 
 def _sealed(
-    ledger: LedgerRepository, billing_id: str, chain: list[LedgerEntry], key: bytes, summary: RebuildSummary
+    ledger: LedgerStore, billing_id: str, chain: list[LedgerEntry], key: bytes, summary: RebuildSummary
 ) -> list[LedgerEntry]:
     """The chain with a seal on every entry: entries written before seals were kept are sealed now,
     chained to the seals before them (a sealed entry keeps its seal: it is never recomputed)."""
@@ -97,8 +94,8 @@ def _sealed(
 
 
 def rebuild(accounts: Iterable[Account] | None = None, verbose: bool = True) -> RebuildSummary:
-    ledger, rollups = LedgerRepository(), RollupRepository()
-    known = {a.account_id: a for a in (accounts if accounts is not None else AccountRepository().all_accounts())}
+    ledger, rollups = stores().ledger, stores().rollups
+    known = {a.account_id: a for a in (accounts if accounts is not None else stores().accounts.all_accounts())}
     summary = RebuildSummary()
     chains: dict[str, list[LedgerEntry]] = defaultdict(list)
     page_seq: dict[str, int | None] = {}
@@ -110,7 +107,7 @@ def rebuild(accounts: Iterable[Account] | None = None, verbose: bool = True) -> 
         chains[entry.billing_account_id].append(entry)
         page_seq[entry.event_id] = listed_on
     by_account: dict[str, list[LedgerEntry]] = defaultdict(list)
-    key = ledger_key()
+    key = stores().secrets.ledger_key()
     for billing_id, chain in chains.items():
         chain.sort(key=lambda e: e.seq)
         chain[:] = _sealed(ledger, billing_id, chain, key, summary)
@@ -127,7 +124,7 @@ def rebuild(accounts: Iterable[Account] | None = None, verbose: bool = True) -> 
         account = known[account_id]
         totals = rollup_deltas(entries, {account_id: account.zone})
         summary.rollup_items += rollups.put_rollups(account.agency_scope or account_id, totals)
-    statements = StatementRepository()
+    statements = stores().statements
     for statement in statements.all_built():
         if statement.doc is not None and not statement.seal:
             statements.seal_numbers(statement.statement_id, statement.doc)
@@ -147,7 +144,7 @@ def rebuild(accounts: Iterable[Account] | None = None, verbose: bool = True) -> 
 
 def needed() -> bool:
     """Entries without pages: a ledger from before pages existed."""
-    ledger = LedgerRepository()
+    ledger = stores().ledger
     return ledger.any_entry() and not ledger.any_page()
 
 

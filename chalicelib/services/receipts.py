@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..adapters.accounts_repo import AccountRepository
-from ..adapters.payments_repo import PaymentRepository
 from ..domain.access import Action, Principal
 from ..domain.accounts import Account
 from ..domain.payments import Payment
 from .access import require
 from .errors import NotFound
+from .stores import stores
 
 
 def receipt_path(payment: Payment) -> str | None:
@@ -30,7 +29,7 @@ def _receipt_context(principal: Principal, account_id: str, payment_id: str) -> 
     from ..receipt_render import receipt_context
 
     account = require(principal, Action.READ, account_id)
-    payments = PaymentRepository()
+    payments = stores().payments
     payment = payments.get(payment_id) if payment_id.startswith("pay_") else None
     if payment is None or payment.billing_account_id != account.account_id:
         raise NotFound(f"payment {payment_id!r} not found")
@@ -42,7 +41,7 @@ def _receipt_context(principal: Principal, account_id: str, payment_id: str) -> 
 def _name_of(account: Account) -> str | None:
     if account.billing_account_id == account.account_id:
         return None
-    payer = AccountRepository().get(account.billing_account_id)
+    payer = stores().accounts.get(account.billing_account_id)
     return payer.name if payer else None
 
 

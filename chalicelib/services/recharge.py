@@ -9,17 +9,14 @@ A worker that times out is simply run again with the same task.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
-from ..adapters.accounts_repo import AccountRepository
-from ..adapters.billing_repo import BillingRepository
 from ..adapters.gateway.base import PaymentGateway
-from ..adapters.ledger_repo import LedgerRepository
-from ..adapters.payments_repo import PaymentRepository
 from ..domain.auto_recharge import BillingTask, TaskKind, after_decline, after_success, payment_id_for_recharge
 from ..domain.payments import Payment, PaymentKind, PaymentStatus
 from .payments import charge_card, credit_payment
+from .stores import stores
 
 
 class RechargeOutcome(StrEnum):
@@ -33,7 +30,7 @@ class RechargeOutcome(StrEnum):
 def run_task(
     task: BillingTask,
     gateway: PaymentGateway | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], datetime] = lambda: stores().clock(),
 ) -> RechargeOutcome:
     if task.kind is TaskKind.LOW_BALANCE_ALERT:
         from .notifications import send_low_balance_alert
@@ -46,9 +43,7 @@ def run_task(
         send_past_due(task)
         return RechargeOutcome.ALERTED
     if gateway is None:
-        from ..adapters.gateway.factory import get_gateway
-
-        gateway = get_gateway()
+        gateway = stores().gateway
     return run_recharge(task.billing_account_id, task.key, gateway, clock)
 
 
@@ -57,17 +52,17 @@ def run_recharge(
 ) -> RechargeOutcome:
     from .notifications import send_card_declined, send_receipt
 
-    head = LedgerRepository().balance(billing_account_id).billing
+    head = stores().ledger.balance(billing_account_id).billing
     if head.recharge.in_flight_id != recharge_id:
         return _finish_stale(billing_account_id, recharge_id)
-    billing = BillingRepository()
+    billing = stores().billing
     settings = head.settings
     if not settings.auto_recharge_enabled or not settings.cards:
         billing.finish_recharge(billing_account_id, recharge_id, after_success(head.recharge), clock())
         return RechargeOutcome.NOT_POSSIBLE
-    account = AccountRepository().get(billing_account_id)
+    account = stores().accounts.get(billing_account_id)
     currency = account.currency if account else "USD"
-    payments = PaymentRepository()
+    payments = stores().payments
 
     failed: list[Payment] = []
     for attempt, card in enumerate(settings.cards):
@@ -109,7 +104,7 @@ def run_recharge(
 
 def _finish_stale(billing_account_id: str, recharge_id: str) -> RechargeOutcome:
     """A redelivered task whose recharge ended: make sure a success was credited, then stop."""
-    payments = PaymentRepository()
+    payments = stores().payments
     for attempt in (0, 1):
         payment = payments.get(payment_id_for_recharge(recharge_id, attempt))
         if payment is not None and payment.status is PaymentStatus.SUCCEEDED:

@@ -22,14 +22,8 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
-from ..adapters.accounts_repo import AccountRepository
-from ..adapters.ledger_repo import LedgerRepository
-from ..adapters.payments_repo import PaymentRepository
-from ..adapters.rollups_repo import RollupRepository
-from ..adapters.secrets import ledger_key
-from ..adapters.statements_repo import StatementRepository
 from ..domain.accounts import Account, AccountKind
 from ..domain.ledger import BalanceState, LedgerEntry
 from ..domain.ledger_check import (
@@ -47,6 +41,7 @@ from ..domain.ledger_check import (
 )
 from ..domain.money import format_micros
 from ..domain.payments import Payment, PaymentStatus
+from .stores import stores
 
 
 class Ledger:
@@ -63,21 +58,21 @@ class Ledger:
 
     @classmethod
     def scanned(cls, accounts: Iterable[Account] | None = None) -> Ledger:
-        every = {a.account_id: a for a in AccountRepository().all_accounts()}
+        every = {a.account_id: a for a in stores().accounts.all_accounts()}
         ledger = cls(every, None if accounts is None else {a.account_id for a in accounts})
-        repo = LedgerRepository()
+        repo = stores().ledger
         for entry, _page in repo.scan_entries():
             ledger.entries[entry.billing_account_id].append(entry)
         ledger.heads = {h.billing_account_id: h for h in repo.all_heads()}
-        ledger._add_payments(PaymentRepository().all_payments())
-        for s in StatementRepository().all_built():
+        ledger._add_payments(stores().payments.all_payments())
+        for s in stores().statements.all_built():
             ledger.statements[s.account_id].append(s)
         ledger._sort()
         return ledger
 
     @classmethod
     def for_billing(cls, billing_ids: Sequence[str]) -> Ledger:
-        accounts_repo, repo, payments = AccountRepository(), LedgerRepository(), PaymentRepository()
+        accounts_repo, repo, payments = stores().accounts, stores().ledger, stores().payments
         accounts = accounts_repo.get_many(billing_ids)
         for agency in [a for a in accounts.values() if a.kind is AccountKind.AGENCY]:
             accounts.update({s.account_id: s for s in accounts_repo.sub_accounts(agency.account_id)})
@@ -88,7 +83,7 @@ class Ledger:
             listed = list(repo.chain(billing_id))
             ledger.entries[billing_id] = list(repo.entries(e.event_id for e in listed).values())
             ledger._add_payments(payments.of_billing(billing_id))
-            ledger.statements[billing_id] = StatementRepository().built_of(billing_id)
+            ledger.statements[billing_id] = stores().statements.built_of(billing_id)
         ledger.heads = {b: h for b, h in repo.balances(list(billing_ids), consistent=True).items() if h.exists}
         ledger._sort()
         return ledger
@@ -121,7 +116,7 @@ class Ledger:
 
 def reconcile_account(billing_id: str, ledger: Ledger) -> ReconcileReport:
     """Every invariant of one billing account."""
-    key = ledger_key()
+    key = stores().secrets.ledger_key()
     chain = ledger.entries.get(billing_id, [])
     head = ledger.heads.get(billing_id) or BalanceState(billing_id, 0, 0, None, exists=False)
     report = check_chain(head, chain, key)
@@ -134,17 +129,15 @@ def reconcile_account(billing_id: str, ledger: Ledger) -> ReconcileReport:
     if billing.billing_account_id != billing_id:
         report.problems.append(Finding("orphan", item, f"{billing_id} bills to {billing.billing_account_id} now"))
     report.problems += check_prices(chain)
-    report.problems += check_listed_entries(LedgerRepository().chain(billing_id), {e.event_id: e for e in chain})
+    report.problems += check_listed_entries(stores().ledger.chain(billing_id), {e.event_id: e for e in chain})
     report.problems += check_payment_credits(ledger.payments.get(billing_id, []), chain)
     for statement in ledger.statements.get(billing_id, []):
         report.problems += check_statement(statement, key, chain, billing.zone)
     scope = billing.agency_scope or billing_id
-    first = chain[0].posted_at.astimezone(billing.zone).date() if chain else datetime.now(UTC).date()
+    first = chain[0].posted_at.astimezone(billing.zone).date() if chain else stores().clock().date()
     stored = [
         d
-        for d in RollupRepository().balance_days_of_scope(
-            scope, first - timedelta(days=1), _today() + timedelta(days=2)
-        )
+        for d in stores().rollups.balance_days_of_scope(scope, first - timedelta(days=1), _today() + timedelta(days=2))
         if d.billing_account_id == billing_id
     ]
     report.problems += check_balance_days(billing_id, billing.zone, chain, stored)
@@ -152,7 +145,7 @@ def reconcile_account(billing_id: str, ledger: Ledger) -> ReconcileReport:
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return stores().clock().date()
 
 
 def reconcile_scope(scope: str, members: Sequence[Account], ledger: Ledger) -> list[Finding]:
@@ -164,7 +157,7 @@ def reconcile_scope(scope: str, members: Sequence[Account], ledger: Ledger) -> l
             by_account[entry.account_id].append(entry)
     days = [e.occurred_at.astimezone(a.zone).date() for a in members for e in by_account.get(a.account_id, [])]
     first, last = (min(days), max(days)) if days else (_today(), _today())
-    stored = RollupRepository().all_of_scope(scope, first - timedelta(days=1), max(last, _today()) + timedelta(days=1))
+    stored = stores().rollups.all_of_scope(scope, first - timedelta(days=1), max(last, _today()) + timedelta(days=1))
     stored_of: dict[str, dict] = defaultdict(dict)  # type: ignore[type-arg]
     for rollup_key, totals in stored.items():
         stored_of[rollup_key.account_id][rollup_key] = totals
@@ -177,7 +170,7 @@ def reconcile_scope(scope: str, members: Sequence[Account], ledger: Ledger) -> l
         problems.append(Finding("rollup_stray", f"rollups of {stray}", f"kept under {scope}, which it is not in"))
     agency = ledger.accounts.get(scope)
     if agency is not None and agency.agency_scope == scope:
-        repo = LedgerRepository()
+        repo = stores().ledger
         listed = repo.page_keys("agency", scope)
         agency_of = {
             (e.account_id, e.billing_account_id, e.seq): e.agency_id for a in members for e in by_account[a.account_id]

@@ -24,15 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
-from ..adapters.accounts_repo import AccountRepository
-from ..adapters.checkpoints_repo import CheckpointRepository
-from ..adapters.ledger_repo import LedgerRepository, entry_row_key
-from ..adapters.secrets import ledger_key
+from ..adapters.ledger_repo import entry_row_key
 from ..domain.accounts import AccountKind
 from ..domain.ledger_check import ChainPoint, Finding, check_chain, check_listed_entries, check_prices
 from .reconcile import Ledger, judge
+from .stores import stores
 
 ROLLING_SLICE = 20
 
@@ -62,10 +60,10 @@ def _at(marks: dict[str, tuple[ChainPoint, str | None]], billing_account_id: str
 
 
 def run_scheduled(
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC), slice_size: int = ROLLING_SLICE
+    clock: Callable[[], datetime] = lambda: stores().clock(), slice_size: int = ROLLING_SLICE
 ) -> JobReport:
-    key = ledger_key()
-    ledger, checkpoints = LedgerRepository(), CheckpointRepository()
+    key = stores().secrets.ledger_key()
+    ledger, checkpoints = stores().ledger, stores().checkpoints
     report = JobReport()
     heads = sorted(ledger.all_heads(), key=lambda h: h.billing_account_id)
     marks = checkpoints.balances()
@@ -73,7 +71,7 @@ def run_scheduled(
     now = clock()
     moved = [h for h in heads if (h.seq, h.balance_micros, h.seal) != _at(marks, h.billing_account_id)]
     # Only an agency's balance is drawn by other accounts (its shared sub-accounts' pages).
-    kinds = AccountRepository().get_many(h.billing_account_id for h in moved)
+    kinds = stores().accounts.get_many(h.billing_account_id for h in moved)
     for head in moved:
         point, row_key = marks.get(head.billing_account_id, (ChainPoint(), None))
         report.balances_moved += 1

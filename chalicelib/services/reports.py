@@ -13,14 +13,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..adapters.accounts_repo import AccountRepository
 from ..adapters.concurrency import run_all
-from ..adapters.ledger_repo import LedgerRepository
-from ..adapters.rollups_repo import RollupRepository, ScopedAccount
+from ..adapters.rollups_repo import ScopedAccount
 from ..config import get_settings
 from ..domain.access import Action, Principal
 from ..domain.accounts import Account, AccountKind
@@ -48,6 +46,8 @@ from .access import require
 from .csv_export import to_csv
 from .cursors import next_cursor, resume_after
 from .errors import BadRequest
+from .ports import RollupStore
+from .stores import stores
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -79,7 +79,7 @@ def parse_report_query(
     params: Mapping[str, str], zone_name: str, default_group: GroupBy = GroupBy.TOTAL
 ) -> ReportQuery:
     """from/to (local dates, `to` inclusive; default this month to date), group_by, category."""
-    today = datetime.now(UTC).astimezone(ZoneInfo(zone_name)).date()
+    today = stores().clock().astimezone(ZoneInfo(zone_name)).date()
     try:
         period = local_range(
             params.get("from") or today.replace(day=1).isoformat(), params.get("to") or today.isoformat(), zone_name
@@ -186,7 +186,7 @@ def _rows(rollups: Iterable[tuple[RollupKey, RollupTotals]], query: ReportQuery)
 def account_usage(principal: Principal, account_id: str, params: Mapping[str, str]) -> dict[str, Any]:
     account = require(principal, Action.READ, account_id)
     query = parse_report_query(params, account.time_zone)
-    rollups = RollupRepository().of_account(scoped(account), bucket_ranges(query.first, query.last, query.group_by))
+    rollups = stores().rollups.of_account(scoped(account), bucket_ranges(query.first, query.last, query.group_by))
     return {**_header(account, query), **_block(account, query, _rows(rollups.items(), query))}
 
 
@@ -195,7 +195,7 @@ def account_usage(principal: Principal, account_id: str, params: Mapping[str, st
 
 def agency_accounts(agency: Account, accounts: Iterable[Account] | None = None) -> list[Account]:
     """The agency itself first, then its sub-accounts by name."""
-    subs = AccountRepository().sub_accounts(agency.account_id) if accounts is None else list(accounts)
+    subs = stores().accounts.sub_accounts(agency.account_id) if accounts is None else list(accounts)
     return [agency, *sorted(subs, key=lambda a: (a.name.casefold(), a.account_id))]
 
 
@@ -207,8 +207,8 @@ class AgencyReads:
 
 def read_agency(agency: Account, range_lists: Sequence[Sequence[BucketRange]]) -> AgencyReads:
     """The agency's accounts and its rollups over each list of ranges, every query side by side."""
-    repo = RollupRepository()
-    calls: list[Any] = [lambda: AccountRepository().sub_accounts(agency.account_id)]
+    repo = stores().rollups
+    calls: list[Any] = [lambda: stores().accounts.sub_accounts(agency.account_id)]
     spans: list[int] = []
     for ranges in range_lists:
         part = repo.of_scope_calls(agency.account_id, ranges)
@@ -367,7 +367,7 @@ def agency_dashboard(principal: Principal, agency_id: str, params: Mapping[str, 
     cost = {a: sum(map(cost_micros, t.values())) for a, t in current.items()}
     previous_cost = {a: sum(map(cost_micros, t.values())) for a, t in previous.items()}
     page, last, matched = _select(agency, reads.accounts, listing, cost)
-    balances = LedgerRepository().balances(sorted({a.billing_account_id for a in page}))
+    balances = stores().ledger.balances(sorted({a.billing_account_id for a in page}))
     threshold = get_settings().low_balance_micros
     currency_total: dict[str, int] = defaultdict(int)
     for account in reads.accounts:
@@ -485,12 +485,12 @@ def usage_csv(report: Mapping[str, Any]) -> str:
     return to_csv(rows, USAGE_CSV_COLUMNS)
 
 
-def spend_over_last_days(payer: Account, days: int, rollups: RollupRepository | None = None) -> int:
+def spend_over_last_days(payer: Account, days: int, rollups: RollupStore | None = None) -> int:
     """Usage cost drawn from `payer`'s balance over the last `days` complete local days of each account."""
-    rollups = rollups or RollupRepository()
+    rollups = rollups or stores().rollups
 
     def window(account: Account) -> tuple[date, date]:
-        today = datetime.now(UTC).astimezone(account.zone).date()
+        today = stores().clock().astimezone(account.zone).date()
         return today - timedelta(days=days), today - timedelta(days=1)
 
     if payer.kind is not AccountKind.AGENCY:

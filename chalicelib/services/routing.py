@@ -19,13 +19,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from ..adapters.accounts_repo import AccountRepository
-from ..adapters.queues import send_usage_messages
 from ..domain.events import UsageEvent, decode_message
 from .intake import usage_messages
+from .ports import AccountStore
+from .stores import stores
 from .usage import QueuedMessage
 
 
@@ -62,11 +62,12 @@ def route_usage_events(
     records: Sequence[QueuedMessage],
     *,
     dead_letter: DeadLetter,
-    accounts: AccountRepository | None = None,
-    send: Callable[[list[Any]], None] = send_usage_messages,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    accounts: AccountStore | None = None,
+    send: Callable[[list[Any]], None] | None = None,
+    clock: Callable[[], datetime] = lambda: stores().clock(),
 ) -> RoutingOutcome:
-    accounts = accounts or AccountRepository()
+    accounts = accounts or stores().accounts
+    send = send or stores().queues.send_usage
     outcome = RoutingOutcome()
     now = clock()
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..adapters.statements_repo import Schedule, ScheduleRepository
+from ..adapters.statements_repo import Schedule
 from ..domain.access import Action, Principal
 from ..domain.periods import format_instant, parse_instant
 from ..domain.statement_schedule import (
@@ -36,6 +36,7 @@ from ..domain.statement_schedule import (
 from .access import require
 from .errors import BadRequest
 from .statements import ScheduledRun, ensure_own_billing, parse_recipients
+from .stores import stores
 
 
 def _view(account_id: str, time_zone: str, schedule: Schedule | None) -> dict[str, Any]:
@@ -80,7 +81,7 @@ def _view(account_id: str, time_zone: str, schedule: Schedule | None) -> dict[st
 
 def get_schedule(principal: Principal, account_id: str) -> dict[str, Any]:
     account = require(principal, Action.READ, account_id)
-    return _view(account.account_id, account.time_zone, ScheduleRepository().get(account.account_id))
+    return _view(account.account_id, account.time_zone, stores().schedules.get(account.account_id))
 
 
 SCHEDULE_FIELDS = {"frequency", "weekday", "day_of_month", "hour", "recipients", "enabled"}
@@ -133,13 +134,13 @@ def parse_schedule(body: object) -> tuple[Cadence, list[str], bool]:
 
 
 def put_schedule(
-    principal: Principal, account_id: str, body: object, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    principal: Principal, account_id: str, body: object, clock: Callable[[], datetime] = lambda: stores().clock()
 ) -> dict[str, Any]:
     account = require(principal, Action.ADMIN, account_id)
     ensure_own_billing(account)
     cadence, recipients, enabled = parse_schedule(body)
     now = clock()
-    schedule = ScheduleRepository().put(
+    schedule = stores().schedules.put(
         account_id=account.account_id,
         cadence=cadence,
         recipients=recipients,
@@ -163,11 +164,9 @@ def enqueue_due(tick: datetime, send: Send | None = None, now: datetime | None =
     period that has not ended and never moves a schedule past now.
     """
     if send is None:
-        from ..adapters.statement_queue import send_statement_messages
-
-        send = send_statement_messages
-    now = now or datetime.now(UTC)
-    repo = ScheduleRepository()
+        send = stores().queues.send_statements
+    now = now or stores().clock()
+    repo = stores().schedules
     runs: list[ScheduledRun] = []
     moves: list[tuple[Schedule, datetime | None, datetime]] = []
     held_back = 0
@@ -194,4 +193,4 @@ def scheduled_tick(event_time: str | None) -> datetime:
             return datetime.strptime(event_time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         except ValueError:
             pass
-    return datetime.now(UTC)
+    return stores().clock()

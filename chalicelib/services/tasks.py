@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 
 from ..domain.auto_recharge import BillingTask
+from .stores import stores
 
 
 def dispatch(tasks: Sequence[BillingTask]) -> None:
@@ -13,10 +14,9 @@ def dispatch(tasks: Sequence[BillingTask]) -> None:
     is put on the queue again by a later write (see domain.auto_recharge.needs_redrive)."""
     if not tasks:
         return
-    from ..adapters.queues import send_billing_tasks
 
     try:
-        send_billing_tasks([json.dumps(t.to_json()) for t in tasks])
+        stores().queues.send_billing_tasks([json.dumps(t.to_json()) for t in tasks])
     except Exception:
         from ..observability import get_logger
 

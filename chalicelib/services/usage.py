@@ -17,12 +17,10 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
-from ..adapters.accounts_repo import AccountRepository
 from ..adapters.concurrency import run_both
-from ..adapters.ledger_repo import CommitConflict, LedgerRepository
-from ..adapters.secrets import ledger_key
+from ..adapters.ledger_repo import CommitConflict
 from ..adapters.storage_errors import error_code, is_transient
 from ..domain.accounts import Account
 from ..domain.auto_recharge import BillingTask, reactions
@@ -32,7 +30,9 @@ from ..domain.posting import event_digest, posting_for
 from ..domain.pricing import RateCard, RateCardError, price_event
 from ..domain.rollups import keys_for
 from .alert_check import GroupAlerts, group_alerts
+from .ports import AccountStore, LedgerStore
 from .rates import agency_ids, billing_currency_problem, rate_card_for
+from .stores import stores
 
 MAX_COMMIT_ATTEMPTS = 8
 
@@ -73,13 +73,13 @@ def record_usage(
     messages: Sequence[QueuedMessage],
     *,
     dead_letter: DeadLetter,
-    accounts: AccountRepository | None = None,
-    ledger: LedgerRepository | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    accounts: AccountStore | None = None,
+    ledger: LedgerStore | None = None,
+    clock: Callable[[], datetime] = lambda: stores().clock(),
     sleep: Callable[[float], None] = time.sleep,
 ) -> UsageOutcome:
-    accounts = accounts or AccountRepository()
-    ledger = ledger or LedgerRepository()
+    accounts = accounts or stores().accounts
+    ledger = ledger or stores().ledger
     outcome = UsageOutcome()
     now = clock()
 
@@ -145,7 +145,7 @@ def _write_billing_group(
     head: BalanceState,
     payer: Account,
     items: list[_Item],
-    ledger: LedgerRepository,
+    ledger: LedgerStore,
     outcome: UsageOutcome,
     reject: Callable[[QueuedMessage, str, str], None],
     clock: Callable[[], datetime],
@@ -226,7 +226,7 @@ def _write_billing_group(
     chunks = deque(chunk_for_transactions(priced, shared_keys=shared_items, fixed_items=fixed))
     if alerts:
         alerts.plan_reads(priced)
-    key = ledger_key()
+    key = stores().secrets.ledger_key()
     billing_account_id = head.billing_account_id
     state = head
     while chunks:
@@ -306,7 +306,7 @@ def _write_billing_group(
 
 
 def _judge_twins(
-    ledger: LedgerRepository,
+    ledger: LedgerStore,
     twins: list[tuple[_Item, str]],
     raw_of: dict[str, str],
     outcome: UsageOutcome,
@@ -331,7 +331,7 @@ def _judge_twins(
 
 
 def _sort_known(
-    ledger: LedgerRepository,
+    ledger: LedgerStore,
     event_ids: set[str],
     digests: dict[str, str],
     account_of: dict[str, str],

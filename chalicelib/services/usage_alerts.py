@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from ..domain.access import AccessDenied, Action, Principal, authorize
@@ -39,6 +38,7 @@ from ..observability import get_logger
 from .access import require
 from .cursors import next_cursor, resume_after
 from .errors import BadRequest, Conflict, Forbidden, NotFound
+from .stores import stores
 
 _ALERT_ID = re.compile(r"u[ag]_[0-9a-f]{20}")
 WRITE_ATTEMPTS = 3  # a concurrent change of the same owner's alerts: read again and retry
@@ -62,10 +62,9 @@ def _prefix(agency: bool) -> str:
 
 
 def _stored(owner: Account, alert_id: str, agency: bool) -> Any:
-    from ..adapters.alerts_repo import AlertRepository
 
     ours = alert_id.startswith(_prefix(agency)) and _ALERT_ID.fullmatch(alert_id) is not None
-    stored = AlertRepository().get(owner.account_id, alert_id) if ours else None
+    stored = stores().alerts.get(owner.account_id, alert_id) if ours else None
     if stored is None:
         raise NotFound(f"usage alert {alert_id!r} not found")
     return stored
@@ -125,7 +124,7 @@ def create_alert(principal: Principal, owner_id: str, body: object, *, agency: b
         scope = AlertScope.ACCOUNT
         if agency:
             scope = AlertScope.EACH_ACCOUNT if given.each_account else AlertScope.AGENCY
-        now = datetime.now(UTC)
+        now = stores().clock()
         alert = UsageAlert(
             owner_id=owner.account_id,
             alert_id=new_alert_id(scope),
@@ -175,7 +174,7 @@ def update_alert(principal: Principal, owner_id: str, alert_id: str, body: objec
             recipients=tuple(change.recipients or ()) if "recipients" in fields else current.recipients,
             webhook_url=_webhook(change.webhook_url) if "webhook_url" in fields else current.webhook_url,
             enabled=bool(change.enabled) if "enabled" in fields else current.enabled,
-            updated_at=datetime.now(UTC),
+            updated_at=stores().clock(),
         )
     except AlertError as exc:
         raise BadRequest(str(exc)) from None
@@ -192,11 +191,10 @@ def update_alert(principal: Principal, owner_id: str, alert_id: str, body: objec
 
 
 def _write(owner: Account, alert: UsageAlert, secret: str | None, created_by: str | None, *, new: bool) -> None:
-    from ..adapters.accounts_repo import AccountRepository
-    from ..adapters.alerts_repo import AlertRepository, WatchMoved
+    from ..adapters.alerts_repo import WatchMoved
     from .notices import schedule_arming
 
-    accounts, alerts = AccountRepository(), AlertRepository()
+    accounts, alerts = stores().accounts, stores().alerts
     before = owner.alert_watch
     for attempt in range(WRITE_ATTEMPTS):
         if attempt:
@@ -223,18 +221,17 @@ def _write(owner: Account, alert: UsageAlert, secret: str | None, created_by: st
 
 
 def delete_alert(principal: Principal, owner_id: str, alert_id: str, *, agency: bool) -> None:
-    from ..adapters.accounts_repo import AccountRepository
-    from ..adapters.alerts_repo import AlertRepository, WatchMoved
+    from ..adapters.alerts_repo import WatchMoved
 
     owner = _owner(principal, owner_id, agency=agency, write=True)
     _stored(owner, alert_id, agency)
     before = owner.alert_watch
     for attempt in range(WRITE_ATTEMPTS):
         if attempt:
-            fresh = AccountRepository().get(owner.account_id)
+            fresh = stores().accounts.get(owner.account_id)
             before = fresh.alert_watch if fresh else ()
         try:
-            AlertRepository().delete(owner.account_id, alert_id, before, [w for w in before if w.alert_id != alert_id])
+            stores().alerts.delete(owner.account_id, alert_id, before, [w for w in before if w.alert_id != alert_id])
         except WatchMoved:
             continue
         return
@@ -244,12 +241,11 @@ def delete_alert(principal: Principal, owner_id: str, alert_id: str, *, agency: 
 def list_alerts(
     principal: Principal, owner_id: str, params: Mapping[str, str], limit: int, *, agency: bool
 ) -> dict[str, Any]:
-    from ..adapters.alerts_repo import AlertRepository
 
     owner = _owner(principal, owner_id, agency=agency, write=False)
     scope = f"usage-alerts:{'agency' if agency else 'account'}:{owner.account_id}"
     after = resume_after(scope, {}, params.get("cursor"))
-    alerts, last = AlertRepository().page(owner.account_id, _prefix(agency), limit, str(after["id"]) if after else None)
+    alerts, last = stores().alerts.page(owner.account_id, _prefix(agency), limit, str(after["id"]) if after else None)
     return {
         "owner_id": owner.account_id,
         "items": [alert_view(a, owner) for a in alerts],
@@ -265,13 +261,12 @@ def get_alert(principal: Principal, owner_id: str, alert_id: str, *, agency: boo
 def list_firings(
     principal: Principal, owner_id: str, alert_id: str, params: Mapping[str, str], limit: int, *, agency: bool
 ) -> dict[str, Any]:
-    from ..adapters.notices_repo import NoticeRepository
 
     owner = _owner(principal, owner_id, agency=agency, write=False)
     alert: UsageAlert = _stored(owner, alert_id, agency).alert
     scope = f"usage-alert-firings:{owner.account_id}:{alert_id}"
     after = resume_after(scope, {}, params.get("cursor"))
-    notices, last = NoticeRepository().firings(alert_id, limit, str(after["id"]) if after else None)
+    notices, last = stores().notices.firings(alert_id, limit, str(after["id"]) if after else None)
     items = []
     for n in notices:
         data = n.data

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from ..config import get_settings
@@ -24,6 +24,7 @@ from ..domain.accounts import Account, Billing
 from ..domain.webhooks import EventType, UrlRefused, event_id_for, new_secret
 from ..observability import get_logger
 from .errors import BadRequest
+from .stores import stores
 
 EMIT_ATTEMPTS = 4  # a throttled or conflicting write is tried this often before the event is given up
 
@@ -47,17 +48,15 @@ def check_webhook_url(url: str) -> str:
 
 
 def billing_webhook_url(account_id: str) -> str | None:
-    from ..adapters.webhook_endpoints_repo import WebhookEndpointRepository
 
-    endpoint = WebhookEndpointRepository().get(account_id)
+    endpoint = stores().webhook_endpoints.get(account_id)
     return endpoint.url if endpoint else None
 
 
 def set_billing_webhook(account: Account, url: str | None) -> str | None:
     """Set (or with None remove) the account's webhook; returns the new secret when a new URL is set."""
-    from ..adapters.webhook_endpoints_repo import WebhookEndpointRepository
 
-    repo = WebhookEndpointRepository()
+    repo = stores().webhook_endpoints
     if url is None:
         repo.delete(account.account_id)
         return None
@@ -66,7 +65,7 @@ def set_billing_webhook(account: Account, url: str | None) -> str | None:
     if current is not None and current.url == url:
         return None  # the same URL keeps its secret
     secret = new_secret()
-    repo.put(account.account_id, url, secret, datetime.now(UTC))
+    repo.put(account.account_id, url, secret, stores().clock())
     return secret
 
 
@@ -88,7 +87,7 @@ def emit(
 
     for attempt in range(1, EMIT_ATTEMPTS + 1):
         try:
-            _emit(account, event_type, key, data, agency, now or datetime.now(UTC))
+            _emit(account, event_type, key, data, agency, now or stores().clock())
             return
         except Exception as exc:
             if attempt < EMIT_ATTEMPTS and is_transient(exc):
@@ -106,18 +105,17 @@ def _emit(
     agency: Account | None,
     now: datetime,
 ) -> None:
-    from ..adapters.notices_repo import NoticeRepository, hook_owner
-    from ..adapters.webhook_endpoints_repo import WebhookEndpointRepository
+    from ..adapters.notices_repo import hook_owner
     from .notice_dispatch import dispatch_notices
 
     owners = [account.account_id]
     if account.agency_id and account.billing is Billing.OWN and event_type in AGENCY_ALSO_GETS:
         owners.append(agency.account_id if agency else account.agency_id)
-    endpoints = WebhookEndpointRepository().get_many(owners)
+    endpoints = stores().webhook_endpoints.get_many(owners)
     if not endpoints:
         return
     event_id = event_id_for(event_type, key)
-    notices = NoticeRepository()
+    notices = stores().notices
     created = [
         (hook_owner(owner), event_id)
         for owner in endpoints

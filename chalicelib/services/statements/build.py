@@ -19,9 +19,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ...adapters.concurrency import run_all, run_both
-from ...adapters.ledger_repo import LedgerRepository
-from ...adapters.payments_repo import PaymentRepository
-from ...adapters.rollups_repo import RollupRepository
 from ...config import get_settings
 from ...domain.accounts import Account, AccountKind, Billing
 from ...domain.balance_days import BalanceDay, Boundary, ChainDoesNotLink, boundary_before
@@ -42,6 +39,7 @@ from ...domain.statements import (
 )
 from ..errors import Conflict, ServiceError
 from ..reports import AgencyReads, read_agency, scoped
+from ..stores import stores
 
 PAYMENT_PAGE = 500
 STATEMENT_ID = re.compile(r"^st_[0-9a-f]{24}$")
@@ -49,7 +47,7 @@ Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    return stores().clock()
 
 
 class SharedBillingStatement(ServiceError):
@@ -107,7 +105,7 @@ def _activity(account: Account, role: str, rollups: Iterable[tuple[RollupKey, Ro
 
 
 def _card_charges(billing_account_id: str, start: datetime, end: datetime) -> list[CardCharge]:
-    payments = PaymentRepository()
+    payments = stores().payments
     charges: list[CardCharge] = []
     after: dict[str, Any] | None = None
     while True:
@@ -141,7 +139,7 @@ def _boundaries(
 ) -> tuple[Boundary, Boundary, Head]:
     """The balance before local day `first`, after day `last` (the head while the period is
     still running) and the head: one consistent read of the head and of every posting day since."""
-    ledger, rollups = LedgerRepository(), RollupRepository()
+    ledger, rollups = stores().ledger, stores().rollups
     scope = billing.agency_scope or billing.account_id
     # A posting day may run a day ahead of this clock (another writer's): read one more.
     until = max(now.astimezone(billing.zone).date() + timedelta(days=1), last + timedelta(days=1))
@@ -186,9 +184,9 @@ def _own_billing(
     until = now.astimezone(UTC).date() + timedelta(days=2)
     heads, days, payments = run_all(
         [
-            lambda: LedgerRepository().balances(ids, consistent=True),
-            lambda: RollupRepository().balance_days_of_scope(agency.account_id, last, until),
-            lambda: PaymentRepository().of_agency(agency.account_id, start, closing_at),
+            lambda: stores().ledger.balances(ids, consistent=True),
+            lambda: stores().rollups.balance_days_of_scope(agency.account_id, last, until),
+            lambda: stores().payments.of_agency(agency.account_id, start, closing_at),
         ]
     )
     assert isinstance(heads, dict) and isinstance(days, list) and isinstance(payments, list)
@@ -248,7 +246,7 @@ def build_numbers(
             lambda: (
                 read_agency(account, [days])
                 if account.kind is AccountKind.AGENCY
-                else AgencyReads([account], [RollupRepository().of_account(scoped(account), days)])
+                else AgencyReads([account], [stores().rollups.of_account(scoped(account), days)])
             ),
             lambda: _boundaries(account, first, last, running, now),
             lambda: _card_charges(billing_id, start, closing_at),

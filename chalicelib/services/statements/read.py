@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ...adapters.accounts_repo import AccountRepository
-from ...adapters.statements_repo import StatementRepository, StoredStatement
+from ...adapters.statements_repo import StoredStatement
 from ...domain.access import Action, Principal
 from ...domain.accounts import Billing
 from ...domain.money import format_cents, format_micros, format_quantity_micros
@@ -19,6 +18,7 @@ from ...domain.statements import StatementDoesNotReconcile, check_statement_arit
 from ..access import require
 from ..cursors import next_cursor, resume_after
 from ..errors import Conflict, NotFound
+from ..stores import stores
 from .build import STATEMENT_ID, StatementRefused
 
 
@@ -78,7 +78,7 @@ def list_statements(principal: Principal, account_id: str, params: Mapping[str, 
         "time_zone": account.time_zone,
     }
     if account.billing is Billing.AGENCY and account.agency_id:
-        payer = AccountRepository().get(account.billing_account_id)
+        payer = stores().accounts.get(account.billing_account_id)
         return {
             **header,
             "paid_by": {"account_id": account.billing_account_id, "name": payer.name if payer else None},
@@ -86,7 +86,7 @@ def list_statements(principal: Principal, account_id: str, params: Mapping[str, 
             "next_cursor": None,
         }
     scope, query = f"statements:{account.account_id}", {"list": "newest"}
-    page = StatementRepository().page(account.account_id, limit, resume_after(scope, query, params.get("cursor")))
+    page = stores().statements.page(account.account_id, limit, resume_after(scope, query, params.get("cursor")))
     return {
         **header,
         "items": [_list_view(s) for s in page.items],
@@ -96,7 +96,7 @@ def list_statements(principal: Principal, account_id: str, params: Mapping[str, 
 
 def _stored(principal: Principal, account_id: str, statement_id: str) -> StoredStatement:
     account = require(principal, Action.READ, account_id)
-    stored = StatementRepository().get(statement_id) if STATEMENT_ID.match(statement_id) else None
+    stored = stores().statements.get(statement_id) if STATEMENT_ID.match(statement_id) else None
     if stored is None or stored.account_id != account.account_id:
         raise NotFound(f"statement {statement_id!r} not found")
     return stored

@@ -6,7 +6,6 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ...adapters.statements_repo import StatementRepository
 from ...domain.access import Action, Principal
 from ...domain.accounts import Account, is_email_address
 from ...domain.periods import PeriodError, local_range
@@ -14,6 +13,7 @@ from ...domain.statements import MAX_RECIPIENTS, MAX_STATEMENT_DAYS, StatementDo
 from ...observability import get_logger
 from ..access import require
 from ..errors import BadRequest, Unavailable
+from ..stores import stores
 from .build import Clock, StatementRefused, build_numbers, ensure_own_billing, new_statement_id, utc_now
 
 
@@ -62,7 +62,6 @@ def parse_request(body: object, account: Account, now: datetime) -> tuple[date, 
 
 def request_statement(principal: Principal, account_id: str, body: object, clock: Clock = utc_now) -> dict[str, Any]:
     """POST /accounts/{id}/statements: build it now (refused if it does not add up), send it from the queue."""
-    from ...adapters.statement_queue import send_statement_messages
     from ...domain.rate_limit import SEND_STATEMENT
     from ..rate_limits import enforce as enforce_rate_limit
 
@@ -78,7 +77,7 @@ def request_statement(principal: Principal, account_id: str, body: object, clock
     except StatementDoesNotReconcile as exc:
         get_logger().error("statement refused", extra={"account_id": account_id, "reason": str(exc)})
         raise StatementRefused(f"the statement does not reconcile and was not sent: {exc}") from None
-    StatementRepository().create_built(
+    stores().statements.create_built(
         statement_id=statement_id,
         account_id=account.account_id,
         doc=doc,
@@ -87,7 +86,7 @@ def request_statement(principal: Principal, account_id: str, body: object, clock
         now=now,
     )
     try:
-        send_statement_messages([{"type": "send", "statement_id": statement_id}])
+        stores().queues.send_statements([{"type": "send", "statement_id": statement_id}])
     except Exception as exc:
         raise Unavailable(f"the statement was built but could not be queued for sending: {exc}") from None
     return {"statement_id": statement_id, "status": "queued"}

@@ -18,13 +18,14 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ...adapters.accounts_repo import AccountRepository
-from ...adapters.statements_repo import Claim, ScheduleRepository, StatementRepository
+from ...adapters.statements_repo import Claim
 from ...domain.accounts import Billing
 from ...domain.periods import format_instant, parse_instant
 from ...domain.statement_schedule import DEFAULT_HOUR, Cadence, Frequency, period_end, period_for_run
 from ...domain.statements import StatementDoesNotReconcile, check_statement_arithmetic
 from ...observability import get_logger, record_statement_sent
+from ..ports import StatementStore
+from ..stores import stores
 from .build import STATEMENT_ID, Clock, build_numbers, scheduled_statement_id, utc_now
 
 LEASE = timedelta(minutes=5)
@@ -112,7 +113,7 @@ def process_message(body: str, clock: Clock = utc_now, send: Sender | None = Non
     raise InvalidMessage(f"unknown message type {data.get('type')!r}")
 
 
-def _not_claimed(statements: StatementRepository, statement_id: str) -> SendOutcome:
+def _not_claimed(statements: StatementStore, statement_id: str) -> SendOutcome:
     stored = statements.get(statement_id)
     if stored is None:
         raise InvalidMessage(f"statement {statement_id} does not exist")
@@ -122,7 +123,7 @@ def _not_claimed(statements: StatementRepository, statement_id: str) -> SendOutc
 
 
 def _send_built(statement_id: str, clock: Clock, send: Sender | None) -> SendOutcome:
-    statements = StatementRepository()
+    statements = stores().statements
     claim = statements.claim(statement_id, token=uuid.uuid4().hex, now=clock(), lease=LEASE)
     if claim is None:
         return _not_claimed(statements, statement_id)
@@ -132,18 +133,18 @@ def _send_built(statement_id: str, clock: Clock, send: Sender | None) -> SendOut
 
 def _send_scheduled(run: ScheduledRun, clock: Clock, send: Sender | None) -> SendOutcome:
     log = get_logger()
-    schedule = ScheduleRepository().get(run.account_id)
+    schedule = stores().schedules.get(run.account_id)
     if schedule is None or not schedule.enabled or schedule.cadence != run.cadence:
         log.info("scheduled statement skipped: schedule off or changed", extra=run.to_json())
         return SendOutcome.SKIPPED
-    account = AccountRepository().get(run.account_id)
+    account = stores().accounts.get(run.account_id)
     if account is None or (account.billing is Billing.AGENCY and account.agency_id):
         log.info("scheduled statement skipped: no account or shared billing", extra=run.to_json())
         return SendOutcome.SKIPPED
     first, last = run.period
     frequency = run.cadence.frequency.value
     statement_id = scheduled_statement_id(run.account_id, frequency, first, last)
-    statements = StatementRepository()
+    statements = stores().statements
     now = clock()
     if run.period_end > now:  # a run named ahead of time (a pretended tick): never a period still running
         log.info("scheduled statement skipped: its period has not ended", extra=run.to_json())
@@ -180,12 +181,12 @@ def _send_scheduled(run: ScheduledRun, clock: Clock, send: Sender | None) -> Sen
 
 
 def _deliver(
-    statements: StatementRepository, claim: Claim, doc: Mapping[str, Any], clock: Clock, send: Sender | None
+    statements: StatementStore, claim: Claim, doc: Mapping[str, Any], clock: Clock, send: Sender | None
 ) -> SendOutcome:
     """Render and send under the lease; record the outcome."""
     from botocore.exceptions import ClientError
 
-    from ...adapters.email import Attachment, send_email
+    from ...adapters.email import Attachment
     from ...statement_render import render_email
 
     try:
@@ -194,7 +195,7 @@ def _deliver(
         statements.finish(claim, "refused", clock(), error=str(exc))
         return SendOutcome.REFUSED
     rendered = render_email(doc)
-    sender = send or send_email
+    sender = send or stores().mailer.send
     try:
         message_id = sender(
             to=list(claim.statement.recipients),
