@@ -12,7 +12,9 @@ The message is built with the standard library's `email` package:
 text part is). It is sent from the configured, verified sender
 (Settings.sender, env BILLING_SENDER). Addresses and the subject are checked
 first: a bad address or a CR/LF in a header raises ValueError and nothing is sent.
-Errors from SES itself (botocore ClientError) propagate to the caller.
+SES refusing the message for good (an unverified sender, a rejected message) raises
+`MailRefused`, a ValueError like the checks' (retrying cannot help); any other error from
+SES (throttling, the network) propagates as it is, for the caller to retry.
 """
 
 from __future__ import annotations
@@ -23,10 +25,14 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid
 
+from botocore.exceptions import ClientError
+
 from ..config import get_settings
 from ..domain.accounts import is_email_address
 from .aws import client
 
+# SES error codes that mean this message will never be sent as it is.
+REFUSALS = ("MessageRejected", "MailFromDomainNotVerifiedException", "BadRequestException")
 MAX_RECIPIENTS = 50  # SES: at most 50 recipients per message
 MAX_MESSAGE_BYTES = 40 * 1024 * 1024  # SES v2: 40 MB per message, after encoding
 MAX_SUBJECT_CHARS = 998  # RFC 5322 line length
@@ -41,6 +47,14 @@ class Attachment:
     filename: str
     content_type: str  # "application/pdf"
     data: bytes
+
+
+class MailRefused(ValueError):
+    """SES refused the message for good: `code` is its error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
 
 
 def _no_line_breaks(value: str, what: str) -> None:
@@ -133,9 +147,15 @@ def send_email(
     if len(data) > MAX_MESSAGE_BYTES:
         raise ValueError(f"the message is {len(data)} bytes; SES takes at most {MAX_MESSAGE_BYTES}")
     recipients = _recipients(to)
-    response = client("sesv2").send_email(
-        FromEmailAddress=sender,
-        Destination={"ToAddresses": recipients},
-        Content={"Raw": {"Data": data}},  # Reply-To travels in the raw headers
-    )
+    try:
+        response = client("sesv2").send_email(
+            FromEmailAddress=sender,
+            Destination={"ToAddresses": recipients},
+            Content={"Raw": {"Data": data}},  # Reply-To travels in the raw headers
+        )
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in REFUSALS:
+            raise MailRefused(code, str(exc)) from exc
+        raise
     return str(response["MessageId"])

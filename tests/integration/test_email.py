@@ -7,7 +7,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.adapters.email import MAX_RECIPIENTS, Attachment, send_email
+from chalicelib.adapters.email import MAX_RECIPIENTS, Attachment, MailRefused, send_email
 from chalicelib.config import get_settings, reset_settings
 from chalicelib.rendering import render_email
 
@@ -136,9 +136,10 @@ def test_the_configured_sender_is_used_and_ses_refuses_an_unverified_one(monkeyp
     monkeypatch.setenv("BILLING_SENDER", "not-verified@example.com")
     reset_settings()
     try:
-        with pytest.raises(ClientError) as raised:
+        with pytest.raises(MailRefused) as raised:
             send_email(to=[inbox()], subject="Receipt", text="hello")
-        assert raised.value.response["Error"]["Code"] == "MessageRejected"
+        assert raised.value.code == "MessageRejected"
+        assert isinstance(raised.value.__cause__, ClientError)
     finally:
         monkeypatch.delenv("BILLING_SENDER")
         reset_settings()

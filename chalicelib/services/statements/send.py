@@ -184,8 +184,6 @@ def _deliver(
     statements: StatementStore, claim: Claim, doc: Mapping[str, Any], clock: Clock, send: Sender | None
 ) -> SendOutcome:
     """Render and send under the lease; record the outcome."""
-    from botocore.exceptions import ClientError
-
     from ...adapters.email import Attachment
     from ...statement_render import render_email
 
@@ -204,17 +202,10 @@ def _deliver(
             html=rendered.html,
             attachments=[Attachment(rendered.filename, "application/pdf", rendered.pdf)],
         )
-    except ValueError as exc:  # an address or the message itself can never be sent
+    except ValueError as exc:  # an address or the message can never be sent, or SES refused it for good
         statements.finish(claim, "failed", clock(), error=str(exc))
         return SendOutcome.FAILED
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("MessageRejected", "MailFromDomainNotVerifiedException", "BadRequestException"):
-            statements.finish(claim, "failed", clock(), error=f"{code}: {exc}")
-            return SendOutcome.FAILED
-        statements.release(claim, clock(), f"{code}: {exc}")
-        raise
-    except Exception as exc:
+    except Exception as exc:  # throttled, the network: the lease is released and SQS tries again
         statements.release(claim, clock(), repr(exc))
         raise
     record_statement_sent()
