@@ -13,7 +13,7 @@ as absent. A document that is not a statement raises StatementDoesNotReconcile (
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -502,8 +502,3 @@ class Statement:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StatementDoesNotReconcile(f"the statement is incomplete: {exc!r}") from None
-
-
-def lines_total(lines: Sequence[BalanceLine]) -> tuple[int, int]:
-    """(micros, cents) of a group of balance lines."""
-    return sum(line.amount_micros for line in lines), sum(line.amount_cents for line in lines)
