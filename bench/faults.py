@@ -370,12 +370,12 @@ def statement_campaign(
         assert owner is not None
         statement_id = new_statement_id()
         first = today - timedelta(days=5)
-        doc = build_numbers(owner, first, today, statement_id=statement_id, now=now)
+        statement = build_numbers(owner, first, today, statement_id=statement_id, now=now)
         recipients[statement_id] = f"{statement_id}@example.com"
         repo.create_built(
             statement_id=statement_id,
             account_id=account,
-            doc=doc,
+            statement=statement,
             recipients=[recipients[statement_id]],
             requested_by="faults",
             now=now,

@@ -20,10 +20,13 @@ import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from .counting import RequestCounter
+
+if TYPE_CHECKING:
+    from chalicelib.domain.statement import Statement
 
 N = 1_000
 ZONE = "America/New_York"
@@ -109,7 +112,7 @@ def _count_build(counter: RequestCounter, account_id: str, first: date, last: da
     counter.attach_models(all_models())
     started = time.perf_counter()
     with counter.window() as tally:
-        doc = build_numbers(account, first, last, statement_id="st_" + "b" * 24, now=datetime.now(UTC))
+        statement = build_numbers(account, first, last, statement_id="st_" + "b" * 24, now=datetime.now(UTC))
     elapsed = time.perf_counter() - started
     counted = tally.as_dict()
     return {
@@ -118,13 +121,13 @@ def _count_build(counter: RequestCounter, account_id: str, first: date, last: da
         "requests": counted["requests"],
         "requests_by_operation": counted["requests_by_operation"],
         "wall_time_ms": round(elapsed * 1000, 1),
-        "usage_count": sum(r["count"] for r in doc["usage"]),
-        "closing_balance_micros": doc["closing_balance_micros"],
-        "entries_posted": doc["chain"]["entries_posted"],
+        "usage_count": sum(r.count for r in statement.usage),
+        "closing_balance_micros": statement.closing_balance_micros,
+        "entries_posted": statement.chain.entries_posted,
     }
 
 
-def _render_doc(rows: int) -> dict[str, Any]:
+def _render_doc(rows: int) -> Statement:
     """An agency statement with `rows` table rows: card charges and sub-account usage rows."""
     from chalicelib.domain.categories import Category
     from chalicelib.domain.periods import local_range
@@ -194,7 +197,7 @@ def _render(rows: int) -> dict[str, Any]:
     from chalicelib.statement_render import render_html, render_pdf
 
     doc = _render_doc(rows)
-    table_rows = len(doc["card_charges"]) + sum(len(a["usage"]) for a in doc["accounts"])
+    table_rows = len(doc.card_charges) + sum(len(a.usage) for a in doc.accounts)
     timings: dict[str, list[float]] = {"html": [], "pdf": []}
     digests = set()
     for _ in range(RUNS):

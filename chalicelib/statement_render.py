@@ -12,12 +12,14 @@ ingest Lambda never loads them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from .domain.money import format_quantity_micros
+from .domain.periods import format_instant
+from .domain.statement import BalanceLine, Statement, UsageRow
 from .domain.statements import MICROS_PER_CENT, check_statement_arithmetic
 from .rendering import (
     card_label,
@@ -38,24 +40,27 @@ def _cents(cents: int, currency: str) -> str:
     return money(cents * MICROS_PER_CENT, currency)
 
 
-def _day(text: str) -> str:
-    d = date.fromisoformat(text)
+def _day(d: date) -> str:
     return f"{_MONTHS[d.month - 1]} {d.day}, {d.year}"
 
 
-def _usage_rows(rows: list[dict[str, Any]], currency: str) -> list[dict[str, Any]]:
+def _usage_rows(rows: Sequence[UsageRow], currency: str) -> list[dict[str, Any]]:
     return [
         {
-            "label": r["label"],
-            "category": r["category"],
-            "count": f"{r['count']:,}",
-            "quantity": format_quantity_micros(r["quantity_micros"]),
-            "unit": r["unit"],
-            "quantity_text": quantity_text(r["quantity_micros"], r["unit"]),  # "1,328 minutes"
-            "amount": _cents(r["amount_cents"], currency),
+            "label": r.label,
+            "category": r.category,
+            "count": f"{r.count:,}",
+            "quantity": format_quantity_micros(r.quantity_micros),
+            "unit": r.unit,
+            "quantity_text": quantity_text(r.quantity_micros, r.unit),  # "1,328 minutes"
+            "amount": _cents(r.amount_cents, currency),
         }
         for r in rows
     ]
+
+
+def _balance_lines(lines: Sequence[BalanceLine], currency: str) -> list[dict[str, Any]]:
+    return [{"label": line.label, "amount": _cents(line.amount_cents, currency), "note": line.note} for line in lines]
 
 
 # A chart's axis labels a day each up to this many days; a longer period is labelled by month.
@@ -89,55 +94,47 @@ def chart_axis(days: list[str]) -> list[dict[str, Any]]:
     return cells
 
 
-def view_model(doc: Mapping[str, Any]) -> dict[str, Any]:
+def view_model(statement: Statement) -> dict[str, Any]:
     """Display strings for every part of a statement (templates and the PDF read this)."""
-    account, period = doc["account"], doc["period"]
-    currency, zone = account["currency"], account["time_zone"]
-    lines = [
-        {"label": line["label"], "amount": _cents(line["amount_cents"], currency), "note": line.get("note")}
-        for line in doc["credits"]
-    ]
-    debit_lines = [
-        {"label": line["label"], "amount": _cents(line["amount_cents"], currency), "note": line.get("note")}
-        for line in doc["debits"]
-    ]
-    daily = doc.get("daily") or []
-    peak = max((d["cost_micros"] for d in daily), default=0)
-    agency = account["kind"] == "agency"
+    s = statement
+    account, period = s.account, s.period
+    currency, zone = account.currency, account.time_zone
+    peak = max((d.cost_micros for d in s.daily), default=0)
+    agency = account.kind == "agency"
     return {
-        "statement_id": doc["statement_id"],
-        "account_id": account["account_id"],
-        "account_name": account["name"],
+        "statement_id": s.statement_id,
+        "account_id": account.account_id,
+        "account_name": account.name,
         "is_agency": agency,
         "heading": "Agency statement" if agency else "Account statement",
         "currency": currency,
         "time_zone": zone,
-        "from": period["from"],
-        "to": period["to"],
-        "period_label": f"{_day(period['from'])} to {_day(period['to'])}",
-        "in_progress": bool(period.get("in_progress")),
-        "closing_as_of": datetime_local(period["closing_at"], zone),
-        "built": datetime_local(doc["built_at"], zone),
-        "origin": doc.get("origin", "on_demand"),
-        "frequency": doc.get("frequency"),
-        "opening": _cents(doc["opening_balance_cents"], currency),
-        "closing": _cents(doc["closing_balance_cents"], currency),
-        "credits": lines,
-        "debits": debit_lines,
-        "total_credits": _cents(doc["total_credits_cents"], currency),
-        "total_debits": _cents(doc["total_debits_cents"], currency),
-        "usage": _usage_rows(doc["usage"], currency),
-        "usage_total": _cents(doc["usage_total_cents"], currency),
+        "from": period.first.isoformat(),
+        "to": period.last.isoformat(),
+        "period_label": f"{_day(period.first)} to {_day(period.last)}",
+        "in_progress": period.in_progress,
+        "closing_as_of": datetime_local(period.closing_at, zone),
+        "built": datetime_local(s.built_at, zone),
+        "origin": s.origin,
+        "frequency": s.frequency,
+        "opening": _cents(s.opening_balance_cents, currency),
+        "closing": _cents(s.closing_balance_cents, currency),
+        "credits": _balance_lines(s.credits, currency),
+        "debits": _balance_lines(s.debits, currency),
+        "total_credits": _cents(s.total_credits_cents, currency),
+        "total_debits": _cents(s.total_debits_cents, currency),
+        "usage": _usage_rows(s.usage, currency),
+        "usage_total": _cents(s.usage_total_cents, currency),
         "accounts": [
             {
-                "account_id": a["account_id"],
-                "name": a["name"],
-                "role": ROLE_LABELS.get(a["role"], humanize(a["role"])),
-                "time_zone": a["time_zone"],
-                "usage": _usage_rows(a["usage"], currency),
-                "total": _cents(a["usage_total_cents"], currency),
+                "account_id": a.account_id,
+                "name": a.name,
+                "role": ROLE_LABELS.get(a.role, humanize(a.role)),
+                "time_zone": a.time_zone,
+                "usage": _usage_rows(a.usage, currency),
+                "total": _cents(a.usage_total_cents, currency),
             }
-            for a in doc["accounts"]
+            for a in s.accounts
         ]
         if agency
         else [],
@@ -145,84 +142,82 @@ def view_model(doc: Mapping[str, Any]) -> dict[str, Any]:
         # listed, never added to this statement's figures.
         "own_accounts": [
             {
-                "account_id": o["account_id"],
-                "name": o["name"],
-                "currency": o.get("currency", currency),
-                "usage": _cents(o["usage_total_cents"], o.get("currency", currency)),
-                "card_charges": _cents(o["card_charges_cents"], o.get("currency", currency)),
-                "closing": _cents(o["closing_balance_cents"], o.get("currency", currency)),
+                "account_id": o.account_id,
+                "name": o.name,
+                "currency": o.currency or currency,
+                "usage": _cents(o.usage_total_cents, o.currency or currency),
+                "card_charges": _cents(o.card_charges_cents, o.currency or currency),
+                "closing": _cents(o.closing_balance_cents, o.currency or currency),
             }
-            for o in doc["own_billing_accounts"]
+            for o in s.own_billing_accounts
         ],
-        "own_currencies_differ": any(o.get("currency", currency) != currency for o in doc["own_billing_accounts"]),
+        "own_currencies_differ": any((o.currency or currency) != currency for o in s.own_billing_accounts),
         "charges": [
             {
-                "date": date_local(c["created_at"], zone),
-                "when": datetime_local(c["created_at"], zone),
-                "kind": payment_kind(c["kind"]),
-                "card": card_label(c["card_brand"], c["card_last4"]),
-                "status": humanize(c["status"]),
-                "failed": c["status"] == "failed",
-                "reason": (c.get("failure_reason") or failure_text("card_declined"))
-                if c["status"] == "failed"
-                else None,
-                "amount": _cents(c["amount_cents"], currency),
-                "payment_id": c["payment_id"],
+                "date": date_local(c.created_at, zone),
+                "when": datetime_local(c.created_at, zone),
+                "kind": payment_kind(c.kind),
+                "card": card_label(c.card_brand, c.card_last4),
+                "status": humanize(c.status),
+                "failed": c.status == "failed",
+                "reason": (c.failure_reason or failure_text("card_declined")) if c.status == "failed" else None,
+                "amount": _cents(c.amount_cents, currency),
+                "payment_id": c.payment_id,
             }
-            for c in doc["card_charges"]
+            for c in s.card_charges
         ],
-        "charges_total": _cents(doc["card_charges_total_cents"], currency),
+        "charges_total": _cents(s.card_charges_total_cents, currency),
         "daily": [
             {
-                "date": d["date"],
-                "day": date.fromisoformat(d["date"]).day,
-                "label": _day(d["date"]),
-                "amount": money(d["cost_micros"], currency),
-                "cost_micros": d["cost_micros"],
-                "share": 0.0 if peak <= 0 else max(d["cost_micros"], 0) / peak,
+                "date": d.day.isoformat(),
+                "day": d.day.day,
+                "label": _day(d.day),
+                "amount": money(d.cost_micros, currency),
+                "cost_micros": d.cost_micros,
+                "share": 0.0 if peak <= 0 else max(d.cost_micros, 0) / peak,
             }
-            for d in daily
+            for d in s.daily
         ],
         "daily_peak": money(peak, currency),
-        "axis": chart_axis([d["date"] for d in daily]),
-        "issuer": doc.get("issuer"),  # absent on statements built before it was printed
-        "has_posting_difference": doc.get("posting_difference_micros", 0) != 0,
-        "basis": doc["basis"],
-        "entries_posted": doc["chain"]["entries_posted"],
+        "axis": chart_axis([d.day.isoformat() for d in s.daily]),
+        "issuer": None if s.issuer is None else s.issuer.to_json(),  # absent on statements built before it was printed
+        "has_posting_difference": s.posting_difference_micros != 0,
+        "basis": s.basis,
+        "entries_posted": s.chain.entries_posted,
     }
 
 
-def subject(doc: Mapping[str, Any]) -> str:
-    vm = view_model(doc)
+def subject(statement: Statement) -> str:
+    vm = view_model(statement)
     return f"Statement for {vm['account_name']}: {vm['period_label']}"
 
 
-def pdf_filename(doc: Mapping[str, Any]) -> str:
-    period = doc["period"]
-    return f"statement-{doc['account']['account_id']}-{period['from']}-to-{period['to']}.pdf"
+def pdf_filename(statement: Statement) -> str:
+    period = statement.period
+    return f"statement-{statement.account.account_id}-{period.first.isoformat()}-to-{period.last.isoformat()}.pdf"
 
 
-def render_html(doc: Mapping[str, Any]) -> str:
+def render_html(statement: Statement) -> str:
     """The printable page (print CSS in a <style> block)."""
     from .rendering import render
 
-    check_statement_arithmetic(doc)
-    return render("statement.html", s=view_model(doc), time_zone=doc["account"]["time_zone"])
+    check_statement_arithmetic(statement)
+    return render("statement.html", s=view_model(statement), time_zone=statement.time_zone)
 
 
-def render_text(doc: Mapping[str, Any]) -> str:
+def render_text(statement: Statement) -> str:
     from .rendering import render
 
-    check_statement_arithmetic(doc)
-    return render("statement.txt", s=view_model(doc), time_zone=doc["account"]["time_zone"])
+    check_statement_arithmetic(statement)
+    return render("statement.txt", s=view_model(statement), time_zone=statement.time_zone)
 
 
-def render_pdf(doc: Mapping[str, Any]) -> bytes:
+def render_pdf(statement: Statement) -> bytes:
     """The PDF: the same bytes every time for the same stored numbers."""
     from .statement_pdf import statement_pdf
 
-    check_statement_arithmetic(doc)
-    return statement_pdf(view_model(doc), doc["built_at"])
+    check_statement_arithmetic(statement)
+    return statement_pdf(view_model(statement), format_instant(statement.built_at))
 
 
 @dataclass(frozen=True)
@@ -238,13 +233,13 @@ class RenderedStatement:
         return hashlib.sha256(self.pdf).hexdigest()
 
 
-def render_email(doc: Mapping[str, Any]) -> RenderedStatement:
+def render_email(statement: Statement) -> RenderedStatement:
     from .rendering import inline_css
 
     return RenderedStatement(
-        subject=subject(doc),
-        text=render_text(doc),
-        html=inline_css(render_html(doc)),
-        pdf=render_pdf(doc),
-        filename=pdf_filename(doc),
+        subject=subject(statement),
+        text=render_text(statement),
+        html=inline_css(render_html(statement)),
+        pdf=render_pdf(statement),
+        filename=pdf_filename(statement),
     )

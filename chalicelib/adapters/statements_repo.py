@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, cast
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from ..domain.ledger_check import StatementFacts
 from ..domain.periods import format_instant
+from ..domain.statement import Statement
 from ..domain.statement_schedule import DEFAULT_HOUR, Cadence, Frequency
 from ..domain.statements import document_seal
 from .paging import take_page
@@ -65,9 +67,15 @@ class StoredStatement:
     opening_balance_micros: int | None
     closing_balance_micros: int | None
     last_error: str | None
-    numbers: dict[str, Any] | None = None  # absent in list rows
+    document: dict[str, Any] | None = field(default=None, repr=False)  # the stored numbers; absent in list rows
     pdf_sha256: str | None = None
     requested_by: str | None = None
+
+    @cached_property
+    def numbers(self) -> Statement | None:
+        """The stored numbers as a Statement, read when first asked for: a stored document that
+        is not a statement raises StatementDoesNotReconcile where they are used, not here."""
+        return None if self.document is None else Statement.from_json(self.document)
 
 
 def _stored(r: StatementRecord, with_numbers: bool) -> StoredStatement:
@@ -88,7 +96,7 @@ def _stored(r: StatementRecord, with_numbers: bool) -> StoredStatement:
         opening_balance_micros=None if r.opening_balance_micros is None else int(r.opening_balance_micros),
         closing_balance_micros=None if r.closing_balance_micros is None else int(r.closing_balance_micros),
         last_error=r.last_error,
-        numbers=decode_numbers(r.numbers) if with_numbers and r.numbers is not None else None,
+        document=decode_numbers(r.numbers) if with_numbers and r.numbers is not None else None,
         pdf_sha256=getattr(r, "pdf_sha256", None) if with_numbers else None,
         requested_by=getattr(r, "requested_by", None) if with_numbers else None,
     )
@@ -122,13 +130,14 @@ class StatementRepository:
         *,
         statement_id: str,
         account_id: str,
-        doc: Mapping[str, Any],
+        statement: Statement,
         recipients: Sequence[str],
         requested_by: str | None,
         now: datetime,
     ) -> None:
         """An on-demand statement: built now, queued for the sender."""
         bind()
+        doc = statement.to_json()
         record = StatementRecord(
             statement_id,
             account_id=account_id,
@@ -136,16 +145,16 @@ class StatementRepository:
             created_at=now,
             origin="on_demand",
             frequency=None,
-            period_first=doc["period"]["from"],
-            period_last=doc["period"]["to"],
+            period_first=statement.period.first.isoformat(),
+            period_last=statement.period.last.isoformat(),
             recipients=cast(Any, list(recipients)),
             requested_by=requested_by,
             numbers=encode_numbers(doc),
             numbers_seal=document_seal(ledger_key(), doc),
             built_at=now,
-            currency=doc["account"]["currency"],
-            opening_balance_micros=doc["opening_balance_micros"],
-            closing_balance_micros=doc["closing_balance_micros"],
+            currency=statement.currency,
+            opening_balance_micros=statement.opening_balance_micros,
+            closing_balance_micros=statement.closing_balance_micros,
             status="queued",
             attempts=0,
         )
@@ -200,18 +209,19 @@ class StatementRepository:
             raise
         return Claim(_stored(record, with_numbers=True), token, until)
 
-    def save_numbers(self, claim: Claim, doc: Mapping[str, Any], now: datetime) -> bool:
+    def save_numbers(self, claim: Claim, statement: Statement, now: datetime) -> bool:
         """Freeze the numbers of a claimed statement (once, ever); False if the lease was lost."""
         bind()
+        doc = statement.to_json()
         try:
             StatementRecord(claim.statement.statement_id).update(
                 actions=[
                     StatementRecord.numbers.set(encode_numbers(doc)),
                     StatementRecord.numbers_seal.set(document_seal(ledger_key(), doc)),
                     StatementRecord.built_at.set(now),
-                    StatementRecord.currency.set(doc["account"]["currency"]),
-                    StatementRecord.opening_balance_micros.set(doc["opening_balance_micros"]),
-                    StatementRecord.closing_balance_micros.set(doc["closing_balance_micros"]),
+                    StatementRecord.currency.set(statement.currency),
+                    StatementRecord.opening_balance_micros.set(statement.opening_balance_micros),
+                    StatementRecord.closing_balance_micros.set(statement.closing_balance_micros),
                 ],
                 condition=StatementRecord.numbers.does_not_exist() & (StatementRecord.claim_token == claim.token),
             )

@@ -269,6 +269,7 @@ def check_statement(
 ) -> list[Finding]:
     """A statement's stored numbers are the ones it was sealed with, its list columns say the
     same, they add up, and its boundary balances are still the ledger's."""
+    from .statement import Statement
     from .statements import StatementDoesNotReconcile, check_statement_arithmetic, document_seal
 
     item = f"statement {statement.statement_id} of {statement.account_id}"
@@ -284,7 +285,8 @@ def check_statement(
     if columns != (doc.get("opening_balance_micros"), doc.get("closing_balance_micros")):
         problems.append(Finding("statement_columns", item, f"the list shows {columns}, the statement other numbers"))
     try:
-        check_statement_arithmetic(doc)
+        # The stored bytes are what is sealed and checked here: read as a Statement only to add up.
+        check_statement_arithmetic(Statement.from_json(doc))
     except StatementDoesNotReconcile as exc:
         problems.append(Finding("statement_arithmetic", item, str(exc)))
     first = date.fromisoformat(doc["period"]["from"])

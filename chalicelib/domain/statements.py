@@ -66,8 +66,23 @@ from zoneinfo import ZoneInfo
 
 from .balance_days import Boundary as Boundary  # what StatementInputs carry
 from .categories import USAGE_CATEGORIES, Category
-from .periods import format_instant
 from .rollups import RollupTotals
+from .statement import (
+    AccountUsage,
+    BalanceLine,
+    CardChargeLine,
+    DailyCost,
+    Issuer,
+    LedgerChain,
+    OwnBillingLine,
+    Statement,
+    StatementAccount,
+    StatementPeriod,
+    UsageRow,
+)
+from .statement import (
+    StatementDoesNotReconcile as StatementDoesNotReconcile,  # raised here, caught by callers
+)
 
 MICROS_PER_CENT = 10_000
 DOC_VERSION = 1
@@ -89,10 +104,6 @@ CATEGORY_LABELS: Mapping[str, str] = {
     Category.RECHARGE.value: "Recharges",
     Category.ADJUSTMENT.value: "Adjustments",
 }
-
-
-class StatementDoesNotReconcile(Exception):
-    """The numbers (or the ledger chain they come from) do not add up: never sent."""
 
 
 # -- inputs -------------------------------------------------------------------------------
@@ -176,6 +187,7 @@ class StatementInputs:
     own_billing: Sequence[OwnBillingAccount] = ()
     origin: str = "on_demand"  # or "scheduled"
     frequency: str | None = None
+    issuer: Issuer | None = None  # the company block, frozen with the numbers
 
 
 # -- cents ----------------------------------------------------------------------------------
@@ -213,38 +225,85 @@ def allocate_cents(values: Sequence[int], target_cents: int) -> list[int]:
     return result
 
 
-# -- building ---------------------------------------------------------------------------------
+# -- building: one step per part of the statement ------------------------------------------------
 
 
-def _line(key: str, label: str, micros: int, note: str | None = None) -> dict[str, Any]:
-    line: dict[str, Any] = {"key": key, "label": label, "amount_micros": micros}
-    if note:
-        line["note"] = note
-    return line
+@dataclass(frozen=True)
+class Movement:
+    """What moved the balance over the period: the rollups' credits and debits, and the
+    posting-date difference that makes them meet the boundary balances."""
+
+    recharges: int
+    adjustments: int  # net, either sign
+    usage_cost: int  # positive
+    posting_difference: int
+
+    @classmethod
+    def of(cls, combined: Mapping[Category, RollupTotals], opening: int, closing: int) -> Movement:
+        recharges = combined.get(Category.RECHARGE, RollupTotals()).amount_micros
+        adjustments = combined.get(Category.ADJUSTMENT, RollupTotals()).amount_micros
+        usage_cost = _usage_cost(combined)
+        return cls(recharges, adjustments, usage_cost, (closing - opening) - (recharges + adjustments - usage_cost))
+
+
+POSTING_DIFFERENCE_NOTE = (
+    "Activity posted in this period that occurred in another period (or the reverse): late or "
+    "early posting, or a sub-account's own time zone."
+)
+
+
+_LineSpec = tuple[str, str, int, str | None]  # key, label, amount (micros, positive), note
+
+
+def _balance_lines(movement: Movement, movement_cents: int) -> tuple[tuple[BalanceLine, ...], tuple[BalanceLine, ...]]:
+    """Credits and debits (recharges and usage always; adjustments and the posting-date
+    difference on the side of their sign, when not zero), sharing the printed movement in cents."""
+    credits: list[_LineSpec] = [("recharges", "Payments and recharges", movement.recharges, None)]
+    debits: list[_LineSpec] = [("usage", "Usage charges", movement.usage_cost, None)]
+    if movement.adjustments > 0:
+        credits.append(("adjustments", "Adjustments (net)", movement.adjustments, None))
+    elif movement.adjustments < 0:
+        debits.append(("adjustments", "Adjustments (net)", -movement.adjustments, None))
+    timing = movement.posting_difference
+    if timing > 0:
+        credits.append(("posting_difference", "Posting-date difference", timing, POSTING_DIFFERENCE_NOTE))
+    elif timing < 0:
+        debits.append(("posting_difference", "Posting-date difference", -timing, POSTING_DIFFERENCE_NOTE))
+    signed = [micros for _, _, micros, _ in credits] + [-micros for _, _, micros, _ in debits]
+    cents = allocate_cents(signed, movement_cents)
+    credit_lines = tuple(
+        BalanceLine(key, label, micros, c, note)
+        for (key, label, micros, note), c in zip(credits, cents[: len(credits)], strict=True)
+    )
+    debit_lines = tuple(
+        BalanceLine(key, label, micros, -c, note)
+        for (key, label, micros, note), c in zip(debits, cents[len(credits) :], strict=True)
+    )
+    return credit_lines, debit_lines
 
 
 def _usage_rows(
     totals: Mapping[Category, RollupTotals], units: Mapping[Category, str], target_cents: int
-) -> list[dict[str, Any]]:
+) -> tuple[UsageRow, ...]:
     """Usage by category (cost positive), cents allocated to add up to `target_cents`."""
-    rows: list[dict[str, Any]] = []
-    for category in sorted(USAGE_CATEGORIES, key=lambda c: c.value):
-        t = totals.get(category)
-        if t is None or (t.count == 0 and t.amount_micros == 0):
-            continue
-        rows.append(
-            {
-                "category": category.value,
-                "label": CATEGORY_LABELS[category.value],
-                "unit": units.get(category, "item"),
-                "count": t.count,
-                "quantity_micros": t.quantity_micros,
-                "amount_micros": -t.amount_micros,
-            }
+    used = [
+        (category, t)
+        for category in sorted(USAGE_CATEGORIES, key=lambda c: c.value)
+        if (t := totals.get(category)) is not None and not (t.count == 0 and t.amount_micros == 0)
+    ]
+    cents = allocate_cents([-t.amount_micros for _, t in used], target_cents)
+    return tuple(
+        UsageRow(
+            category=category.value,
+            label=CATEGORY_LABELS[category.value],
+            unit=units.get(category, "item"),
+            count=t.count,
+            quantity_micros=t.quantity_micros,
+            amount_micros=-t.amount_micros,
+            amount_cents=c,
         )
-    for row, cents in zip(rows, allocate_cents([r["amount_micros"] for r in rows], target_cents), strict=True):
-        row["amount_cents"] = cents
-    return rows
+        for (category, t), c in zip(used, cents, strict=True)
+    )
 
 
 def _sum_totals(parts: Iterable[Mapping[Category, RollupTotals]]) -> dict[Category, RollupTotals]:
@@ -257,6 +316,114 @@ def _sum_totals(parts: Iterable[Mapping[Category, RollupTotals]]) -> dict[Catego
 
 def _usage_cost(totals: Mapping[Category, RollupTotals]) -> int:
     return -sum(t.amount_micros for c, t in totals.items() if c in USAGE_CATEGORIES)
+
+
+def _first_units(activity: Iterable[AccountActivity]) -> dict[Category, str]:
+    """Each category's unit as the first account that names it prices it."""
+    units: dict[Category, str] = {}
+    for a in activity:
+        for category, unit in a.units.items():
+            units.setdefault(category, unit)
+    return units
+
+
+def _accounts_usage(
+    activity: Sequence[AccountActivity], units: Mapping[Category, str], usage_cents: int
+) -> tuple[AccountUsage, ...]:
+    """Each account's usage, the usage line's cents shared between them."""
+    costs = [_usage_cost(a.totals) for a in activity]
+    return tuple(
+        AccountUsage(
+            account_id=a.account_id,
+            name=a.name,
+            role=a.role,
+            time_zone=a.time_zone,
+            usage=_usage_rows(a.totals, a.units or units, cost_cents),
+            usage_total_micros=cost,
+            usage_total_cents=cost_cents,
+            credits_micros=sum(
+                t.amount_micros for c, t in a.totals.items() if c in (Category.RECHARGE, Category.ADJUSTMENT)
+            ),
+        )
+        for a, cost, cost_cents in zip(activity, costs, allocate_cents(costs, usage_cents), strict=True)
+    )
+
+
+def _own_billing_lines(own: Iterable[OwnBillingAccount]) -> tuple[OwnBillingLine, ...]:
+    return tuple(
+        OwnBillingLine(
+            account_id=o.account_id,
+            name=o.name,
+            time_zone=o.time_zone,
+            currency=o.currency,
+            usage_total_micros=o.usage_cost_micros,
+            usage_total_cents=round_cents(o.usage_cost_micros),
+            card_charges_micros=o.card_charges_micros,
+            card_charges_cents=round_cents(o.card_charges_micros),
+            closing_balance_micros=o.closing_balance_micros,
+            closing_balance_cents=round_cents(o.closing_balance_micros),
+        )
+        for o in sorted(own, key=lambda o: (o.name.lower(), o.account_id))
+    )
+
+
+def _card_charge_lines(charges: Iterable[CardCharge]) -> tuple[CardChargeLine, ...]:
+    return tuple(
+        CardChargeLine(
+            payment_id=c.payment_id,
+            created_at=c.created_at,
+            kind=c.kind,
+            status=c.status,
+            amount_micros=c.amount_micros,
+            amount_cents=round_cents(c.amount_micros),
+            card_brand=c.card_brand,
+            card_last4=c.card_last4,
+            description=c.description,
+            failure_reason=c.failure_reason,
+        )
+        for c in sorted(charges, key=lambda c: (c.created_at, c.payment_id))
+    )
+
+
+def _daily_costs(inputs: StatementInputs) -> tuple[DailyCost, ...]:
+    """Usage cost of every local day of the period (up to the build time for a period still running)."""
+    daily_cost: dict[date, int] = {}
+    for a in inputs.activity:
+        for day, cost in a.daily_cost.items():
+            daily_cost[day] = daily_cost.get(day, 0) + cost
+    return tuple(DailyCost(day, daily_cost.get(day, 0)) for day in _days(inputs))
+
+
+def _days(inputs: StatementInputs) -> list[date]:
+    last = inputs.last
+    if inputs.closing_at < inputs.end:
+        last = min(last, inputs.closing_at.astimezone(ZoneInfo(inputs.owner.time_zone)).date())
+    return [inputs.first + timedelta(days=i) for i in range((last - inputs.first).days + 1)]
+
+
+def _statement_account(owner: Owner) -> StatementAccount:
+    return StatementAccount(
+        account_id=owner.account_id,
+        name=owner.name,
+        kind=owner.kind,
+        billing=owner.billing,
+        billing_account_id=owner.billing_account_id,
+        agency_id=owner.agency_id,
+        time_zone=owner.time_zone,
+        currency=owner.currency,
+    )
+
+
+def _statement_period(inputs: StatementInputs) -> StatementPeriod:
+    return StatementPeriod(
+        first=inputs.first,
+        last=inputs.last,
+        time_zone=inputs.owner.time_zone,
+        start=inputs.start,
+        end=inputs.end,
+        closing_at=inputs.closing_at,
+        in_progress=inputs.closing_at < inputs.end,
+    )
 
 
 def check_boundaries(inputs: StatementInputs) -> None:
@@ -276,199 +443,138 @@ def check_boundaries(inputs: StatementInputs) -> None:
         )
 
 
-def build_statement(inputs: StatementInputs) -> dict[str, Any]:
-    """The statement's numbers, as the JSON-able document that is stored; or refuse.
-
-    Amounts are integers: `*_micros` exact, `*_cents` as printed.
-    """
+def build_statement(inputs: StatementInputs) -> Statement:
+    """The statement of `inputs`, proven to add up; or refuse (StatementDoesNotReconcile)."""
     check_boundaries(inputs)
-
-    owner = inputs.owner
-    combined = _sum_totals(a.totals for a in inputs.activity)
-    recharges = combined.get(Category.RECHARGE, RollupTotals()).amount_micros
-    adjustments = combined.get(Category.ADJUSTMENT, RollupTotals()).amount_micros
-    usage_cost = _usage_cost(combined)
-    opening = inputs.opening.balance_micros
-    closing = inputs.closing.balance_micros
-    timing = (closing - opening) - (recharges + adjustments - usage_cost)
-
-    timing_note = (
-        "Activity posted in this period that occurred in another period (or the reverse): late or "
-        "early posting, or a sub-account's own time zone."
-    )
-    credits = [_line("recharges", "Payments and recharges", recharges)]
-    debits = [_line("usage", "Usage charges", usage_cost)]
-    if adjustments > 0:
-        credits.append(_line("adjustments", "Adjustments (net)", adjustments))
-    elif adjustments < 0:
-        debits.append(_line("adjustments", "Adjustments (net)", -adjustments))
-    if timing > 0:
-        credits.append(_line("posting_difference", "Posting-date difference", timing, timing_note))
-    elif timing < 0:
-        debits.append(_line("posting_difference", "Posting-date difference", -timing, timing_note))
-
+    opening, closing = inputs.opening.balance_micros, inputs.closing.balance_micros
     # Cents: the balances round half-up; the lines share the printed movement.
     opening_cents, closing_cents = round_cents(opening), round_cents(closing)
-    signed = [line["amount_micros"] for line in credits] + [-line["amount_micros"] for line in debits]
-    cents = allocate_cents(signed, closing_cents - opening_cents)
-    for line, c in zip(credits, cents[: len(credits)], strict=True):
-        line["amount_cents"] = c
-    for line, c in zip(debits, cents[len(credits) :], strict=True):
-        line["amount_cents"] = -c
-    usage_cents = debits[0]["amount_cents"]
+    combined = _sum_totals(a.totals for a in inputs.activity)
+    movement = Movement.of(combined, opening, closing)
+    credits, debits = _balance_lines(movement, closing_cents - opening_cents)
+    usage_cents = debits[0].amount_cents
+    units = _first_units(inputs.activity)
+    charges = _card_charge_lines(inputs.card_charges)
+    succeeded = [c for c in charges if c.status == "succeeded"]
+    statement = Statement(
+        version=DOC_VERSION,
+        statement_id=inputs.statement_id,
+        origin=inputs.origin,
+        frequency=inputs.frequency,
+        account=_statement_account(inputs.owner),
+        period=_statement_period(inputs),
+        built_at=inputs.built_at,
+        opening_balance_micros=opening,
+        opening_balance_cents=opening_cents,
+        closing_balance_micros=closing,
+        closing_balance_cents=closing_cents,
+        credits=credits,
+        debits=debits,
+        total_credits_micros=sum(line.amount_micros for line in credits),
+        total_credits_cents=sum(line.amount_cents for line in credits),
+        total_debits_micros=sum(line.amount_micros for line in debits),
+        total_debits_cents=sum(line.amount_cents for line in debits),
+        posting_difference_micros=movement.posting_difference,
+        usage=_usage_rows(combined, units, usage_cents),
+        usage_total_micros=movement.usage_cost,
+        usage_total_cents=usage_cents,
+        accounts=_accounts_usage(inputs.activity, units, usage_cents),
+        own_billing_accounts=_own_billing_lines(inputs.own_billing),
+        card_charges=charges,
+        card_charges_total_micros=sum(c.amount_micros for c in succeeded),
+        card_charges_total_cents=sum(c.amount_cents for c in succeeded),
+        daily=_daily_costs(inputs),
+        chain=LedgerChain(inputs.opening.seq, inputs.closing.seq, inputs.closing.seq - inputs.opening.seq),
+        basis=BASIS,
+        issuer=inputs.issuer,
+    )
+    check_statement_arithmetic(statement)
+    return statement
 
-    units: dict[Category, str] = {}
-    for a in inputs.activity:
-        for category, unit in a.units.items():
-            units.setdefault(category, unit)
 
-    breakdown = []
-    per_account_cost = [_usage_cost(a.totals) for a in inputs.activity]
-    for a, cost, cost_cents in zip(
-        inputs.activity, per_account_cost, allocate_cents(per_account_cost, usage_cents), strict=True
-    ):
-        breakdown.append(
-            {
-                "account_id": a.account_id,
-                "name": a.name,
-                "role": a.role,
-                "time_zone": a.time_zone,
-                "usage": _usage_rows(a.totals, a.units or units, cost_cents),
-                "usage_total_micros": cost,
-                "usage_total_cents": cost_cents,
-                "credits_micros": sum(
-                    t.amount_micros for c, t in a.totals.items() if c in (Category.RECHARGE, Category.ADJUSTMENT)
-                ),
-            }
+# -- the arithmetic check: on every build, before every send and every showing ------------------------
+
+
+@dataclass(frozen=True)
+class _Figures:
+    """A statement's figures in one unit: exact micro-units, or the cents that are printed."""
+
+    unit: str
+    opening: int
+    closing: int
+    credits: Sequence[int]
+    debits: Sequence[int]
+    total_credits: int
+    total_debits: int
+    usage_line: int
+    usage_rows: Sequence[int]
+    usage_total: int
+    accounts: Sequence[tuple[str, int, Sequence[int]]]  # (account id, usage total, usage rows)
+
+
+def _usage_line(statement: Statement) -> BalanceLine:
+    line = next((line for line in statement.debits if line.key == "usage"), None)
+    if line is None:
+        raise StatementDoesNotReconcile("the statement is incomplete: it has no usage line")
+    return line
+
+
+def _in_micros(s: Statement) -> _Figures:
+    return _Figures(
+        unit="micros",
+        opening=s.opening_balance_micros,
+        closing=s.closing_balance_micros,
+        credits=[line.amount_micros for line in s.credits],
+        debits=[line.amount_micros for line in s.debits],
+        total_credits=s.total_credits_micros,
+        total_debits=s.total_debits_micros,
+        usage_line=_usage_line(s).amount_micros,
+        usage_rows=[row.amount_micros for row in s.usage],
+        usage_total=s.usage_total_micros,
+        accounts=[(a.account_id, a.usage_total_micros, [row.amount_micros for row in a.usage]) for a in s.accounts],
+    )
+
+
+def _in_cents(s: Statement) -> _Figures:
+    return _Figures(
+        unit="cents",
+        opening=s.opening_balance_cents,
+        closing=s.closing_balance_cents,
+        credits=[line.amount_cents for line in s.credits],
+        debits=[line.amount_cents for line in s.debits],
+        total_credits=s.total_credits_cents,
+        total_debits=s.total_debits_cents,
+        usage_line=_usage_line(s).amount_cents,
+        usage_rows=[row.amount_cents for row in s.usage],
+        usage_total=s.usage_total_cents,
+        accounts=[(a.account_id, a.usage_total_cents, [row.amount_cents for row in a.usage]) for a in s.accounts],
+    )
+
+
+def _check_figures(f: _Figures) -> None:
+    total_credits, total_debits = sum(f.credits), sum(f.debits)
+    if (total_credits, total_debits) != (f.total_credits, f.total_debits):
+        raise StatementDoesNotReconcile(f"the credit or debit total ({f.unit}) is not the sum of its lines")
+    if f.opening + total_credits - total_debits != f.closing:
+        raise StatementDoesNotReconcile(
+            f"opening {f.opening} + credits {total_credits} - debits {total_debits} != closing {f.closing} ({f.unit})"
         )
-
-    charges = sorted(inputs.card_charges, key=lambda c: (c.created_at, c.payment_id))
-    succeeded = sum(c.amount_micros for c in charges if c.status == "succeeded")
-    daily_cost: dict[date, int] = {}
-    for a in inputs.activity:
-        for day, cost in a.daily_cost.items():
-            daily_cost[day] = daily_cost.get(day, 0) + cost
-
-    doc: dict[str, Any] = {
-        "version": DOC_VERSION,
-        "statement_id": inputs.statement_id,
-        "origin": inputs.origin,
-        "frequency": inputs.frequency,
-        "account": {
-            "account_id": owner.account_id,
-            "name": owner.name,
-            "kind": owner.kind,
-            "billing": owner.billing,
-            "billing_account_id": owner.billing_account_id,
-            "agency_id": owner.agency_id,
-            "time_zone": owner.time_zone,
-            "currency": owner.currency,
-        },
-        "period": {
-            "from": inputs.first.isoformat(),
-            "to": inputs.last.isoformat(),
-            "time_zone": owner.time_zone,
-            "start": format_instant(inputs.start),
-            "end": format_instant(inputs.end),
-            "closing_at": format_instant(inputs.closing_at),
-            "in_progress": inputs.closing_at < inputs.end,
-        },
-        "built_at": format_instant(inputs.built_at),
-        "opening_balance_micros": opening,
-        "opening_balance_cents": opening_cents,
-        "closing_balance_micros": closing,
-        "closing_balance_cents": closing_cents,
-        "credits": credits,
-        "debits": debits,
-        "total_credits_micros": sum(line["amount_micros"] for line in credits),
-        "total_credits_cents": sum(line["amount_cents"] for line in credits),
-        "total_debits_micros": sum(line["amount_micros"] for line in debits),
-        "total_debits_cents": sum(line["amount_cents"] for line in debits),
-        "posting_difference_micros": timing,
-        "usage": _usage_rows(combined, units, usage_cents),
-        "usage_total_micros": usage_cost,
-        "usage_total_cents": usage_cents,
-        "accounts": breakdown,
-        "own_billing_accounts": [
-            {
-                "account_id": o.account_id,
-                "name": o.name,
-                "time_zone": o.time_zone,
-                "currency": o.currency,
-                "usage_total_micros": o.usage_cost_micros,
-                "usage_total_cents": round_cents(o.usage_cost_micros),
-                "card_charges_micros": o.card_charges_micros,
-                "card_charges_cents": round_cents(o.card_charges_micros),
-                "closing_balance_micros": o.closing_balance_micros,
-                "closing_balance_cents": round_cents(o.closing_balance_micros),
-            }
-            for o in sorted(inputs.own_billing, key=lambda o: (o.name.lower(), o.account_id))
-        ],
-        "card_charges": [
-            {
-                "payment_id": c.payment_id,
-                "created_at": format_instant(c.created_at),
-                "kind": c.kind,
-                "status": c.status,
-                "amount_micros": c.amount_micros,
-                "amount_cents": round_cents(c.amount_micros),
-                "card_brand": c.card_brand,
-                "card_last4": c.card_last4,
-                "description": c.description,
-                "failure_reason": c.failure_reason,
-            }
-            for c in charges
-        ],
-        "card_charges_total_micros": succeeded,
-        "card_charges_total_cents": sum(round_cents(c.amount_micros) for c in charges if c.status == "succeeded"),
-        "daily": [{"date": day.isoformat(), "cost_micros": daily_cost.get(day, 0)} for day in _days(inputs)],
-        "chain": {
-            "opening_seq": inputs.opening.seq,
-            "closing_seq": inputs.closing.seq,
-            "entries_posted": inputs.closing.seq - inputs.opening.seq,
-        },
-        "basis": BASIS,
-    }
-    check_statement_arithmetic(doc)
-    return doc
+    if sum(f.usage_rows) != f.usage_line:
+        raise StatementDoesNotReconcile(f"usage by category does not add up to the usage line ({f.unit})")
+    if f.usage_total != f.usage_line:
+        raise StatementDoesNotReconcile(f"the usage total is not the usage line ({f.unit})")
+    if f.accounts and sum(total for _, total, _ in f.accounts) != f.usage_line:
+        raise StatementDoesNotReconcile(f"the accounts' usage does not add up to the usage line ({f.unit})")
+    for account_id, total, rows in f.accounts:
+        if sum(rows) != total:
+            raise StatementDoesNotReconcile(f"{account_id}: usage rows do not add up ({f.unit})")
 
 
-def _days(inputs: StatementInputs) -> list[date]:
-    """Every local day of the period (up to the build time for a period still running)."""
-    last = inputs.last
-    if inputs.closing_at < inputs.end:
-        last = min(last, inputs.closing_at.astimezone(ZoneInfo(inputs.owner.time_zone)).date())
-    return [inputs.first + timedelta(days=i) for i in range((last - inputs.first).days + 1)]
-
-
-def check_statement_arithmetic(doc: Mapping[str, Any]) -> None:
+def check_statement_arithmetic(statement: Statement) -> None:
     """opening + credits - debits = closing, in micro-units and in printed cents; and every
     printed group adds up to its total. Raises StatementDoesNotReconcile."""
-    try:
-        credits, debits = doc["credits"], doc["debits"]
-        for unit in ("micros", "cents"):
-            opening, closing = doc[f"opening_balance_{unit}"], doc[f"closing_balance_{unit}"]
-            total_credits = sum(line[f"amount_{unit}"] for line in credits)
-            total_debits = sum(line[f"amount_{unit}"] for line in debits)
-            if (total_credits, total_debits) != (doc[f"total_credits_{unit}"], doc[f"total_debits_{unit}"]):
-                raise StatementDoesNotReconcile(f"the credit or debit total ({unit}) is not the sum of its lines")
-            if opening + total_credits - total_debits != closing:
-                raise StatementDoesNotReconcile(
-                    f"opening {opening} + credits {total_credits} - debits {total_debits} != closing {closing} ({unit})"
-                )
-            usage_line = next(line for line in debits if line["key"] == "usage")
-            if sum(row[f"amount_{unit}"] for row in doc["usage"]) != usage_line[f"amount_{unit}"]:
-                raise StatementDoesNotReconcile(f"usage by category does not add up to the usage line ({unit})")
-            if doc[f"usage_total_{unit}"] != usage_line[f"amount_{unit}"]:
-                raise StatementDoesNotReconcile(f"the usage total is not the usage line ({unit})")
-            accounts = doc["accounts"]
-            if accounts and sum(a[f"usage_total_{unit}"] for a in accounts) != usage_line[f"amount_{unit}"]:
-                raise StatementDoesNotReconcile(f"the accounts' usage does not add up to the usage line ({unit})")
-            for a in accounts:
-                if sum(row[f"amount_{unit}"] for row in a["usage"]) != a[f"usage_total_{unit}"]:
-                    raise StatementDoesNotReconcile(f"{a['account_id']}: usage rows do not add up ({unit})")
-    except (KeyError, TypeError, StopIteration) as exc:
-        raise StatementDoesNotReconcile(f"the statement is incomplete: {exc!r}") from None
+    _check_figures(_in_micros(statement))
+    _check_figures(_in_cents(statement))
 
 
 def summary(doc: Mapping[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ..domain.posting import Posting
     from ..domain.reports import BucketRange
     from ..domain.rollups import RollupKey, RollupTotals
+    from ..domain.statement import Statement
     from ..domain.statement_schedule import Cadence
 
 
@@ -155,7 +156,7 @@ class StatementStore(Protocol):
         *,
         statement_id: str,
         account_id: str,
-        doc: Mapping[str, Any],
+        statement: Statement,
         recipients: Sequence[str],
         requested_by: str | None,
         now: datetime,
@@ -169,7 +170,7 @@ class StatementStore(Protocol):
         lease: timedelta,
         new: Mapping[str, Any] | None = None,
     ) -> Claim | None: ...
-    def save_numbers(self, claim: Claim, doc: Mapping[str, Any], now: datetime) -> bool: ...
+    def save_numbers(self, claim: Claim, statement: Statement, now: datetime) -> bool: ...
     def finish(
         self,
         claim: Claim,

@@ -91,9 +91,9 @@ def test_statements_show_the_card_charges_behind_the_recharges(today: date) -> N
         assert account is not None
         for first, last in _full_months(today):
             doc = build_numbers(account, first, last, statement_id="st_" + "0" * 24, now=now)
-            recharges = next(line for line in doc["credits"] if line["key"] == "recharges")["amount_micros"]
-            assert doc["card_charges_total_micros"] == recharges, (billing, first, doc["card_charges"])
-            seen_charges += len(doc["card_charges"])
+            recharges = next(line for line in doc.credits if line.key == "recharges").amount_micros
+            assert doc.card_charges_total_micros == recharges, (billing, first, doc.card_charges)
+            seen_charges += len(doc.card_charges)
     assert seen_charges >= 5
 
 

@@ -22,6 +22,7 @@ from chalicelib.adapters.tables.base import bind
 from chalicelib.domain.categories import USAGE_CATEGORIES
 from chalicelib.domain.payments import PaymentStatus
 from chalicelib.domain.periods import local_range
+from chalicelib.domain.statement import Statement
 from chalicelib.services.statements import build_numbers
 
 from .email_helpers import read_sent_emails, sent_email
@@ -375,28 +376,25 @@ def test_random_ledgers_reconcile_and_match_the_ledger(aws, zone, rows, payments
     entries = list(LedgerRepository().chain(account_id))
     before_start = [e for e in entries if e.posted_at < period.start]
     before_end = [e for e in entries if e.posted_at < period.end]
-    assert doc["opening_balance_micros"] == (before_start[-1].balance_after_micros if before_start else 0)
-    assert doc["closing_balance_micros"] == (before_end[-1].balance_after_micros if before_end else 0)
+    assert doc.opening_balance_micros == (before_start[-1].balance_after_micros if before_start else 0)
+    assert doc.closing_balance_micros == (before_end[-1].balance_after_micros if before_end else 0)
     posted_in = sum(e.amount_micros for e in entries if period.start <= e.posted_at < period.end)
-    assert doc["total_credits_micros"] - doc["total_debits_micros"] == posted_in
-    assert doc["opening_balance_micros"] + posted_in == doc["closing_balance_micros"]
+    assert doc.total_credits_micros - doc.total_debits_micros == posted_in
+    assert doc.opening_balance_micros + posted_in == doc.closing_balance_micros
     usage: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for e in entries:
         if e.category in USAGE_CATEGORIES and first <= e.occurred_at.astimezone(ZoneInfo(zone)).date() <= last:
             usage[e.category.value][0] += 1
             usage[e.category.value][1] -= e.amount_micros
-    assert {r["category"]: [r["count"], r["amount_micros"]] for r in doc["usage"]} == usage
+    assert {r.category: [r.count, r.amount_micros] for r in doc.usage} == usage
     succeeded = sum(
         cents * 10_000
         for minute, cents, status in payments
         if status is PaymentStatus.SUCCEEDED and period.start <= window + timedelta(minutes=minute) < period.end
     )
-    assert doc["card_charges_total_micros"] == succeeded
-    assert (
-        doc["opening_balance_cents"] + doc["total_credits_cents"] - doc["total_debits_cents"]
-        == doc["closing_balance_cents"]
-    )
-    json.dumps(doc)  # storable as it is
+    assert doc.card_charges_total_micros == succeeded
+    assert doc.opening_balance_cents + doc.total_credits_cents - doc.total_debits_cents == doc.closing_balance_cents
+    assert Statement.from_json(json.loads(json.dumps(doc.to_json()))) == doc  # storable as it is
 
 
 def test_an_agency_statement_never_adds_a_sub_accounts_other_currency(client):
@@ -421,14 +419,14 @@ def test_an_agency_statement_never_adds_a_sub_accounts_other_currency(client):
     assert account is not None
     doc = build_numbers(account, first_dt.date(), last_dt.date(), statement_id="st_" + "e" * 24, now=datetime.now(UTC))
     # The agency's figures are its own balance's, in USD: the EUR account's EUR 25 is not in them.
-    assert (doc["account"]["currency"], doc["usage_total_micros"], doc["closing_balance_micros"]) == (
+    assert (doc.currency, doc.usage_total_micros, doc.closing_balance_micros) == (
         "USD",
         125_000,
         99_875_000,
     )
-    assert doc["card_charges_total_micros"] == 0
-    [row] = doc["own_billing_accounts"]
-    assert (row["account_id"], row["currency"], row["usage_total_micros"], row["closing_balance_micros"]) == (
+    assert doc.card_charges_total_micros == 0
+    [row] = doc.own_billing_accounts
+    assert (row.account_id, row.currency, row.usage_total_micros, row.closing_balance_micros) == (
         eur,
         "EUR",
         25_000_000,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pypdf
@@ -10,6 +11,7 @@ import pypdf
 from chalicelib.domain.categories import Category
 from chalicelib.domain.periods import local_range
 from chalicelib.domain.rollups import RollupTotals
+from chalicelib.domain.statement import DailyCost, Issuer, Statement
 from chalicelib.domain.statements import (
     AccountActivity,
     Boundary,
@@ -26,7 +28,7 @@ AGENCY_NAME = '<script>alert("x")</script> & Sons — Zürich'
 SUB_NAME = "<img src=x onerror=alert(1)> Büro 東京"
 
 
-def agency_doc(rows: int = 2) -> dict[str, object]:
+def agency_doc(rows: int = 2) -> Statement:
     period = local_range("2026-10-01", "2026-10-31", "America/New_York")
     assert period.start is not None and period.end is not None
     opening = Boundary(date(2026, 10, 1), 100_000_000, 2)
@@ -133,11 +135,11 @@ def test_every_printed_group_adds_up() -> None:
 
 # -- the company block, quantities with their units, the chart's labels --------------------------
 
-ISSUER = {"name": "Example Telecom Ltd", "address": ["1 Main St", "Springfield, IL 62701"], "tax_id": "EIN 12-345"}
+ISSUER = Issuer("Example Telecom Ltd", ("1 Main St", "Springfield, IL 62701"), "EIN 12-345")
 
 
 def test_the_company_block_is_printed_when_the_statement_carries_it() -> None:
-    doc = {**agency_doc(), "issuer": ISSUER}
+    doc = replace(agency_doc(), issuer=ISSUER)
     html, text = render_html(doc), render_text(doc)
     for part in (html, text):
         assert "Example Telecom Ltd" in part and "Springfield, IL 62701" in part and "Tax ID: EIN 12-345" in part
@@ -150,9 +152,9 @@ def test_the_company_block_is_printed_when_the_statement_carries_it() -> None:
 def test_usage_quantities_carry_their_unit_in_the_plural() -> None:
     doc = agency_doc()
     units = {"call_minutes": "minute", "number_renewals": "number", "text_messages": "message"}
-    for row in doc["usage"]:  # type: ignore[attr-defined]
-        row["unit"] = units[row["category"]]
-    doc["usage"][0]["quantity_micros"] = 1_328_000_000  # type: ignore[index]
+    usage = [replace(row, unit=units[row.category]) for row in doc.usage]
+    usage[0] = replace(usage[0], quantity_micros=1_328_000_000)
+    doc = replace(doc, usage=tuple(usage))
     vm = view_model(doc)
     assert [r["quantity_text"] for r in vm["usage"]] == ["1,328 minutes", "2 numbers", "12 messages"]
     html = render_html(doc)
@@ -178,10 +180,9 @@ def test_the_daily_chart_labels_stay_apart_over_long_periods() -> None:
     assert [t["label"] for t in quarter] == ["", "Oct", "Nov", "Dec"]  # 6 days of September: too few to name
 
     # In the email: at most 16 labels (here, a quarter: one per month), however many days.
-    doc = agency_doc()
-    doc["daily"] = [
-        {"date": (date(2026, 7, 1) + timedelta(days=i)).isoformat(), "cost_micros": 1_000 * i} for i in range(92)
-    ]
+    doc = replace(
+        agency_doc(), daily=tuple(DailyCost(date(2026, 7, 1) + timedelta(days=i), 1_000 * i) for i in range(92))
+    )
     labels = [label for label in _axis_labels(render_html(doc)) if label]
     assert labels == ["Jul 2026", "Aug", "Sep"]
     assert render_pdf(doc)  # the PDF draws the same labels

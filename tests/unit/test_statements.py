@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -18,6 +19,7 @@ from chalicelib.domain.ledger import LedgerEntry
 from chalicelib.domain.ledger_check import expected_balance_days
 from chalicelib.domain.periods import local_range
 from chalicelib.domain.rollups import RollupTotals
+from chalicelib.domain.statement import Statement
 from chalicelib.domain.statements import (
     MICROS_PER_CENT,
     AccountActivity,
@@ -197,6 +199,8 @@ def test_every_statement_reconciles_and_its_totals_are_the_ledgers(case) -> None
     inputs = inputs_for(ledger, zone, shared, first, last, charges)
     doc = build_statement(inputs)
     check_statement_arithmetic(doc)
+    # Stored and read back (as JSON text), it is the same value.
+    assert Statement.from_json(json.loads(json.dumps(doc.to_json()))) == doc
 
     start, end = inputs.start, inputs.end
     posted_in = [e for e in ledger.entries if start <= e.posted < end]
@@ -205,20 +209,14 @@ def test_every_statement_reconciles_and_its_totals_are_the_ledgers(case) -> None
     # Balances: the ledger's balance after the last entry posted before each boundary.
     before_start = [e for e in ledger.entries if e.posted < start]
     before_end = [e for e in ledger.entries if e.posted < end]
-    assert doc["opening_balance_micros"] == (before_start[-1].balance if before_start else 0)
-    assert doc["closing_balance_micros"] == (before_end[-1].balance if before_end else 0)
+    assert doc.opening_balance_micros == (before_start[-1].balance if before_start else 0)
+    assert doc.closing_balance_micros == (before_end[-1].balance if before_end else 0)
 
     # opening + credits - debits = closing, exactly and in printed cents.
-    assert (
-        doc["opening_balance_micros"] + doc["total_credits_micros"] - doc["total_debits_micros"]
-        == doc["closing_balance_micros"]
-    )
-    assert (
-        doc["opening_balance_cents"] + doc["total_credits_cents"] - doc["total_debits_cents"]
-        == doc["closing_balance_cents"]
-    )
+    assert doc.opening_balance_micros + doc.total_credits_micros - doc.total_debits_micros == doc.closing_balance_micros
+    assert doc.opening_balance_cents + doc.total_credits_cents - doc.total_debits_cents == doc.closing_balance_cents
     # ... and credits - debits is the ledger's movement over the period (posted basis).
-    assert doc["total_credits_micros"] - doc["total_debits_micros"] == sum(e.amount for e in posted_in)
+    assert doc.total_credits_micros - doc.total_debits_micros == sum(e.amount for e in posted_in)
 
     # Usage by category: the ledger's entries that occurred in the period.
     expected: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -226,28 +224,28 @@ def test_every_statement_reconciles_and_its_totals_are_the_ledgers(case) -> None
         if e.category in USAGE_CATEGORIES:
             expected[e.category.value][0] += 1
             expected[e.category.value][1] -= e.amount
-    assert {r["category"]: [r["count"], r["amount_micros"]] for r in doc["usage"]} == expected
-    assert doc["usage_total_micros"] == sum(v[1] for v in expected.values())
-    lines = {line["key"]: line["amount_micros"] for line in doc["credits"] + doc["debits"]}
+    assert {r.category: [r.count, r.amount_micros] for r in doc.usage} == expected
+    assert doc.usage_total_micros == sum(v[1] for v in expected.values())
+    lines = {line.key: line.amount_micros for line in doc.credits + doc.debits}
     assert lines["recharges"] == sum(e.amount for e in occurred_in if e.category is Category.RECHARGE)
     adjustments = sum(e.amount for e in occurred_in if e.category is Category.ADJUSTMENT)
     assert lines.get("adjustments", 0) == abs(adjustments)
     # The posting-date difference is exactly what posting moved beyond what occurred.
     occurred_net = sum(e.amount for e in occurred_in)
-    assert doc["posting_difference_micros"] == sum(e.amount for e in posted_in) - occurred_net
-    assert ("posting_difference" in lines) == (doc["posting_difference_micros"] != 0)
+    assert doc.posting_difference_micros == sum(e.amount for e in posted_in) - occurred_net
+    assert ("posting_difference" in lines) == (doc.posting_difference_micros != 0)
 
     # Every printed amount is within a cent of the exact one.
-    for line in doc["credits"] + doc["debits"] + doc["usage"]:
-        assert abs(line["amount_cents"] * MICROS_PER_CENT - line["amount_micros"]) < 2 * MICROS_PER_CENT
+    printed = [(line.amount_cents, line.amount_micros) for line in doc.credits + doc.debits]
+    printed += [(row.amount_cents, row.amount_micros) for row in doc.usage]
+    for cents, micros in printed:
+        assert abs(cents * MICROS_PER_CENT - micros) < 2 * MICROS_PER_CENT
     # Card charges: the payments of the period; the total counts the succeeded ones.
-    assert doc["card_charges_total_micros"] == sum(
-        c.amount_micros for c in inputs.card_charges if c.status == "succeeded"
-    )
+    assert doc.card_charges_total_micros == sum(c.amount_micros for c in inputs.card_charges if c.status == "succeeded")
     # The agency's breakdown adds up to the usage line.
-    assert sum(a["usage_total_micros"] for a in doc["accounts"]) == doc["usage_total_micros"]
+    assert sum(a.usage_total_micros for a in doc.accounts) == doc.usage_total_micros
     # The chart has a bar for every day of the period.
-    assert len(doc["daily"]) == (last - first).days + 1
+    assert len(doc.daily) == (last - first).days + 1
 
 
 def _simple_ledger() -> tuple[Ledger, StatementInputs]:
@@ -273,16 +271,32 @@ def test_a_balance_that_moved_without_entries_or_a_head_that_disagrees_is_refuse
 
 def test_stored_numbers_that_do_not_add_up_are_refused() -> None:
     _, inputs = _simple_ledger()
-    doc = build_statement(inputs)
-    doc["closing_balance_micros"] += 1
-    with pytest.raises(StatementDoesNotReconcile):
-        check_statement_arithmetic(doc)
-    doc = build_statement(inputs)
-    doc["usage"][0]["amount_cents"] += 1
-    with pytest.raises(StatementDoesNotReconcile, match="usage"):
-        check_statement_arithmetic(doc)
+    statement = build_statement(inputs)
+    check_statement_arithmetic(statement)
+    moved = replace(statement, closing_balance_micros=statement.closing_balance_micros + 1)
+    with pytest.raises(StatementDoesNotReconcile, match=r"!= closing .* \(micros\)"):
+        check_statement_arithmetic(moved)
+    printed = replace(statement, closing_balance_cents=statement.closing_balance_cents - 1)
+    with pytest.raises(StatementDoesNotReconcile, match=r"!= closing .* \(cents\)"):
+        check_statement_arithmetic(printed)
+    row = replace(statement.usage[0], amount_cents=statement.usage[0].amount_cents + 1)
+    with pytest.raises(StatementDoesNotReconcile, match="usage by category"):
+        check_statement_arithmetic(replace(statement, usage=(row, *statement.usage[1:])))
+    with pytest.raises(StatementDoesNotReconcile, match="credit or debit total"):
+        check_statement_arithmetic(replace(statement, total_debits_micros=statement.total_debits_micros + 1))
+    with pytest.raises(StatementDoesNotReconcile, match="usage total"):
+        check_statement_arithmetic(replace(statement, usage_total_cents=statement.usage_total_cents + 1))
+    [account] = statement.accounts
+    with pytest.raises(StatementDoesNotReconcile, match="accounts' usage"):
+        check_statement_arithmetic(
+            replace(statement, accounts=(replace(account, usage_total_micros=account.usage_total_micros + 1),))
+        )
+    with pytest.raises(StatementDoesNotReconcile, match="owner: usage rows"):
+        check_statement_arithmetic(replace(statement, accounts=(replace(account, usage=account.usage[1:]),)))
+    with pytest.raises(StatementDoesNotReconcile, match="no usage line"):
+        check_statement_arithmetic(replace(statement, debits=()))
     with pytest.raises(StatementDoesNotReconcile, match="incomplete"):
-        check_statement_arithmetic({"credits": []})
+        Statement.from_json({"credits": []})
 
 
 def test_late_posting_shows_as_a_labelled_difference() -> None:
@@ -292,13 +306,13 @@ def test_late_posting_shows_as_a_labelled_difference() -> None:
     # Occurred on Mar 31, posted on Apr 1: April's balance moved, March's usage has it.
     ledger.post("owner", Category.CALL_MINUTES, -250_000, t, t + timedelta(seconds=3))
     april = build_statement(inputs_for(ledger, "UTC", [], date(2026, 4, 1), date(2026, 4, 30), []))
-    assert april["usage"] == []
-    assert april["posting_difference_micros"] == -250_000
-    assert [line["key"] for line in april["debits"]] == ["usage", "posting_difference"]
+    assert april.usage == ()
+    assert april.posting_difference_micros == -250_000
+    assert [line.key for line in april.debits] == ["usage", "posting_difference"]
     march = build_statement(inputs_for(ledger, "UTC", [], date(2026, 3, 1), date(2026, 3, 31), []))
-    assert march["usage_total_micros"] == 250_000
-    assert march["posting_difference_micros"] == 250_000
-    assert march["closing_balance_micros"] == april["opening_balance_micros"] == 10_000_000
+    assert march.usage_total_micros == 250_000
+    assert march.posting_difference_micros == 250_000
+    assert march.closing_balance_micros == april.opening_balance_micros == 10_000_000
 
 
 @settings(max_examples=500, deadline=None)

@@ -27,6 +27,7 @@ from ...domain.payments import PaymentStatus
 from ...domain.periods import local_range
 from ...domain.reports import BucketRange
 from ...domain.rollups import DAY, RollupKey, RollupTotals, day_bucket
+from ...domain.statement import Issuer, Statement
 from ...domain.statements import (
     AccountActivity,
     CardCharge,
@@ -229,8 +230,11 @@ def build_numbers(
     now: datetime,
     origin: str = "on_demand",
     frequency: str | None = None,
-) -> dict[str, Any]:
-    """The statement's numbers for local dates first..last; raises StatementDoesNotReconcile."""
+) -> Statement:
+    """The statement's numbers for local dates first..last; raises StatementDoesNotReconcile.
+
+    Steps: the period's instants; its facts read side by side (rollups and accounts, boundary
+    balances, card charges); the accounts' activity; then the numbers (domain/statements.py)."""
     ensure_own_billing(account)
     period = local_range(first.isoformat(), last.isoformat(), account.time_zone)
     assert period.start is not None and period.end is not None
@@ -255,28 +259,11 @@ def build_numbers(
     assert isinstance(read, AgencyReads) and isinstance(bounds, tuple) and isinstance(charges, list)
     members, rollups = read.accounts, read.rollups[0]
     opening, closing, head = bounds
-    by_account: dict[str, list[tuple[RollupKey, RollupTotals]]] = {}
-    for key, totals in rollups.items():
-        by_account.setdefault(key.account_id, []).append((key, totals))
-    subs = members[1:]
-    shared = [a for a in subs if a.billing_account_id == account.account_id]
-    own = [a for a in subs if a.billing_account_id != account.account_id]
-
-    role = "agency" if account.kind is AccountKind.AGENCY else "account"
-    activity = [_activity(account, role, by_account.get(account.account_id, ()))]
-    activity += [_activity(a, "shared", by_account.get(a.account_id, ())) for a in shared]
+    by_account = _by_account(rollups)
+    shared, own = _shared_and_own(account, members[1:])
     inputs = StatementInputs(
         statement_id=statement_id,
-        owner=Owner(
-            account_id=account.account_id,
-            name=account.name,
-            kind=account.kind.value,
-            billing=account.billing.value,
-            billing_account_id=billing_id,
-            time_zone=account.time_zone,
-            currency=account.currency,
-            agency_id=account.agency_id,
-        ),
+        owner=_owner(account),
         first=first,
         last=last,
         start=period.start,
@@ -286,16 +273,62 @@ def build_numbers(
         opening=opening,
         closing=closing,
         head=head,
-        activity=activity,
+        activity=_activities(account, shared, by_account),
         card_charges=charges,
         own_billing=_own_billing(own, by_account, account, first, last, period.start, closing_at, running, now),
         origin=origin,
         frequency=frequency,
+        issuer=_issuer(),
     )
+    return build_statement(inputs)
+
+
+def _by_account(
+    rollups: Mapping[RollupKey, RollupTotals],
+) -> dict[str, list[tuple[RollupKey, RollupTotals]]]:
+    """The period's rollups, grouped by the account they are of."""
+    by_account: dict[str, list[tuple[RollupKey, RollupTotals]]] = {}
+    for key, totals in rollups.items():
+        by_account.setdefault(key.account_id, []).append((key, totals))
+    return by_account
+
+
+def _shared_and_own(owner: Account, subs: Sequence[Account]) -> tuple[list[Account], list[Account]]:
+    """The sub-accounts that draw from the owner's balance, and those with a balance of their own."""
+    shared = [a for a in subs if a.billing_account_id == owner.account_id]
+    own = [a for a in subs if a.billing_account_id != owner.account_id]
+    return shared, own
+
+
+def _activities(
+    owner: Account, shared: Sequence[Account], by_account: Mapping[str, list[tuple[RollupKey, RollupTotals]]]
+) -> list[AccountActivity]:
+    """The owner's activity first, then each shared-billing sub-account's."""
+    role = "agency" if owner.kind is AccountKind.AGENCY else "account"
+    activity = [_activity(owner, role, by_account.get(owner.account_id, ()))]
+    activity += [_activity(a, "shared", by_account.get(a.account_id, ())) for a in shared]
+    return activity
+
+
+def _owner(account: Account) -> Owner:
+    return Owner(
+        account_id=account.account_id,
+        name=account.name,
+        kind=account.kind.value,
+        billing=account.billing.value,
+        billing_account_id=account.billing_account_id,
+        time_zone=account.time_zone,
+        currency=account.currency,
+        agency_id=account.agency_id,
+    )
+
+
+def _issuer() -> Issuer:
+    """The company block, frozen with the numbers, so a copy fetched later prints what was sent."""
     from ...rendering import company_block
 
-    # The company block is frozen with the numbers, so a copy fetched later prints what was sent.
-    return {**build_statement(inputs), "issuer": company_block()}
+    block = company_block()
+    return Issuer(block["name"], tuple(block["address"]), block["tax_id"])
 
 
 # -- on request ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from ...domain.access import Action, Principal
 from ...domain.accounts import Billing
 from ...domain.money import format_cents, format_micros, format_quantity_micros
 from ...domain.periods import format_instant
+from ...domain.statement import Statement
 from ...domain.statements import StatementDoesNotReconcile, check_statement_arithmetic
 from ..access import require
 from ..cursors import next_cursor, resume_after
@@ -26,14 +27,23 @@ class NotReady(Conflict):
     code = "statement_not_ready"
 
 
+def _api_view(statement: Statement) -> dict[str, Any]:
+    """A statement as the API speaks it: its stored document, amounts as strings (below)."""
+    view = _api_amounts(statement.to_json())
+    assert isinstance(view, dict)
+    return view
+
+
 def _api_amounts(value: Any) -> Any:
-    """Stored numbers as the API speaks: `x_micros` -> "x": exact decimal string, `x_cents` -> "x_display"."""
+    """Stored numbers as the API speaks: `x_micros` -> "x": exact decimal string, `x_cents` -> "x_display".
+
+    Keys in sorted order, as the stored document (encoded with sorted keys) reads back."""
     if isinstance(value, list):
         return [_api_amounts(v) for v in value]
     if not isinstance(value, dict):
         return value
     out: dict[str, Any] = {}
-    for key, v in value.items():
+    for key, v in sorted(value.items()):
         if key == "quantity_micros" and isinstance(v, int):
             out["quantity"] = format_quantity_micros(v)
         elif key.endswith("_micros") and isinstance(v, int):
@@ -102,22 +112,33 @@ def _stored(principal: Principal, account_id: str, statement_id: str) -> StoredS
     return stored
 
 
-def _numbers(stored: StoredStatement) -> dict[str, Any]:
-    """The stored numbers, checked again: a copy that does not add up is never shown either."""
-    if stored.numbers is None:
-        raise NotReady(f"statement {stored.statement_id!r} has no numbers yet (status {stored.status})")
+def _readable(stored: StoredStatement) -> Statement | None:
+    """The stored numbers, or None before they are built; a stored document that is not a
+    statement is refused."""
     try:
-        check_statement_arithmetic(stored.numbers)
+        return stored.numbers
     except StatementDoesNotReconcile as exc:
         raise StatementRefused(f"the stored statement does not reconcile: {exc}") from None
-    return stored.numbers
+
+
+def _numbers(stored: StoredStatement) -> Statement:
+    """The stored numbers, checked again: a copy that does not add up is never shown either."""
+    statement = _readable(stored)
+    if statement is None:
+        raise NotReady(f"statement {stored.statement_id!r} has no numbers yet (status {stored.status})")
+    try:
+        check_statement_arithmetic(statement)
+    except StatementDoesNotReconcile as exc:
+        raise StatementRefused(f"the stored statement does not reconcile: {exc}") from None
+    return statement
 
 
 def get_statement(principal: Principal, account_id: str, statement_id: str) -> dict[str, Any]:
     stored = _stored(principal, account_id, statement_id)
     view = _list_view(stored)
     view["pdf_sha256"] = stored.pdf_sha256
-    view["statement"] = _api_amounts(stored.numbers) if stored.numbers is not None else None
+    statement = _readable(stored)
+    view["statement"] = _api_view(statement) if statement is not None else None
     return view
 
 
@@ -130,8 +151,8 @@ def statement_html(principal: Principal, account_id: str, statement_id: str) -> 
 def statement_pdf(principal: Principal, account_id: str, statement_id: str) -> tuple[bytes, str]:
     from ...statement_render import pdf_filename, render_pdf
 
-    doc = _numbers(_stored(principal, account_id, statement_id))
-    return render_pdf(doc), pdf_filename(doc)
+    statement = _numbers(_stored(principal, account_id, statement_id))
+    return render_pdf(statement), pdf_filename(statement)
 
 
 # -- sending (the statements queue) ---------------------------------------------------------------

@@ -73,14 +73,14 @@ def request_statement(principal: Principal, account_id: str, body: object, clock
     enforce_rate_limit(SEND_STATEMENT, account.account_id)
     statement_id = new_statement_id()
     try:
-        doc = build_numbers(account, first, last, statement_id=statement_id, now=now)
+        statement = build_numbers(account, first, last, statement_id=statement_id, now=now)
     except StatementDoesNotReconcile as exc:
         get_logger().error("statement refused", extra={"account_id": account_id, "reason": str(exc)})
         raise StatementRefused(f"the statement does not reconcile and was not sent: {exc}") from None
     stores().statements.create_built(
         statement_id=statement_id,
         account_id=account.account_id,
-        doc=doc,
+        statement=statement,
         recipients=recipients,
         requested_by=principal.subject,
         now=now,

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from ...adapters.statements_repo import Claim
 from ...domain.accounts import Billing
 from ...domain.periods import format_instant, parse_instant
+from ...domain.statement import Statement
 from ...domain.statement_schedule import DEFAULT_HOUR, Cadence, Frequency, period_end, period_for_run
 from ...domain.statements import StatementDoesNotReconcile, check_statement_arithmetic
 from ...observability import get_logger, record_statement_sent
@@ -127,8 +128,12 @@ def _send_built(statement_id: str, clock: Clock, send: Sender | None) -> SendOut
     claim = statements.claim(statement_id, token=uuid.uuid4().hex, now=clock(), lease=LEASE)
     if claim is None:
         return _not_claimed(statements, statement_id)
-    assert claim.statement.numbers is not None
-    return _deliver(statements, claim, claim.statement.numbers, clock, send)
+    try:
+        statement = claim.statement.numbers
+    except StatementDoesNotReconcile as exc:
+        return _refuse(statements, claim, clock, exc)
+    assert statement is not None
+    return _deliver(statements, claim, statement, clock, send)
 
 
 def _send_scheduled(run: ScheduledRun, clock: Clock, send: Sender | None) -> SendOutcome:
@@ -165,34 +170,41 @@ def _send_scheduled(run: ScheduledRun, clock: Clock, send: Sender | None) -> Sen
     )
     if claim is None:
         return _not_claimed(statements, statement_id)
-    doc = claim.statement.numbers
-    if doc is None:  # the first attempt builds; a retry after a crash reuses what it froze
+    try:
+        statement = claim.statement.numbers
+    except StatementDoesNotReconcile as exc:
+        return _refuse(statements, claim, clock, exc)
+    if statement is None:  # the first attempt builds; a retry after a crash reuses what it froze
         try:
-            doc = build_numbers(
+            statement = build_numbers(
                 account, first, last, statement_id=statement_id, now=now, origin="scheduled", frequency=frequency
             )
         except StatementDoesNotReconcile as exc:
             log.error("scheduled statement refused", extra={**run.to_json(), "reason": str(exc)})
             statements.finish(claim, "refused", clock(), error=str(exc))
             return SendOutcome.REFUSED
-        if not statements.save_numbers(claim, doc, now):
+        if not statements.save_numbers(claim, statement, now):
             raise Busy(f"statement {statement_id}: the lease was lost while building")
-    return _deliver(statements, claim, doc, clock, send)
+    return _deliver(statements, claim, statement, clock, send)
+
+
+def _refuse(statements: StatementStore, claim: Claim, clock: Clock, exc: StatementDoesNotReconcile) -> SendOutcome:
+    statements.finish(claim, "refused", clock(), error=str(exc))
+    return SendOutcome.REFUSED
 
 
 def _deliver(
-    statements: StatementStore, claim: Claim, doc: Mapping[str, Any], clock: Clock, send: Sender | None
+    statements: StatementStore, claim: Claim, statement: Statement, clock: Clock, send: Sender | None
 ) -> SendOutcome:
     """Render and send under the lease; record the outcome."""
     from ...adapters.email import Attachment
     from ...statement_render import render_email
 
     try:
-        check_statement_arithmetic(doc)
+        check_statement_arithmetic(statement)
     except StatementDoesNotReconcile as exc:
-        statements.finish(claim, "refused", clock(), error=str(exc))
-        return SendOutcome.REFUSED
-    rendered = render_email(doc)
+        return _refuse(statements, claim, clock, exc)
+    rendered = render_email(statement)
     sender = send or stores().mailer.send
     try:
         message_id = sender(
