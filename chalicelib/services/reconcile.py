@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 
-from ..domain.accounts import Account, AccountKind
+from ..domain.accounts import Account
 from ..domain.ledger import BalanceState, LedgerEntry
 from ..domain.ledger_check import (
     Finding,
@@ -74,8 +74,14 @@ class Ledger:
     def for_billing(cls, billing_ids: Sequence[str]) -> Ledger:
         accounts_repo, repo, payments = stores().accounts, stores().ledger, stores().payments
         accounts = accounts_repo.get_many(billing_ids)
-        for agency in [a for a in accounts.values() if a.kind is AccountKind.AGENCY]:
-            accounts.update({s.account_id: s for s in accounts_repo.sub_accounts(agency.account_id)})
+        # A scope is judged whole (its rollups against every member's entries): an agency's
+        # client, own-billing or shared, brings in its agency and every other client.
+        agencies = sorted({a.agency_scope for a in accounts.values() if a.agency_scope})
+        unread = [a for a in agencies if a not in accounts]
+        if unread:
+            accounts.update(accounts_repo.get_many(unread))
+        for agency_id in agencies:
+            accounts.update({s.account_id: s for s in accounts_repo.sub_accounts(agency_id)})
         # An agency's scope holds its own-billing sub-accounts' rollups too: their chains are read as well.
         billing_ids = sorted({a.billing_account_id for a in accounts.values()} | set(billing_ids))
         ledger = cls(accounts, set(accounts))
