@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 
+from chalicelib.services.ports import Stores
 from chalicelib.services.stores import use_stores
 from tests.fakes.housekeeping import FakeCheckpoints, FakeRateLimits
 from tests.fakes.outside import FakeClock, FakeSecrets
@@ -38,5 +40,5 @@ def housekeeping(
 ) -> Iterator[FakeStores]:
     """Only the ports that need no ledger: counters, checkpoints, secrets, the clock."""
     fakes = FakeStores(rate_limits=rate_limits, checkpoints=checkpoints, secrets=secrets, clock=clock)
-    with use_stores(fakes):
+    with use_stores(cast(Stores, fakes)):
         yield fakes
