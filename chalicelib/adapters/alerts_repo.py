@@ -6,9 +6,9 @@ what the change was computed from, so the list and the watch never disagree and 
 most MAX_ALERTS_PER_OWNER exist however many requests race.
 
 For the ledger writer: point reads of accounts' rollup counters, an agency's rollups
-in one scoped read (rollups_repo), the agency's guard, and the items a ledger
-transaction adds (a firing, the guard moved on) as prepared writes for
-`LedgerRepository.commit(..., extra=...)`.
+in one scoped read (rollups_repo), the agency's guard, and what a ledger transaction adds
+(`GuardMove`, `FiringWrite`: the service says what happened, `prepared_write` maps it to the
+update item `LedgerRepository.commit(..., extra=...)` adds).
 """
 
 from __future__ import annotations
@@ -274,6 +274,35 @@ def firing_write(firing: Firing, facts: FiringFacts, fired_at: datetime) -> Prep
         )
 
     return add
+
+
+@dataclass(frozen=True)
+class GuardMove:
+    """A ledger transaction moves the agency's guard on from `version` (it read that version
+    before the rollups it decided on): refused if another transaction moved it first."""
+
+    scope_id: str
+    version: int
+
+
+@dataclass(frozen=True)
+class FiringWrite:
+    """A ledger transaction writes a firing's notice: refused if that notice exists already."""
+
+    firing: Firing
+    facts: FiringFacts
+    fired_at: datetime
+
+
+# What a ledger transaction writes for usage alerts besides the posting (`LedgerRepository.commit(extra=...)`).
+AlertWrite = GuardMove | FiringWrite
+
+
+def prepared_write(write: AlertWrite) -> PreparedWrite:
+    """The one update item `write` adds to a ledger transaction."""
+    if isinstance(write, GuardMove):
+        return guard_write(write.scope_id, write.version)
+    return firing_write(write.firing, write.facts, write.fired_at)
 
 
 def firing_record(firing: Firing, facts: FiringFacts, fired_at: datetime) -> NoticeRecord:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
@@ -46,6 +46,9 @@ from .tables.base import bind
 from .tables.ledger import LedgerEntryRecord
 from .tables.ledger_pages import PAGE_SHARDS, LedgerPageRecord
 from .tables.rollups import RollupRecord
+
+if TYPE_CHECKING:
+    from .alerts_repo import AlertWrite
 
 # A page row: one array per entry, in this order (the page holds what every row shares).
 PAGE_COLUMNS = (
@@ -266,17 +269,16 @@ class LedgerRepository:
         self,
         posting: Posting,
         recharge: RechargeState | None = None,
-        extra: Sequence[Callable[[TransactWrite], None]] = (),
+        extra: Sequence[AlertWrite] = (),
     ) -> None:
         """Write the posting and, when given, the balance's new `recharge` state (what the
         transaction set off: a recharge in flight, an alert flag) atomically, or raise
         CommitConflict.
 
-        `extra`: items of other tables that belong to the same transaction (a usage alert's
-        firing, see adapters/alerts_repo.py), each added by calling it with the transaction.
-        Each must add one update (PynamoDB sends puts before updates, so updates added last
-        are the transaction's last items): a condition of theirs that fails is reported by
-        position in CommitConflict.extra_failed."""
+        `extra`: what the same transaction writes for usage alerts (a guard moved on, a firing:
+        adapters/alerts_repo.py), each mapped to one update item (PynamoDB sends puts before
+        updates, so updates added last are the transaction's last items): a condition of theirs
+        that fails is reported by position in CommitConflict.extra_failed."""
         plan = posting.plan
         head_updates = recharge_attributes(recharge) if recharge is not None else {}
         if not plan.entries:
@@ -323,8 +325,11 @@ class LedgerRepository:
                     tx.update(BalanceDayRecord(partition, key), actions=balance_day_actions(day))
                 for (partition, key), totals in rollup_items(posting.rollups, posting.scopes):
                     tx.update(RollupRecord(partition, key), actions=rollup_actions(totals))
-                for add in extra:
-                    add(tx)
+                if extra:
+                    from .alerts_repo import prepared_write
+
+                    for write in extra:
+                        prepared_write(write)(tx)
         except TransactWriteError as exc:
             raise _explain(exc, len(plan.entries), [e.event_id for e in plan.entries], len(extra)) from exc
 

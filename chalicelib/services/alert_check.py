@@ -50,7 +50,7 @@ from ..observability import get_logger
 from .stores import stores
 
 if TYPE_CHECKING:
-    from ..adapters.alerts_repo import CounterKey, FiringFacts, PreparedWrite
+    from ..adapters.alerts_repo import AlertWrite, CounterKey, FiringFacts
     from ..adapters.ledger_repo import CommitConflict
     from ..domain.posting import Posting
 
@@ -78,7 +78,7 @@ class Watched:
 class Prepared:
     """What one transaction adds for the alerts: items, and the firings among them."""
 
-    writes: list[PreparedWrite] = field(default_factory=list)
+    writes: list[AlertWrite] = field(default_factory=list)  # guards moved first, then firings
     firings: list[Firing] = field(default_factory=list)
     guards: list[str] = field(default_factory=list)  # agencies whose guard moves on
     overflow: list[Firing] = field(default_factory=list)  # firings beyond a one-event transaction's room
@@ -114,7 +114,7 @@ class GroupAlerts:
 
     # -- before a transaction ------------------------------------------------------------------
     def prepare(self, posting: Posting, now: datetime) -> Prepared:
-        from ..adapters.alerts_repo import firing_write, guard_write
+        from ..adapters.alerts_repo import FiringWrite, GuardMove
 
         touched = self._touched(posting.rollups)
         prepared = Prepared()
@@ -144,7 +144,7 @@ class GroupAlerts:
                 continue
             prepared.firings.append(firing)
         prepared.guards = sorted(guards)
-        prepared.writes = [guard_write(g, self._guards.get(g, 0)) for g in prepared.guards]
+        prepared.writes = [GuardMove(g, self._guards.get(g, 0)) for g in prepared.guards]
         room = MAX_TRANSACTION_ITEMS - items_of(posting) - len(prepared.writes)
         if len(prepared.firings) > room:
             if len(posting.plan.entries) > 1:
@@ -152,7 +152,7 @@ class GroupAlerts:
                 return prepared
             prepared.overflow = prepared.firings[room:]
             prepared.firings = prepared.firings[:room]
-        prepared.writes += [firing_write(f, self._facts(f), now) for f in prepared.firings]
+        prepared.writes += [FiringWrite(f, self._facts(f), now) for f in prepared.firings]
         return prepared
 
     # -- after it ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ..adapters.alerts_repo import CounterKey, FiringFacts, StoredAlert
+    from ..adapters.alerts_repo import AlertWrite, CounterKey, FiringFacts, StoredAlert
     from ..adapters.email import Attachment
     from ..adapters.gateway.base import PaymentGateway
     from ..adapters.ledger_repo import LogSlice, RowFilter
@@ -57,7 +57,7 @@ class LedgerStore(Protocol):
         self,
         posting: Posting,
         recharge: RechargeState | None = None,
-        extra: Sequence[Any] = (),
+        extra: Sequence[AlertWrite] = (),
     ) -> None: ...
     def scan_entries(self) -> Iterator[tuple[LedgerEntry, int | None]]: ...
     def put_pages(self, pages: Iterable[LedgerPage]) -> None: ...
