@@ -10,17 +10,20 @@ pages, the waiting notices oldest first.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from chalicelib.adapters.alerts_repo import FiringFacts
-from chalicelib.domain.alerts import AlertPeriod, AlertScope, Firing, Measure, Watch, window_of
+from chalicelib.adapters.alerts_repo import FiringFacts, WatchMoved
+from chalicelib.domain.accounts import Account, AccountKind, Billing
+from chalicelib.domain.alerts import AlertPeriod, AlertScope, Firing, Measure, UsageAlert, Watch, window_of
 from chalicelib.domain.categories import Category
 from chalicelib.domain.periods import format_instant
-from chalicelib.services.ports import NoticeStore, WebhookEndpointStore
-from tests.fakes.alerts import FakeNotices, FakeWebhookEndpoints
+from chalicelib.services.ports import AccountStore, AlertStore, NoticeStore, WebhookEndpointStore
+from tests.fakes.accounts import FakeAccounts
+from tests.fakes.alerts import FakeAlerts, FakeNotices, FakeWebhookEndpoints
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 
@@ -47,6 +50,19 @@ def endpoints(request: pytest.FixtureRequest) -> WebhookEndpointStore:
 
         return WebhookEndpointRepository()
     return FakeWebhookEndpoints()
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def stores(request: pytest.FixtureRequest) -> tuple[AccountStore, AlertStore]:
+    """The accounts store and the alerts store, which writes its owners' watches on their account items."""
+    if request.param == "dynamodb":
+        request.getfixturevalue("aws")
+        from chalicelib.adapters.accounts_repo import AccountRepository
+        from chalicelib.adapters.alerts_repo import AlertRepository
+
+        return AccountRepository(), AlertRepository()
+    accounts = FakeAccounts()
+    return accounts, FakeAlerts(accounts)
 
 
 def watch(alert_id: str, revision: int = 1, threshold: int = 10, **changes: Any) -> Watch:
@@ -329,3 +345,173 @@ def test_an_accounts_endpoint_is_set_replaced_and_removed(endpoints: WebhookEndp
     endpoints.delete(nobody)  # nothing there: no error
     assert endpoints.get(account) is None
     assert set(endpoints.get_many([account, other])) == {other}
+
+
+# -- usage alerts and their owner's watch ---------------------------------------------------------------
+
+
+def owner_account(accounts: AccountStore) -> str:
+    owner_id = new_id("owner")
+    accounts.save(
+        Account(
+            account_id=owner_id,
+            name="Owner",
+            kind=AccountKind.ACCOUNT,
+            time_zone="UTC",
+            currency="USD",
+            agency_id=None,
+            billing=Billing.OWN,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+    )
+    return owner_id
+
+
+def alert(owner_id: str, number: int, *, prefix: str = "ua_", **changes: Any) -> UsageAlert:
+    fields: dict[str, Any] = {
+        "scope": AlertScope.ACCOUNT,
+        "name": f"Alert {number}",
+        "category": Category.CALL_MINUTES,
+        "measure": Measure.QUANTITY,
+        "period": AlertPeriod.MONTH,
+        "threshold": 1_000_000 * number,
+        "recipients": ("ops@example.com",),
+        "webhook_url": None,
+        "enabled": True,
+        "revision": 1,
+        "created_at": NOW,
+        "updated_at": NOW + timedelta(microseconds=number),
+    }
+    fields.update(changes)
+    return UsageAlert(owner_id=owner_id, alert_id=f"{prefix}{number:020x}", **fields)
+
+
+def watch_of(accounts: AccountStore, owner_id: str) -> tuple[Watch, ...]:
+    owner = accounts.get(owner_id)
+    assert owner is not None
+    return owner.alert_watch
+
+
+def test_an_alert_and_its_owners_watch_are_written_together(stores: tuple[AccountStore, AlertStore]) -> None:
+    accounts, alerts = stores
+    owner_id = owner_account(accounts)
+    first = alert(owner_id, 1, webhook_url="https://hooks.example.com/a")
+    alerts.save(first, "whsec_1", "user-1", (), (first.watch,), new=True)
+    stored = alerts.get(owner_id, first.alert_id)
+    assert stored is not None and stored.alert == first and stored.webhook_secret == "whsec_1"
+    assert watch_of(accounts, owner_id) == (first.watch,)
+
+    second = alert(owner_id, 2, category=None, measure=Measure.COST, period=AlertPeriod.DAY, recipients=())
+    alerts.save(second, "whsec_unused", None, (first.watch,), (first.watch, second.watch), new=True)
+    stored = alerts.get(owner_id, second.alert_id)
+    assert stored is not None and stored.alert == second
+    assert stored.webhook_secret is None  # no URL: no secret kept
+    assert watch_of(accounts, owner_id) == (first.watch, second.watch)
+
+    changed = replace(first, threshold=5, revision=2, webhook_url=None, enabled=False)
+    alerts.save(changed, None, None, (first.watch, second.watch), (second.watch, changed.watch), new=False)
+    stored = alerts.get(owner_id, first.alert_id)
+    assert stored is not None and stored.alert == changed and stored.webhook_secret is None
+    assert watch_of(accounts, owner_id) == (second.watch, changed.watch)
+    assert alerts.get(owner_id, alert(owner_id, 3).alert_id) is None
+
+
+def test_a_stale_watch_refuses_the_write_and_changes_nothing(stores: tuple[AccountStore, AlertStore]) -> None:
+    accounts, alerts = stores
+    owner_id = owner_account(accounts)
+    first, second, third = alert(owner_id, 1), alert(owner_id, 2), alert(owner_id, 3)
+    alerts.save(first, None, None, (), (first.watch,), new=True)
+    alerts.save(second, None, None, (first.watch,), (first.watch, second.watch), new=True)
+
+    with pytest.raises(WatchMoved):  # computed from a watch another request has changed since
+        alerts.save(third, None, None, (first.watch,), (first.watch, third.watch), new=True)
+    with pytest.raises(WatchMoved):  # "no watch yet", but there is one
+        alerts.save(third, None, None, (), (third.watch,), new=True)
+    with pytest.raises(WatchMoved):  # the same watches in another order are another watch
+        alerts.save(third, None, None, (second.watch, first.watch), (first.watch, second.watch, third.watch), new=True)
+    assert alerts.get(owner_id, third.alert_id) is None
+    assert watch_of(accounts, owner_id) == (first.watch, second.watch)
+
+    with pytest.raises(WatchMoved):
+        alerts.delete(owner_id, first.alert_id, (first.watch,), ())
+    assert alerts.get(owner_id, first.alert_id) is not None
+    assert watch_of(accounts, owner_id) == (first.watch, second.watch)
+
+
+def test_a_new_alert_must_be_new_and_a_changed_one_must_exist(stores: tuple[AccountStore, AlertStore]) -> None:
+    accounts, alerts = stores
+    owner_id = owner_account(accounts)
+    first = alert(owner_id, 1)
+    alerts.save(first, None, None, (), (first.watch,), new=True)
+    renamed = replace(first, name="Renamed")
+    with pytest.raises(WatchMoved):
+        alerts.save(renamed, None, None, (first.watch,), (renamed.watch,), new=True)
+    stored = alerts.get(owner_id, first.alert_id)
+    assert stored is not None and stored.alert.name == "Alert 1"
+
+    ghost = alert(owner_id, 2)
+    with pytest.raises(WatchMoved):
+        alerts.save(ghost, None, None, (first.watch,), (first.watch, ghost.watch), new=False)
+    with pytest.raises(WatchMoved):
+        alerts.delete(owner_id, ghost.alert_id, (first.watch,), (first.watch,))
+    assert alerts.get(owner_id, ghost.alert_id) is None
+    assert watch_of(accounts, owner_id) == (first.watch,)
+
+
+def test_an_owner_that_does_not_exist_has_no_alerts_written(stores: tuple[AccountStore, AlertStore]) -> None:
+    accounts, alerts = stores
+    owner_id = new_id("nobody")
+    lost = alert(owner_id, 1)
+    with pytest.raises(WatchMoved):
+        alerts.save(lost, None, None, (), (lost.watch,), new=True)
+    assert alerts.get(owner_id, lost.alert_id) is None
+    assert accounts.get(owner_id) is None
+
+
+def test_deleting_the_last_alert_removes_the_watch(stores: tuple[AccountStore, AlertStore]) -> None:
+    accounts, alerts = stores
+    owner_id = owner_account(accounts)
+    first, second = alert(owner_id, 1), alert(owner_id, 2)
+    alerts.save(first, None, None, (), (first.watch,), new=True)
+    alerts.save(second, None, None, (first.watch,), (first.watch, second.watch), new=True)
+    alerts.delete(owner_id, first.alert_id, (first.watch, second.watch), (second.watch,))
+    assert alerts.get(owner_id, first.alert_id) is None
+    assert watch_of(accounts, owner_id) == (second.watch,)
+    alerts.delete(owner_id, second.alert_id, (second.watch,), ())
+    assert watch_of(accounts, owner_id) == ()
+    third = alert(owner_id, 3)  # and "no watch" is what a new first alert is computed from again
+    alerts.save(third, None, None, (), (third.watch,), new=True)
+    assert watch_of(accounts, owner_id) == (third.watch,)
+
+
+def test_an_owners_alerts_are_paged_by_id_within_their_prefix(stores: tuple[AccountStore, AlertStore]) -> None:
+    accounts, alerts = stores
+    owner_id = owner_account(accounts)
+    own = [alert(owner_id, n) for n in (5, 1, 4, 2, 3)]
+    agency = [alert(owner_id, n, prefix="ug_", scope=AlertScope.AGENCY) for n in (7, 6)]
+    watches: list[Watch] = []
+    for a in own + agency:
+        alerts.save(a, None, None, tuple(watches), (*watches, a.watch), new=True)
+        watches.append(a.watch)
+    others = owner_account(accounts)
+    elsewhere = alert(others, 9)
+    alerts.save(elsewhere, None, None, (), (elsewhere.watch,), new=True)
+    by_id = sorted(own, key=lambda a: a.alert_id)
+
+    page, after = alerts.page(owner_id, "ua_", 2, None)
+    assert page == by_id[:2] and after == by_id[1].alert_id
+    page, after = alerts.page(owner_id, "ua_", 2, after)
+    assert page == by_id[2:4] and after == by_id[3].alert_id
+    page, after = alerts.page(owner_id, "ua_", 2, after)
+    assert page == by_id[4:] and after is None
+    page, after = alerts.page(owner_id, "ua_", 5, None)  # exactly a page's worth: no cursor
+    assert page == by_id and after is None
+    page, after = alerts.page(owner_id, "ua_", 2, by_id[2].alert_id)  # two left after it: no cursor
+    assert page == by_id[3:] and after is None
+
+    page, after = alerts.page(owner_id, "ug_", 10, None)
+    assert [a.alert_id for a in page] == sorted(a.alert_id for a in agency) and after is None
+    page, after = alerts.page(owner_id, "ug_", 1, None)
+    assert page == [min(agency, key=lambda a: a.alert_id)] and after == page[0].alert_id
+    assert alerts.page(new_id("owner"), "ua_", 10, None) == ([], None)
