@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import pytest
 
 from chalicelib.domain.accounts import Account, AccountKind, Billing
+from chalicelib.services.ports import Stores
 from chalicelib.services.stores import use_stores
 from tests.fakes.accounts import FakeAccounts
 from tests.fakes.alerts import FakeAlerts, FakeNotices, FakeWebhookEndpoints
@@ -17,8 +19,8 @@ from tests.fakes.stores import FakeStores
 CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def account(account_id: str, **fields: object) -> Account:
-    values: dict[str, object] = {
+def account(account_id: str, **fields: Any) -> Account:
+    values: dict[str, Any] = {
         "name": f"Account {account_id}",
         "kind": AccountKind.ACCOUNT,
         "time_zone": "UTC",
@@ -30,7 +32,7 @@ def account(account_id: str, **fields: object) -> Account:
         "updated_at": CREATED,
     }
     values.update(fields)
-    return Account(account_id=account_id, **values)  # type: ignore[arg-type]
+    return Account(account_id=account_id, **values)
 
 
 @pytest.fixture
@@ -94,5 +96,10 @@ def bound(
         webhooks=webhooks,
         clock=clock,
     )
-    with use_stores(fakes):
+    with use_stores(cast(Stores, fakes)):
         yield fakes
+
+
+def bind(**ports: Any) -> Any:
+    """`use_stores` over a FakeStores of `ports` (FakeStores sets its ports by name: mypy sees no Stores)."""
+    return use_stores(cast(Stores, FakeStores(**ports)))

@@ -16,12 +16,10 @@ from chalicelib.domain.webhooks import EventType, event_id_for
 from chalicelib.services import webhooks
 from chalicelib.services.errors import BadRequest
 from chalicelib.services.notice_dispatch import dispatch_firings, dispatch_notices
-from chalicelib.services.stores import use_stores
 from tests.fakes.alerts import FakeNotices, FakeWebhookEndpoints
 from tests.fakes.outside import FakeClock, FakeQueues
-from tests.fakes.stores import FakeStores
 
-from .conftest import account
+from .conftest import account, bind
 
 URL = "http://127.0.0.1:8080/hook"  # the local stage (the unit tier's) may call loopback
 pytestmark = pytest.mark.usefixtures("bound")
@@ -128,12 +126,12 @@ class FlakyNotices(FakeNotices):
 @pytest.fixture
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     slept: list[float] = []
-    monkeypatch.setattr(webhooks.time, "sleep", slept.append)
+    monkeypatch.setattr("time.sleep", slept.append)  # what emit backs off with
     return slept
 
 
 def with_notices(notices: FakeNotices, endpoints: FakeWebhookEndpoints, queues: FakeQueues) -> Any:
-    return use_stores(FakeStores(notices=notices, webhook_endpoints=endpoints, queues=queues))
+    return bind(notices=notices, webhook_endpoints=endpoints, queues=queues)
 
 
 def test_a_transient_storage_error_is_tried_again(
@@ -188,5 +186,5 @@ def test_dispatch_queues_one_delivery_per_notice_and_nothing_for_none(queues: Fa
 
 
 def test_a_queue_that_is_down_leaves_the_notices_to_the_redrive() -> None:
-    with use_stores(FakeStores(queues=DownQueues())):
+    with bind(queues=DownQueues()):
         dispatch_notices([("hook#a", "evt_1")])  # logged, not raised: the notice is written and waits
