@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.adapters.statements_repo import (
@@ -33,18 +32,10 @@ from chalicelib.domain.ledger_check import StatementFacts
 from chalicelib.domain.periods import format_instant
 from chalicelib.domain.statement_schedule import DEFAULT_HOUR, Cadence, Frequency
 from chalicelib.domain.statements import document_seal
+from tests.fakes.conditions import condition_failed
 from tests.fakes.outside import FakeSecrets
 
 ERROR_LENGTH = 1000  # the adapter keeps the first 1,000 characters of an error
-
-
-def conditional_failure(error: type[PutError] | type[UpdateError], operation: str) -> PutError | UpdateError:
-    """What PynamoDB raises when DynamoDB refuses a write on its condition."""
-    cause = ClientError(
-        {"Error": {"Code": "ConditionalCheckFailedException", "Message": "The conditional request failed"}},
-        operation,
-    )
-    return error("Failed to write item: The conditional request failed", cause=cause)
 
 
 def _utc(instant: datetime) -> datetime:
@@ -160,7 +151,7 @@ class FakeStatements:
         now: datetime,
     ) -> None:
         if statement_id in self.items:
-            raise conditional_failure(PutError, "PutItem")
+            raise condition_failed(PutError, "PutItem")
         item = _StatementItem(
             statement_id=statement_id,
             account_id=account_id,
@@ -273,7 +264,7 @@ class FakeStatements:
         # The adapter's update would create a bare item for an unknown id; no caller asks for one.
         item = self.items[statement_id]
         if item.numbers_seal is not None:
-            raise conditional_failure(UpdateError, "UpdateItem")
+            raise condition_failed(UpdateError)
         item.numbers_seal = document_seal(self.key, doc)
 
     def built_of(self, account_id: str) -> list[StatementFacts]:
@@ -405,4 +396,4 @@ class FakeSchedules:
         return True
 
 
-__all__ = ["FakeSchedules", "FakeStatements", "conditional_failure"]
+__all__ = ["FakeSchedules", "FakeStatements"]
