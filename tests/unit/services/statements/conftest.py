@@ -99,6 +99,15 @@ class World:
         assert not self.dead, self.dead
         return outcome
 
+    def record_at(self, posted_at: datetime, *bodies: str) -> UsageOutcome:
+        """Charge the events as if the consumer ran at `posted_at`; the clock comes back after."""
+        now = self.clock.now
+        self.clock.now = posted_at
+        try:
+            return self.record(*bodies)
+        finally:
+            self.clock.now = now
+
     def balance(self, account_id: str) -> int:
         return self.ledger.balance(account_id).balance_micros
 
