@@ -10,12 +10,13 @@ from decimal import Decimal
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain.payments import Payment, PaymentKind, PaymentStatus
 from chalicelib.services.ports import Stores
-from chalicelib.services.statements import get_statement, request_statement
+from chalicelib.services.statements import StatementRefused, build, get_statement, request_statement
 from chalicelib.services.stores import use_stores
 from tests.unit.services.statements.conftest import World, admin, build_world, viewer
 
@@ -61,7 +62,7 @@ activity = st.builds(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(activities=st.lists(activity, min_size=0, max_size=10))
 def test_opening_plus_credits_minus_debits_is_closing(activities: list[Activity]) -> None:
     world = build_world()
@@ -163,7 +164,10 @@ def pay(world: World, p: Payment) -> None:
         world.payments.finish(p.payment_id, p.status, p.created_at, gateway_reference="ref", failure_reason=None)
 
 
-def test_card_charges_of_the_period_are_listed_and_the_succeeded_ones_totalled(world: World) -> None:
+def test_card_charges_of_the_period_are_listed_and_the_succeeded_ones_totalled(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(build, "PAYMENT_PAGE", 1)  # every charge on a page of its own: all pages read
     world.provision("acme")
     inside = datetime(2026, 3, 3, 12, tzinfo=UTC)
     pay(world, payment("acme", PaymentStatus.SUCCEEDED, 20_000_000, inside))
@@ -197,3 +201,31 @@ def test_an_agency_statement_covers_its_shared_accounts_and_lists_the_own_billin
     (own,) = doc["own_billing_accounts"]
     assert (own["account_id"], own["card_charges"], own["closing_balance"]) == ("own", "30.00", "29.9625")
     assert own["usage_total"] == "0.0375"
+
+
+def own_billing_client(world: World) -> None:
+    world.provision("agency", kind="agency", name="Agency")
+    world.provision("own", agency_id="agency", billing="own", name="Own client")
+    at = datetime(2026, 3, 6, 9, tzinfo=UTC)
+    world.record_at(at, world.event("own", at, "recharge", amount="30"))
+    late = datetime(2026, 3, 15, 8, tzinfo=UTC)  # after the period: its closing is the head less this day
+    world.record_at(late, world.event("own", late))
+
+
+def test_an_own_billing_clients_closing_balance_is_at_the_periods_end(world: World) -> None:
+    own_billing_client(world)
+    (closed,) = statement(world, "agency")["own_billing_accounts"]
+    assert closed["closing_balance"] == "30.00" and world.balance("own") == 29_962_500
+    running = {"from": "2026-03-01", "to": "2026-03-15", "recipients": ["a@x.io"]}
+    (now,) = statement(world, "agency", running)["own_billing_accounts"]
+    assert now["closing_balance"] == "29.9625"
+
+
+def test_an_own_billing_client_whose_ledger_does_not_link_up_refuses_the_agencys_statement(world: World) -> None:
+    own_billing_client(world)
+    head = world.ledger.tables.head_record("own")
+    assert head is not None
+    world.ledger.tables.update_head(head, {"balance_micros": int(head.balance_micros) + 1})
+    with pytest.raises(StatementRefused, match="do not link up"):
+        statement(world, "agency")
+    assert world.statements.items == {}
