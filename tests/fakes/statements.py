@@ -30,6 +30,7 @@ from chalicelib.adapters.statements_repo import (
 )
 from chalicelib.domain.ledger_check import StatementFacts
 from chalicelib.domain.periods import format_instant
+from chalicelib.domain.statement import Statement
 from chalicelib.domain.statement_schedule import DEFAULT_HOUR, Cadence, Frequency
 from chalicelib.domain.statements import document_seal
 from tests.fakes.conditions import condition_failed
@@ -97,7 +98,7 @@ class _StatementItem:
             opening_balance_micros=self.opening_balance_micros,
             closing_balance_micros=self.closing_balance_micros,
             last_error=self.last_error,
-            numbers=copy.deepcopy(self.numbers) if with_numbers else None,
+            document=copy.deepcopy(self.numbers) if with_numbers else None,
             pdf_sha256=self.pdf_sha256 if with_numbers else None,
             requested_by=self.requested_by if with_numbers else None,
         )
@@ -132,20 +133,21 @@ class FakeStatements:
         item = self.items.get(statement_id)
         return None if item is None else item.stored(with_numbers=True)
 
-    def _freeze(self, item: _StatementItem, doc: Mapping[str, Any], now: datetime) -> None:
+    def _freeze(self, item: _StatementItem, statement: Statement, now: datetime) -> None:
+        doc = statement.to_json()
         item.numbers = _stored_copy(doc)
         item.numbers_seal = document_seal(self.key, doc)
         item.built_at = _utc(now)
-        item.currency = doc["account"]["currency"]
-        item.opening_balance_micros = doc["opening_balance_micros"]
-        item.closing_balance_micros = doc["closing_balance_micros"]
+        item.currency = statement.currency
+        item.opening_balance_micros = statement.opening_balance_micros
+        item.closing_balance_micros = statement.closing_balance_micros
 
     def create_built(
         self,
         *,
         statement_id: str,
         account_id: str,
-        doc: Mapping[str, Any],
+        statement: Statement,
         recipients: Sequence[str],
         requested_by: str | None,
         now: datetime,
@@ -159,13 +161,13 @@ class FakeStatements:
             created_at=_utc(now),
             origin="on_demand",
             frequency=None,
-            period_first=doc["period"]["from"],
-            period_last=doc["period"]["to"],
+            period_first=statement.period.first.isoformat(),
+            period_last=statement.period.last.isoformat(),
             recipients=list(recipients),
             status="queued",
             requested_by=requested_by,
         )
-        self._freeze(item, doc, now)
+        self._freeze(item, statement, now)
         self.items[statement_id] = item
 
     def claim(
@@ -217,11 +219,11 @@ class FakeStatements:
         item = self.items.get(claim.statement.statement_id)
         return item if item is not None and item.claim_token == claim.token else None
 
-    def save_numbers(self, claim: Claim, doc: Mapping[str, Any], now: datetime) -> bool:
+    def save_numbers(self, claim: Claim, statement: Statement, now: datetime) -> bool:
         item = self._held(claim)
         if item is None or item.numbers is not None:
             return False
-        self._freeze(item, doc, now)
+        self._freeze(item, statement, now)
         return True
 
     def finish(

@@ -7,9 +7,12 @@ test, so the module's shared tables hold nothing a test does not expect.
 
 from __future__ import annotations
 
+import copy
+import json
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +21,7 @@ from pynamodb.exceptions import PutError, UpdateError
 from chalicelib.adapters.statements_repo import DUE_SHARDS, Schedule, due_shard
 from chalicelib.adapters.storage_errors import error_code
 from chalicelib.domain.periods import format_instant
+from chalicelib.domain.statement import Statement
 from chalicelib.domain.statement_schedule import LAST_DAY, Cadence, Frequency
 from chalicelib.domain.statements import document_seal
 from chalicelib.services.ports import ScheduleStore, StatementStore
@@ -54,15 +58,22 @@ def statement_id() -> str:
     return "st_" + uuid.uuid4().hex[:24]
 
 
-def document(opening: int = 5_000_000, closing: int = 3_250_000, note: str = "x") -> dict[str, Any]:
-    """As much of a statement's numbers as the store reads: period, currency, the boundary balances."""
-    return {
-        "period": {"from": "2026-02-01", "to": "2026-02-28"},
-        "account": {"currency": "EUR", "name": "Ünïcode GmbH"},
-        "opening_balance_micros": opening,
-        "closing_balance_micros": closing,
-        "lines": [{"category": "sms", "amount_micros": closing - opening, "note": note}],
-    }
+SAMPLES = Path(__file__).parents[2] / "unit/data/statement_documents.json"
+SAMPLE: dict[str, Any] = json.loads(SAMPLES.read_text())["account_in_progress"]
+
+
+def document(opening: int = 5_000_000, closing: int = 3_250_000) -> dict[str, Any]:
+    """A statement's numbers as stored (a real document, its boundary balances and period set)."""
+    doc: dict[str, Any] = copy.deepcopy(SAMPLE)
+    doc["period"].update({"from": "2026-02-01", "to": "2026-02-28"})
+    doc["account"].update({"currency": "EUR", "name": "Ünïcode GmbH"})
+    doc.update(opening_balance_micros=opening, closing_balance_micros=closing)
+    return doc
+
+
+def numbers(opening: int = 5_000_000, closing: int = 3_250_000) -> Statement:
+    """The same as the typed value the services hand the store."""
+    return Statement.from_json(document(opening, closing))
 
 
 def new_run(account_id: str, recipients: list[str] | None = None) -> dict[str, Any]:
@@ -89,9 +100,9 @@ def test_a_missing_statement_is_none(backend: Backend) -> None:
 
 def test_create_built_stores_a_queued_statement_once(backend: Backend) -> None:
     store, sid, account = backend.statements, statement_id(), new_id("acct")
-    doc = document()
+    doc = numbers()
     store.create_built(
-        statement_id=sid, account_id=account, doc=doc, recipients=["a@example.org", "b@example.org"],
+        statement_id=sid, account_id=account, statement=doc, recipients=["a@example.org", "b@example.org"],
         requested_by="user-1", now=T0,
     )  # fmt: skip
     got = store.get(sid)
@@ -104,11 +115,11 @@ def test_create_built_stores_a_queued_statement_once(backend: Backend) -> None:
     assert got.created_at == T0 and got.built_at == T0 and got.created_at.tzinfo is not None
     assert got.sent_at is None and got.ses_message_id is None and got.last_error is None and got.pdf_sha256 is None
     assert (got.currency, got.opening_balance_micros, got.closing_balance_micros) == ("EUR", 5_000_000, 3_250_000)
-    assert got.numbers == doc and got.requested_by == "user-1"
+    assert got.numbers == doc and got.document == doc.to_json() and got.requested_by == "user-1"
 
     with pytest.raises(PutError) as refused:
         store.create_built(
-            statement_id=sid, account_id=new_id("acct"), doc=document(1, 2), recipients=["c@example.org"],
+            statement_id=sid, account_id=new_id("acct"), statement=numbers(1, 2), recipients=["c@example.org"],
             requested_by=None, now=T0 + timedelta(hours=1),
         )  # fmt: skip
     assert conditional(refused.value)
@@ -118,13 +129,13 @@ def test_create_built_stores_a_queued_statement_once(backend: Backend) -> None:
 def test_claim_of_a_built_statement_takes_the_lease(backend: Backend) -> None:
     store, sid = backend.statements, statement_id()
     store.create_built(
-        statement_id=sid, account_id=new_id("acct"), doc=document(), recipients=["a@example.org"],
+        statement_id=sid, account_id=new_id("acct"), statement=numbers(), recipients=["a@example.org"],
         requested_by=None, now=T0,
     )  # fmt: skip
     claim = store.claim(sid, token="t1", now=T0 + timedelta(seconds=1), lease=LEASE)
     assert claim is not None
     assert claim.token == "t1" and claim.until == T0 + timedelta(seconds=1) + LEASE
-    assert claim.statement.status == "sending" and claim.statement.numbers == document()
+    assert claim.statement.status == "sending" and claim.statement.document == document()
     assert claim.statement.recipients == ("a@example.org",)
 
     # Leased: nobody else may take it until the lease has run out (strictly).
@@ -157,7 +168,7 @@ def test_claim_with_new_creates_the_scheduled_statement(backend: Backend) -> Non
         sid, account, "scheduled", "monthly", "sending",
     )  # fmt: skip
     assert (s.period_first, s.period_last, s.recipients) == ("2026-02-01", "2026-02-28", ("x@example.org",))
-    assert s.created_at == T0 and s.numbers is None and s.built_at is None and s.currency is None
+    assert s.created_at == T0 and s.document is None and s.built_at is None and s.currency is None
     assert s.opening_balance_micros is None and s.requested_by is None
     assert store.get(sid) == s
 
@@ -204,7 +215,7 @@ def test_finish_failed_keeps_the_error_and_not_a_send(backend: Backend) -> None:
 def test_release_lets_a_retry_take_the_lease_at_once(backend: Backend) -> None:
     store, sid = backend.statements, statement_id()
     store.create_built(
-        statement_id=sid, account_id=new_id("acct"), doc=document(), recipients=["a@example.org"],
+        statement_id=sid, account_id=new_id("acct"), statement=numbers(), recipients=["a@example.org"],
         requested_by=None, now=T0,
     )  # fmt: skip
     claim = store.claim(sid, token="t1", now=T0, lease=LEASE)
@@ -227,16 +238,16 @@ def test_save_numbers_freezes_them_once_and_only_under_the_lease(backend: Backen
     later = T0 + LEASE + timedelta(seconds=1)
     second = store.claim(sid, token="t2", now=later, lease=LEASE, new=new_run(account))
     assert second is not None
-    assert store.save_numbers(first, document(), built_at) is False  # lost its lease
-    assert store.save_numbers(second, document(7, 8), built_at) is True
-    assert store.save_numbers(second, document(9, 10), built_at) is False  # frozen once, even for the holder
+    assert store.save_numbers(first, numbers(), built_at) is False  # lost its lease
+    assert store.save_numbers(second, numbers(7, 8), built_at) is True
+    assert store.save_numbers(second, numbers(9, 10), built_at) is False  # frozen once, even for the holder
     got = store.get(sid)
     assert got is not None
-    assert got.numbers == document(7, 8) and got.built_at == built_at and got.status == "sending"
+    assert got.document == document(7, 8) and got.built_at == built_at and got.status == "sending"
     assert (got.currency, got.opening_balance_micros, got.closing_balance_micros) == ("EUR", 7, 8)
     # A later claim (after a crash) finds the frozen numbers.
     third = store.claim(sid, token="t3", now=later + LEASE + timedelta(seconds=1), lease=LEASE, new=new_run(account))
-    assert third is not None and third.statement.numbers == document(7, 8)
+    assert third is not None and third.statement.document == document(7, 8)
     (facts,) = [f for f in store.built_of(account)]
     assert facts.seal == document_seal(backend.key, document(7, 8))
 
@@ -245,14 +256,14 @@ def test_built_of_and_all_built_read_the_statements_with_numbers(backend: Backen
     store, account, other = backend.statements, new_id("acct"), new_id("acct")
     on_demand, scheduled, unbuilt, elsewhere = statement_id(), statement_id(), statement_id(), statement_id()
     store.create_built(
-        statement_id=on_demand, account_id=account, doc=document(1, 2), recipients=["a@example.org"],
+        statement_id=on_demand, account_id=account, statement=numbers(1, 2), recipients=["a@example.org"],
         requested_by=None, now=T0,
     )  # fmt: skip
     claim = store.claim(scheduled, token="t", now=T0, lease=LEASE, new=new_run(account))
-    assert claim is not None and store.save_numbers(claim, document(3, 4), T0)
+    assert claim is not None and store.save_numbers(claim, numbers(3, 4), T0)
     assert store.claim(unbuilt, token="t", now=T0, lease=LEASE, new=new_run(account)) is not None
     store.create_built(
-        statement_id=elsewhere, account_id=other, doc=document(5, 6), recipients=["a@example.org"],
+        statement_id=elsewhere, account_id=other, statement=numbers(5, 6), recipients=["a@example.org"],
         requested_by=None, now=T0,
     )  # fmt: skip
 
@@ -278,7 +289,7 @@ def test_seal_numbers_seals_only_what_has_no_seal(backend: Backend) -> None:
     store, sid, account = backend.statements, statement_id(), new_id("acct")
     built = statement_id()
     store.create_built(
-        statement_id=built, account_id=account, doc=document(), recipients=["a@example.org"],
+        statement_id=built, account_id=account, statement=numbers(), recipients=["a@example.org"],
         requested_by=None, now=T0,
     )  # fmt: skip
     with pytest.raises(UpdateError) as refused:
@@ -304,12 +315,12 @@ def test_page_lists_an_account_newest_first_and_resumes(backend: Backend) -> Non
             assert store.claim(sid, token="t", now=at, lease=LEASE, new=new_run(account)) is not None
         else:
             store.create_built(
-                statement_id=sid, account_id=account, doc=document(), recipients=["a@example.org"],
+                statement_id=sid, account_id=account, statement=numbers(), recipients=["a@example.org"],
                 requested_by="u", now=at,
             )  # fmt: skip
         made.append((at, sid))
     store.create_built(
-        statement_id=statement_id(), account_id=new_id("other"), doc=document(), recipients=["a@example.org"],
+        statement_id=statement_id(), account_id=new_id("other"), statement=numbers(), recipients=["a@example.org"],
         requested_by=None, now=T0 + timedelta(minutes=7),
     )  # fmt: skip
     expected = [sid for _, sid in sorted(made, key=lambda m: (format_instant(m[0]), m[1]), reverse=True)]
@@ -323,7 +334,7 @@ def test_page_lists_an_account_newest_first_and_resumes(backend: Backend) -> Non
         assert len(page.items) <= 2
         for row in page.items:
             assert row.account_id == account
-            assert row.numbers is None and row.pdf_sha256 is None and row.requested_by is None  # list rows
+            assert row.document is None and row.pdf_sha256 is None and row.requested_by is None  # list rows
         seen += [row.statement_id for row in page.items]
         if page.last_key is None:
             break
@@ -343,7 +354,7 @@ def test_page_lists_an_account_newest_first_and_resumes(backend: Backend) -> Non
 def test_list_rows_carry_the_summary_columns(backend: Backend) -> None:
     store, sid, account = backend.statements, statement_id(), new_id("acct")
     store.create_built(
-        statement_id=sid, account_id=account, doc=document(), recipients=["a@example.org"],
+        statement_id=sid, account_id=account, statement=numbers(), recipients=["a@example.org"],
         requested_by="u", now=T0,
     )  # fmt: skip
     claim = store.claim(sid, token="t", now=T0, lease=LEASE)
@@ -351,7 +362,7 @@ def test_list_rows_carry_the_summary_columns(backend: Backend) -> None:
     (row,) = store.page(account, 10, None).items
     full = store.get(sid)
     assert full is not None
-    assert row == replace(full, numbers=None, pdf_sha256=None, requested_by=None)
+    assert row == replace(full, document=None, pdf_sha256=None, requested_by=None)
 
 
 # -- schedules -------------------------------------------------------------------------------

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from chalicelib.adapters.email import MailRefused
 from chalicelib.adapters.statements_repo import Claim
+from chalicelib.domain.statement import Statement
 from chalicelib.domain.statement_schedule import Cadence, Frequency
 from chalicelib.services.statements import (
     LEASE,
@@ -106,7 +108,7 @@ def test_a_throttled_send_is_released_and_raised_for_the_queue(world: World) -> 
         process_message(body)
     stored = world.statements.get(statement_of(body))
     assert stored is not None and stored.status == "sending"
-    assert stored.last_error is not None and stored.last_error.startswith("Throttling: ")
+    assert stored.last_error is not None and "(Throttling)" in stored.last_error
     world.mailer.fail_with = None
     world.clock.advance(seconds=1)
     assert process_message(body) is SendOutcome.SENT
@@ -115,8 +117,7 @@ def test_a_throttled_send_is_released_and_raised_for_the_queue(world: World) -> 
 @pytest.mark.parametrize(
     ("error", "recorded"),
     [
-        (ClientError({"Error": {"Code": "MessageRejected", "Message": "Email address is not verified"}}, "Send"),
-         "MessageRejected: "),
+        (MailRefused("MessageRejected", "Email address is not verified"), "MessageRejected: "),
         (ValueError("not a valid address"), "not a valid address"),
     ],
 )  # fmt: skip
@@ -218,9 +219,9 @@ def test_a_scheduled_run_builds_sends_and_freezes_its_numbers_once(world: World)
     sid = scheduled_statement_id("acme", "daily", date(2026, 3, 14), date(2026, 3, 14))
     stored = world.statements.get(sid)
     assert stored is not None and stored.status == "sent" and stored.origin == "scheduled"
-    assert stored.numbers is not None and stored.numbers["frequency"] == "daily"
+    assert stored.document is not None and stored.document["frequency"] == "daily"
     assert stored.recipients == ("ops@x.io",) and world.mailer.sent[0].to == ["ops@x.io"]
-    assert stored.numbers["closing_balance_micros"] == world.balance("acme") != 0
+    assert stored.document["closing_balance_micros"] == world.balance("acme") != 0
     assert process_message(body) is SendOutcome.ALREADY_DONE  # the scheduler's tick ran twice
     assert len(world.mailer.sent) == 1
 
@@ -251,7 +252,7 @@ def test_a_lease_lost_while_building_leaves_the_statement_to_its_holder(
     sid = scheduled_statement_id("acme", "daily", date(2026, 3, 14), date(2026, 3, 14))
     build = build_numbers
 
-    def slow_build(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    def slow_build(*args: Any, **kwargs: Any) -> Statement:
         world.clock.advance(seconds=LEASE.total_seconds() + 1)
         assert world.statements.claim(sid, token="other", now=world.clock.now, lease=LEASE) is not None
         return build(*args, **kwargs)
