@@ -270,6 +270,19 @@ def test_a_timeout_on_every_call_never_credits(world: World, acme: str) -> None:
     assert world.balance(acme) == 0 and len(SimulatedGateway.charges()) == 1
 
 
+def test_a_charge_whose_credit_failed_is_credited_by_the_retry_without_charging_again(world: World, acme: str) -> None:
+    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "TransactWriteItems")
+    world.ledger.fail_next = [throttled]
+    with pytest.raises(Unavailable, match="could not credit"):
+        add(world, acme)
+    stored = world.payments.get(payment_id_for_request(acme, "key-1"))
+    assert stored is not None and stored.status is PaymentStatus.SUCCEEDED and world.balance(acme) == 0
+    answer = add(world, acme)  # the key was released: the retry finishes the recorded payment
+    assert answer.status == 201 and answer.body["receipt_number"] == 1
+    [charge] = SimulatedGateway.charges()
+    assert charge.calls == 1 and world.balance(acme) == 50 * UNIT
+
+
 # -- a key in flight ---------------------------------------------------------------------------------------
 
 
