@@ -20,7 +20,7 @@ from chalicelib.domain.auto_recharge import (
     payment_id_for_recharge,
 )
 from chalicelib.domain.money import MICROS_PER_UNIT
-from chalicelib.domain.payments import PaymentKind, PaymentStatus
+from chalicelib.domain.payments import BillingSettings, PaymentKind, PaymentStatus
 from chalicelib.services.payments import add_funds
 from chalicelib.services.recharge import RechargeOutcome, run_task
 from tests.unit.services.payments.conftest import World, admin
@@ -127,8 +127,7 @@ def test_auto_recharge_switched_off_meanwhile_ends_the_recharge_without_charging
 
 def test_cards_removed_meanwhile_end_the_recharge_without_charging(world: World, acme: str) -> None:
     task = below_threshold(world, acme)
-    head = world.head(acme)
-    no_cards = type(head.settings)(auto_recharge_enabled=True)
+    no_cards = BillingSettings(auto_recharge_enabled=True)
     world.billing.save_settings(acme, "USD", no_cards, world.clock(), changed=False)
     assert run_task(task) is RechargeOutcome.NOT_POSSIBLE
     assert world.head(acme).recharge.in_flight_id is None
