@@ -13,6 +13,7 @@ from chalicelib.services.ports import Stores
 from chalicelib.services.stores import use_stores
 from tests.fakes.accounts import FakeAccounts
 from tests.fakes.alerts import FakeAlerts, FakeNotices, FakeWebhookEndpoints
+from tests.fakes.ledger import FakeAlertCounters, FakeLedger, FakeRollups, LedgerTables
 from tests.fakes.outside import FakeClock, FakeMailer, FakeQueues, FakeWebhooks
 from tests.fakes.stores import FakeStores
 
@@ -76,7 +77,19 @@ def webhooks() -> FakeWebhooks:
 
 
 @pytest.fixture
+def tables() -> LedgerTables:
+    return LedgerTables()
+
+
+@pytest.fixture
+def ledger(tables: LedgerTables, notices: FakeNotices, clock: FakeClock) -> FakeLedger:
+    return FakeLedger(tables, notices=notices, clock=clock)
+
+
+@pytest.fixture
 def bound(
+    tables: LedgerTables,
+    ledger: FakeLedger,
     accounts: FakeAccounts,
     alerts: FakeAlerts,
     notices: FakeNotices,
@@ -87,6 +100,9 @@ def bound(
     clock: FakeClock,
 ) -> Iterator[FakeStores]:
     fakes = FakeStores(
+        ledger=ledger,
+        rollups=FakeRollups(tables),
+        alert_counters=FakeAlertCounters(tables),
         accounts=accounts,
         alerts=alerts,
         notices=notices,
