@@ -21,11 +21,11 @@ import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.adapters.alerts_repo import AlertWrite, CounterKey, FiringWrite, GuardMove, firing_record
+from chalicelib.adapters.alerts_repo import AlertWrite, CounterKey, FiringFacts, FiringWrite, GuardMove, firing_record
 from chalicelib.adapters.billing_repo import head_from_record, recharge_attributes, settings_to_map
 from chalicelib.adapters.ledger_repo import (
     SCAN_ROWS,
@@ -39,6 +39,7 @@ from chalicelib.adapters.ledger_repo import (
     page_entries,
     page_record,
 )
+from chalicelib.adapters.notices_repo import Notice
 from chalicelib.adapters.rollups_repo import (
     BALANCE_DAY,
     ScopedAccount,
@@ -52,6 +53,7 @@ from chalicelib.adapters.tables.balances import BalanceRecord
 from chalicelib.adapters.tables.ledger import LedgerEntryRecord
 from chalicelib.adapters.tables.ledger_pages import PAGE_SHARDS, LedgerPageRecord
 from chalicelib.adapters.tables.rollups import ROLLUP_SHARDS
+from chalicelib.domain.alerts import Firing
 from chalicelib.domain.balance_days import BalanceDay
 from chalicelib.domain.categories import Category
 from chalicelib.domain.ledger import MAX_TRANSACTION_ITEMS, BalanceState, LedgerEntry, LedgerPage
@@ -60,10 +62,19 @@ from chalicelib.domain.periods import format_instant
 from chalicelib.domain.posting import Posting
 from chalicelib.domain.reports import BucketRange, month_end
 from chalicelib.domain.rollups import DAY, MONTH, RollupKey, RollupTotals
-from chalicelib.services.ports import NoticeStore
 from tests.fakes.conditions import condition_failed
 
 Raw = dict[str, Any]  # an item as DynamoDB stores it
+
+
+class FiringNotices(Protocol):
+    """What a ledger transaction needs of the notices table (a NoticeStore has it): whether a
+    firing's notice exists, and writing it."""
+
+    def get(self, owner: str, notice_id: str) -> Notice | None: ...
+    def record_firing(self, firing: Firing, facts: FiringFacts, now: datetime) -> bool: ...
+
+
 ItemKey = tuple[str, str]  # (partition key, sort key)
 
 
@@ -242,15 +253,15 @@ class FakeAlertCounters:
 class FakeLedger:
     """LedgerStore over `LedgerTables` (adapters/ledger_repo.py).
 
-    `notices`: where a commit's firings (`FiringWrite`) are written; a commit with firings and
-    no notices fails. `fail_next`: exceptions the next commits raise before writing anything (a
+    `notices`: where a commit's firings (`FiringWrite`) are written (any NoticeStore); a commit
+    with firings and no notices fails. `fail_next`: exceptions the next commits raise before writing anything (a
     transient error, DynamoDB refusing an item), one per commit, in order."""
 
     def __init__(
         self,
         tables: LedgerTables | None = None,
         *,
-        notices: NoticeStore | None = None,
+        notices: FiringNotices | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.tables = tables if tables is not None else LedgerTables()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import cast
@@ -74,11 +75,11 @@ def message(body: str, group: str | None = None) -> QueuedMessage:
     return QueuedMessage(message_id=uuid.uuid4().hex, body=body, group_id=group)
 
 
-def build_world() -> World:
+def build_world(ledger_type: type[FakeLedger] = FakeLedger) -> World:
     clock = FakeClock()
     tables = LedgerTables()
     accounts = FakeAccounts()
-    ledger = FakeLedger(tables, clock=clock)
+    ledger = ledger_type(tables, clock=clock)
     billing, rollups, counters = FakeBilling(tables), FakeRollups(tables), FakeAlertCounters(tables)
     # The fakes are the ports (mypy checks each against its Protocol here).
     ports: tuple[AccountStore, LedgerStore, BillingStore, RollupStore, AlertCounterStore] = (
@@ -95,9 +96,15 @@ def build_world() -> World:
     return World(clock, tables, accounts, ledger, billing, rollups, counters, stores)
 
 
-@pytest.fixture
-def world() -> Iterator[World]:
-    built = build_world()
+@contextmanager
+def bound(ledger_type: type[FakeLedger] = FakeLedger) -> Iterator[World]:
+    built = build_world(ledger_type)
     # FakeStores sets its ports by name (mypy cannot see them): the typed tuple above checks the fakes.
     with use_stores(cast(Stores, built.stores)):
+        yield built
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    with bound() as built:
         yield built
