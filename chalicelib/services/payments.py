@@ -186,6 +186,7 @@ def add_funds(
     idempotency_key: str | None,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Answer:
     """POST /accounts/{id}/payments: charge the card now and credit the balance.
 
@@ -231,7 +232,7 @@ def add_funds(
     else:
         if stored.request_digest != digest:
             raise Conflict("this Idempotency-Key was used with a different request")
-        replay = _await_answer(idempotency, record_key, stored, sleep)
+        replay = _await_answer(idempotency, record_key, stored, sleep, monotonic)
         if replay is not None:
             return replay
         # The request that held the key failed or crashed: finish the same payment (its id is the key's).
@@ -247,14 +248,18 @@ def add_funds(
 
 
 def _await_answer(
-    idempotency: IdempotencyStore, key: str, stored: StoredRequest, sleep: Callable[[float], None]
+    idempotency: IdempotencyStore,
+    key: str,
+    stored: StoredRequest,
+    sleep: Callable[[float], None],
+    monotonic: Callable[[], float],
 ) -> Answer | None:
     """The stored answer of a repeated key; None once this request holds the key to finish it.
 
     Waits up to IN_FLIGHT_WAIT_SECONDS for a request in flight, then answers 409
     in_progress with Retry-After.
     """
-    deadline = time.monotonic() + IN_FLIGHT_WAIT_SECONDS
+    deadline = monotonic() + IN_FLIGHT_WAIT_SECONDS
     current: StoredRequest | None = stored
     while True:
         if current is None:
@@ -262,11 +267,12 @@ def _await_answer(
         if current.answered:
             assert current.status_code is not None and current.response_json is not None
             return Answer(current.status_code, json.loads(current.response_json))
-        now = time.time()
+        # The clock the lease was given by (claim's `now`): the wall clock when deployed.
+        now = stores().clock().timestamp()
         left = current.lease_left(now)
         if left <= 0 and idempotency.take_over(key, now, IDEMPOTENCY_LEASE_SECONDS):
             return None
-        if time.monotonic() >= deadline:
+        if monotonic() >= deadline:
             retry_after = max(1, min(IN_FLIGHT_RETRY_AFTER_MAX, math.ceil(left)))
             raise RequestInProgress(
                 "a request with this Idempotency-Key is still being answered; retry it to get its answer",
