@@ -27,8 +27,10 @@ from chalicelib.services.ports import (
     BillingStore,
     CheckpointStore,
     LedgerStore,
+    PaymentStore,
     RateLimitStore,
     RollupStore,
+    StatementStore,
     Stores,
 )
 from chalicelib.services.stores import use_stores
@@ -37,6 +39,8 @@ from tests.fakes.accounts import FakeAccounts
 from tests.fakes.housekeeping import FakeCheckpoints, FakeRateLimits
 from tests.fakes.ledger import FakeAlertCounters, FakeBilling, FakeLedger, FakeRollups, LedgerTables
 from tests.fakes.outside import FakeClock, FakeSecrets
+from tests.fakes.payments import FakePayments
+from tests.fakes.statements import FakeStatements
 from tests.fakes.stores import FakeStores
 
 SERVICE = Principal("tests", "platform", Role.SERVICE)
@@ -57,6 +61,8 @@ class World:
     rollups: FakeRollups
     checkpoints: FakeCheckpoints
     rate_limits: FakeRateLimits
+    payments: FakePayments
+    statements: FakeStatements
     stores: FakeStores
     dead: list[tuple[str, str]] = field(default_factory=list)  # (reason, raw body)
 
@@ -116,10 +122,19 @@ def build_world() -> World:
     ledger = FakeLedger(tables, clock=clock)
     billing, rollups, counters = FakeBilling(tables), FakeRollups(tables), FakeAlertCounters(tables)
     checkpoints, rate_limits = FakeCheckpoints(), FakeRateLimits()
+    payments, statements = FakePayments(), FakeStatements(key=secrets.ledger)
     # The fakes are the ports (mypy checks each against its Protocol here).
     ports: tuple[
-        AccountStore, LedgerStore, BillingStore, RollupStore, AlertCounterStore, CheckpointStore, RateLimitStore
-    ] = (accounts, ledger, billing, rollups, counters, checkpoints, rate_limits)
+        AccountStore,
+        LedgerStore,
+        BillingStore,
+        RollupStore,
+        AlertCounterStore,
+        CheckpointStore,
+        RateLimitStore,
+        PaymentStore,
+        StatementStore,
+    ] = (accounts, ledger, billing, rollups, counters, checkpoints, rate_limits, payments, statements)
     assert ports
     stores = FakeStores(
         accounts=accounts,
@@ -129,10 +144,25 @@ def build_world() -> World:
         alert_counters=counters,
         checkpoints=checkpoints,
         rate_limits=rate_limits,
+        payments=payments,
+        statements=statements,
         secrets=secrets,
         clock=clock,
     )
-    return World(clock, secrets, tables, accounts, ledger, billing, rollups, checkpoints, rate_limits, stores)
+    return World(
+        clock,
+        secrets,
+        tables,
+        accounts,
+        ledger,
+        billing,
+        rollups,
+        checkpoints,
+        rate_limits,
+        payments,
+        statements,
+        stores,
+    )
 
 
 @contextmanager
