@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, cast
 
 import pytest
@@ -110,10 +109,6 @@ def usage(
     account_id: str, occurred_at: datetime, category: str = "call_minutes", quantity: str = "3"
 ) -> dict[str, Any]:
     return event(account_id, occurred_at, category, quantity)
-
-
-def micros(amount: str) -> int:
-    return int(Decimal(amount) * 1_000_000)
 
 
 def build_world() -> World:
