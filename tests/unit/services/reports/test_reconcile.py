@@ -220,12 +220,7 @@ def test_the_scheduled_job_reports_a_bad_new_entry_until_it_is_mended(ledger: Wo
     assert report.as_dict()["drift"] == len(report.findings)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reconcile_job's rolling pass reads an own-billing client of an agency without its agency: "
-    "Ledger.for_billing(['own']) judges scope 'ag' with 'own' as its only member, so the agency's and "
-    "its other clients' rollups are reported as rollup_stray on a clean ledger",
-)
+# An own-billing client of an agency, alone in the rolling slice, brings its whole scope in.
 def test_a_rolling_slice_of_an_agencys_own_billing_client_alone_finds_nothing(ledger: World) -> None:
     reports = [run_scheduled(slice_size=1) for _ in range(3)]
     assert [r.rolling for r in reports] == [["ag"], ["own"], ["solo"]]
