@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from chalicelib.domain.accounts import Account, AccountKind, Billing
-from chalicelib.services.ports import Stores
 from chalicelib.services.stores import use_stores
 from tests.fakes.accounts import FakeAccounts
 from tests.fakes.alerts import FakeAlerts, FakeNotices, FakeWebhookEndpoints
@@ -112,10 +111,10 @@ def bound(
         webhooks=webhooks,
         clock=clock,
     )
-    with use_stores(cast(Stores, fakes)):
+    with use_stores(fakes):
         yield fakes
 
 
 def bind(**ports: Any) -> Any:
     """`use_stores` over a FakeStores of `ports` (FakeStores sets its ports by name: mypy sees no Stores)."""
-    return use_stores(cast(Stores, FakeStores(**ports)))
+    return use_stores(FakeStores(**ports))

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import cast
 
 import pytest
 
@@ -21,7 +20,6 @@ from chalicelib.services.ports import (
     BillingStore,
     LedgerStore,
     RollupStore,
-    Stores,
 )
 from chalicelib.services.stores import use_stores
 from chalicelib.services.usage import QueuedMessage, UsageOutcome, record_usage
@@ -100,7 +98,7 @@ def build_world(ledger_type: type[FakeLedger] = FakeLedger) -> World:
 def bound(ledger_type: type[FakeLedger] = FakeLedger) -> Iterator[World]:
     built = build_world(ledger_type)
     # FakeStores sets its ports by name (mypy cannot see them): the typed tuple above checks the fakes.
-    with use_stores(cast(Stores, built.stores)):
+    with use_stores(built.stores):
         yield built
 
 

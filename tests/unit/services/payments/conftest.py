@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from chalicelib.adapters.gateway.simulated import SimulatedGateway
-from chalicelib.adapters.webhook_endpoints_repo import Endpoint
 from chalicelib.domain.access import Principal, Role
 from chalicelib.domain.accounts import Account
 from chalicelib.domain.auto_recharge import BillingTask, TaskKind
@@ -28,12 +26,13 @@ from chalicelib.services.ports import (
     LedgerStore,
     PaymentStore,
     RateLimitStore,
-    Stores,
     WebhookEndpointStore,
 )
 from chalicelib.services.stores import use_stores
 from chalicelib.services.usage import QueuedMessage, UsageOutcome, record_usage
 from tests.fakes.accounts import FakeAccounts
+from tests.fakes.alerts import FakeNotices, FakeWebhookEndpoints
+from tests.fakes.housekeeping import FakeRateLimits
 from tests.fakes.ledger import FakeAlertCounters, FakeBilling, FakeLedger, LedgerTables
 from tests.fakes.outside import FakeClock, FakeMailer, FakeQueues
 from tests.fakes.payments import FakeIdempotency, FakePayments
@@ -42,71 +41,15 @@ from tests.fakes.stores import FakeStores
 SERVICE = Principal("tests", "platform", Role.SERVICE)
 
 
-# Stand-ins for ports whose fakes other branches hold (wt/alerts: FakeWebhookEndpoints and
-# FakeNotices; wt/reports: FakeRateLimits); each keeps only what these tests need.
-@dataclass
-class Endpoints:
-    """WebhookEndpointStore: one endpoint per account."""
-
-    endpoints: dict[str, Endpoint] = field(default_factory=dict)
-
-    def get(self, account_id: str) -> Endpoint | None:
-        return self.endpoints.get(account_id)
-
-    def get_many(self, account_ids: Iterable[str]) -> dict[str, Endpoint]:
-        return {i: self.endpoints[i] for i in sorted(set(account_ids)) if i in self.endpoints}
-
-    def put(self, account_id: str, url: str, secret: str, now: datetime) -> None:
-        self.endpoints[account_id] = Endpoint(account_id, url, secret)
-
-    def delete(self, account_id: str) -> None:
-        self.endpoints.pop(account_id, None)
-
-
 @dataclass(frozen=True)
 class Event:
+    """A billing event as recorded for an endpoint's owner (a notice of `hook#<owner>`)."""
+
     owner: str
     event_id: str
     event_type: str
     account_id: str
     data: dict[str, Any]
-
-
-@dataclass
-class Events:
-    """The notices table as far as billing events go: one notice per (owner, event id)."""
-
-    recorded: list[Event] = field(default_factory=list)
-
-    def record_event(
-        self,
-        endpoint_owner: str,
-        event_id: str,
-        event_type: str,
-        account_id: str,
-        data: Mapping[str, Any],
-        created_at: datetime,
-    ) -> bool:
-        if any(e.owner == endpoint_owner and e.event_id == event_id for e in self.recorded):
-            return False
-        self.recorded.append(Event(endpoint_owner, event_id, event_type, account_id, dict(data)))
-        return True
-
-    def of_type(self, event_type: str) -> list[Event]:
-        return [e for e in self.recorded if e.event_type == event_type]
-
-
-@dataclass
-class Limits:
-    """RateLimitStore: a counter per window key, refused once full."""
-
-    hits: dict[str, int] = field(default_factory=dict)
-
-    def hit(self, key: str, max_requests: int, window_end: int) -> bool:
-        if self.hits.get(key, 0) >= max_requests:
-            return False
-        self.hits[key] = self.hits.get(key, 0) + 1
-        return True
 
 
 @dataclass
@@ -118,9 +61,9 @@ class World:
     billing: FakeBilling
     payments: FakePayments
     idempotency: FakeIdempotency
-    endpoints: Endpoints
-    events: Events
-    limits: Limits
+    endpoints: FakeWebhookEndpoints
+    notices: FakeNotices
+    limits: FakeRateLimits
     gateway: SimulatedGateway
     mailer: FakeMailer
     queues: FakeQueues
@@ -166,6 +109,16 @@ class World:
         assert outcome.charged == 1, outcome
         return outcome
 
+    def events(self, event_type: str | None = None) -> list[Event]:
+        """The billing events recorded for webhook endpoints, oldest first (of one type when given)."""
+        return [
+            Event(
+                owner.removeprefix("hook#"), notice_id, item["event_type"], item["account_id"], json.loads(item["data"])
+            )
+            for (owner, notice_id), item in self.notices.items.items()
+            if owner.startswith("hook#") and event_type in (None, item["event_type"])
+        ]
+
     def balance(self, account_id: str) -> int:
         return self.ledger.balance(account_id).balance_micros
 
@@ -195,7 +148,7 @@ def build_world() -> World:
     ledger = FakeLedger(tables, clock=clock)
     billing, counters = FakeBilling(tables), FakeAlertCounters(tables)
     payments, idempotency = FakePayments(), FakeIdempotency()
-    endpoints, events, limits = Endpoints(), Events(), Limits()
+    endpoints, notices, limits = FakeWebhookEndpoints(), FakeNotices(), FakeRateLimits()
     # The fakes are the ports (mypy checks each against its Protocol here).
     ports: tuple[
         AccountStore,
@@ -217,7 +170,7 @@ def build_world() -> World:
         payments=payments,
         idempotency=idempotency,
         webhook_endpoints=endpoints,
-        notices=events,
+        notices=notices,
         rate_limits=limits,
         gateway=gateway,
         mailer=mailer,
@@ -225,7 +178,7 @@ def build_world() -> World:
         clock=clock,
     )
     return World(
-        clock, tables, accounts, ledger, billing, payments, idempotency, endpoints, events, limits, gateway, mailer,
+        clock, tables, accounts, ledger, billing, payments, idempotency, endpoints, notices, limits, gateway, mailer,
         queues, stores,
     )  # fmt: skip
 
@@ -235,6 +188,6 @@ def world() -> Iterator[World]:
     SimulatedGateway.reset()
     built = build_world()
     # FakeStores sets its ports by name (mypy cannot see them): the typed tuple above checks the fakes.
-    with use_stores(cast(Stores, built.stores)):
+    with use_stores(built.stores):
         yield built
     SimulatedGateway.reset()

@@ -96,7 +96,7 @@ def test_a_replay_gets_the_first_answer_without_charging_or_counting_again(
     assert add(world, acme) == first
     assert len(SimulatedGateway.charges()) == 1 and world.balance(acme) == 50 * UNIT
     assert len(world.mailer.sent) == 1
-    assert sum(world.limits.hits.values()) == 1  # only the request that claimed the key counts
+    assert sum(c.hits for c in world.limits.counters.values()) == 1  # only the request that claimed the key counts
     assert add(world, acme, key="key-2").status == 201
 
 
@@ -214,7 +214,7 @@ def test_a_decline_is_told_to_the_webhook(world: World) -> None:
     world.provision("acme")
     world.settings("acme", primary_card="pm_card_chargeDeclined", webhook_url="http://localhost:9/hook")
     add(world, "acme")
-    [event] = world.events.of_type("payment.failed")
+    [event] = world.events("payment.failed")
     assert event.owner == "acme" and event.data["failure_code"] == "card_declined"
     assert world.queues.notices == [{"type": "deliver", "owner": "hook#acme", "id": event.event_id}]
 

@@ -89,7 +89,7 @@ def test_a_receipt_is_mailed_once_with_its_pdf_and_told_to_the_webhook(world: Wo
     assert "No. 1" in mail.text and mail.html is not None and "4242" in mail.html
     [pdf] = mail.attachments
     assert pdf.content_type == "application/pdf" and pdf.data.startswith(b"%PDF")
-    [event] = world.events.of_type("payment.succeeded")
+    [event] = world.events("payment.succeeded")
     assert event.data["payment_id"] == "pay_n1" and event.data["amount"] == "25.00"
     assert world.payments.receipt_sent_at("pay_n1") == world.clock.now
 
@@ -132,11 +132,11 @@ def test_no_receipt_without_recipients_or_for_money_not_taken(world: World) -> N
     world.provision("quiet", emails=[])
     world.settings("quiet", webhook_url=HOOK)
     send_receipt(recorded(world, payment("quiet")))
-    assert world.mailer.sent == [] and len(world.events.of_type("payment.succeeded")) == 1
+    assert world.mailer.sent == [] and len(world.events("payment.succeeded")) == 1
     world.provision("acme", emails=["ops@acme.example"])
     world.settings("acme", webhook_url=HOOK)
     send_receipt(recorded(world, payment("acme", PaymentStatus.FAILED, suffix="2")))
-    assert world.mailer.sent == [] and len(world.events.of_type("payment.succeeded")) == 1
+    assert world.mailer.sent == [] and len(world.events("payment.succeeded")) == 1
     send_receipt(payment("nobody", suffix="3"))  # its account is gone
     assert world.mailer.sent == []
 
@@ -157,7 +157,7 @@ def test_a_declined_recharge_is_mailed_with_the_settings_link(world: World, cons
 def test_a_decline_of_an_account_that_is_gone_tells_no_one(world: World) -> None:
     send_card_declined("gone", [payment("gone", PaymentStatus.FAILED)], RechargeState(consecutive_declines=1))
     notify_payment_failed(payment("gone", PaymentStatus.FAILED))
-    assert world.mailer.sent == [] and world.events.recorded == []
+    assert world.mailer.sent == [] and world.events() == []
 
 
 def test_a_manual_decline_is_told_to_the_webhooks_of_the_client_and_its_agency(world: World) -> None:
@@ -166,7 +166,7 @@ def test_a_manual_decline_is_told_to_the_webhooks_of_the_client_and_its_agency(w
     world.settings("client", webhook_url=HOOK)
     world.settings("agency", webhook_url=HOOK + "/agency")
     notify_payment_failed(payment("client", PaymentStatus.FAILED))
-    assert sorted(e.owner for e in world.events.of_type("payment.failed")) == ["agency", "client"]
+    assert sorted(e.owner for e in world.events("payment.failed")) == ["agency", "client"]
     assert world.mailer.sent == []  # whoever added funds saw the decline
 
 
@@ -181,7 +181,7 @@ def test_past_due_goes_to_the_alert_recipients_and_the_agency_of_a_client(world:
     assert [m.to for m in world.mailer.sent] == [["cfo@client.example"], ["desk@agency.example"]]
     assert world.mailer.sent[0].subject == "Past due: client Inc's balance is -12.00 USD"
     assert world.mailer.sent[1].subject == "Your client Past due: client Inc's balance is -12.00 USD"
-    [event] = world.events.of_type("balance.past_due")
+    [event] = world.events("balance.past_due")
     assert event.data == {"balance": "-12.00", "currency": "USD"}
 
 
@@ -203,7 +203,7 @@ def test_the_low_balance_alert_goes_to_the_accounts_emails_by_default(world: Wor
     send_low_balance_alert(BillingTask(TaskKind.LOW_BALANCE_ALERT, "acme", "4", 25 * UNIT))
     [mail] = world.mailer.sent
     assert mail.to == ["ops@acme.example"] and mail.subject == "Low balance: acme Inc is below 30.00 USD"
-    [event] = world.events.of_type("balance.low")
+    [event] = world.events("balance.low")
     assert event.data == {"balance": "25.00", "threshold": "30.00", "currency": "USD"}
 
 
@@ -264,7 +264,7 @@ def test_a_statement_sent_is_told_to_the_accounts_webhook(world: World) -> None:
     )  # fmt: skip
     notify_statement_sent(statement)
     notify_statement_sent(replace(statement, account_id="gone"))
-    [event] = world.events.of_type("statement.sent")
+    [event] = world.events("statement.sent")
     assert event.data == {
         "statement_id": "st_1",
         "from": "2026-02-01",

@@ -187,9 +187,9 @@ def test_three_declines_in_a_row_pause_auto_recharge_until_the_settings_change(w
     recharge = world.head("acme").recharge
     assert recharge.paused
     assert world.mailer.sent[-1].subject == "Card declined: auto-recharge paused for acme Inc"
-    [paused] = world.events.of_type("auto_recharge.paused")
+    [paused] = world.events("auto_recharge.paused")
     assert paused.data["consecutive_declines"] == 3
-    assert len(world.events.of_type("payment.failed")) == 3
+    assert len(world.events("payment.failed")) == 3
 
     world.clock.advance(days=2)
     assert [t for t in world.spend("acme", "1.00").tasks if t.kind is TaskKind.RECHARGE] == []
@@ -248,7 +248,7 @@ def test_an_agency_client_on_its_own_billing_has_its_agency_told_of_a_decline(wo
     assert payment.currency == "EUR" and payment.agency_id == "agency"
     assert [m.to for m in world.mailer.sent] == [["client@example.org"], ["desk@agency.example"]]
     assert world.mailer.sent[1].subject == "Your client client Inc: card declined, auto-recharge failed"
-    [event] = world.events.of_type("payment.failed")
+    [event] = world.events("payment.failed")
     assert event.owner == "agency" and event.account_id == "client"
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -30,7 +30,6 @@ from chalicelib.services.ports import (
     RateLimitStore,
     RollupStore,
     StatementStore,
-    Stores,
 )
 from chalicelib.services.stores import use_stores
 from chalicelib.services.usage import QueuedMessage, UsageOutcome, record_usage
@@ -164,7 +163,7 @@ def build_world() -> World:
 def bound(world: World) -> Iterator[World]:
     """`world`'s fakes bound for the block (hypothesis tests build a world per example)."""
     # FakeStores sets its ports by name (mypy cannot see them): the typed tuple above checks the fakes.
-    with use_stores(cast(Stores, world.stores)):
+    with use_stores(world.stores):
         yield world
 
 

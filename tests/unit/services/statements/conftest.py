@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -30,7 +30,6 @@ from chalicelib.services.ports import (
     RollupStore,
     ScheduleStore,
     StatementStore,
-    Stores,
     WebhookEndpointStore,
 )
 from chalicelib.services.stores import use_stores
@@ -162,7 +161,7 @@ def build_world() -> World:
 def world() -> Iterator[World]:
     built = build_world()
     # FakeStores sets its ports by name (mypy cannot see them): the typed tuple above checks the fakes.
-    with use_stores(cast(Stores, built.stores)):
+    with use_stores(built.stores):
         yield built
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain.payments import Payment, PaymentKind, PaymentStatus
-from chalicelib.services.ports import Stores
 from chalicelib.services.statements import StatementRefused, build, get_statement, request_statement
 from chalicelib.services.stores import use_stores
 from tests.unit.services.statements.conftest import World, admin, build_world, viewer
@@ -66,7 +65,7 @@ activity = st.builds(
 @given(activities=st.lists(activity, min_size=0, max_size=10))
 def test_opening_plus_credits_minus_debits_is_closing(activities: list[Activity]) -> None:
     world = build_world()
-    with use_stores(cast(Stores, world.stores)):
+    with use_stores(world.stores):
         world.provision("acme")
         now = world.clock.now
         timed = []
