@@ -519,35 +519,26 @@ def _usage_line(statement: Statement) -> BalanceLine:
     return line
 
 
-def _in_micros(s: Statement) -> _Figures:
-    return _Figures(
-        unit="micros",
-        opening=s.opening_balance_micros,
-        closing=s.closing_balance_micros,
-        credits=[line.amount_micros for line in s.credits],
-        debits=[line.amount_micros for line in s.debits],
-        total_credits=s.total_credits_micros,
-        total_debits=s.total_debits_micros,
-        usage_line=_usage_line(s).amount_micros,
-        usage_rows=[row.amount_micros for row in s.usage],
-        usage_total=s.usage_total_micros,
-        accounts=[(a.account_id, a.usage_total_micros, [row.amount_micros for row in a.usage]) for a in s.accounts],
-    )
+def _figures(s: Statement, unit: str) -> _Figures:
+    """The figures in `unit`: each amount is the `<name>_micros` or `<name>_cents` field."""
 
+    def of(item: object, name: str) -> int:
+        value = getattr(item, f"{name}_{unit}")
+        assert isinstance(value, int)
+        return value
 
-def _in_cents(s: Statement) -> _Figures:
     return _Figures(
-        unit="cents",
-        opening=s.opening_balance_cents,
-        closing=s.closing_balance_cents,
-        credits=[line.amount_cents for line in s.credits],
-        debits=[line.amount_cents for line in s.debits],
-        total_credits=s.total_credits_cents,
-        total_debits=s.total_debits_cents,
-        usage_line=_usage_line(s).amount_cents,
-        usage_rows=[row.amount_cents for row in s.usage],
-        usage_total=s.usage_total_cents,
-        accounts=[(a.account_id, a.usage_total_cents, [row.amount_cents for row in a.usage]) for a in s.accounts],
+        unit=unit,
+        opening=of(s, "opening_balance"),
+        closing=of(s, "closing_balance"),
+        credits=[of(line, "amount") for line in s.credits],
+        debits=[of(line, "amount") for line in s.debits],
+        total_credits=of(s, "total_credits"),
+        total_debits=of(s, "total_debits"),
+        usage_line=of(_usage_line(s), "amount"),
+        usage_rows=[of(row, "amount") for row in s.usage],
+        usage_total=of(s, "usage_total"),
+        accounts=[(a.account_id, of(a, "usage_total"), [of(row, "amount") for row in a.usage]) for a in s.accounts],
     )
 
 
@@ -573,8 +564,8 @@ def _check_figures(f: _Figures) -> None:
 def check_statement_arithmetic(statement: Statement) -> None:
     """opening + credits - debits = closing, in micro-units and in printed cents; and every
     printed group adds up to its total. Raises StatementDoesNotReconcile."""
-    _check_figures(_in_micros(statement))
-    _check_figures(_in_cents(statement))
+    _check_figures(_figures(statement, "micros"))
+    _check_figures(_figures(statement, "cents"))
 
 
 def summary(doc: Mapping[str, Any]) -> dict[str, Any]:
