@@ -5,7 +5,7 @@ writer (`services/usage.record_usage`, at the fake clock's time, dead letters ke
 event bodies, and hands out its fakes typed as the fakes (`world.ledger`, `world.mailer`, ...)
 for tests that read their state. `with world.bound():` binds its stores for the block.
 
-An area's tests subclass it for their defaults (`time_zone`, `account_name`, `occurred_at`) and
+An area's tests subclass it for their defaults (`time_zone`, `account_name`) and
 their own helpers; tests/unit/services/conftest.py builds the `world_type` each area names.
 """
 
@@ -55,6 +55,28 @@ def message(body: str | Mapping[str, Any], group: str | None = None) -> QueuedMe
     return QueuedMessage(message_id=uuid.uuid4().hex, body=text, group_id=group)
 
 
+def event_body(
+    account_id: str,
+    category: str = "call_minutes",
+    *,
+    occurred_at: datetime | str,
+    event_id: str | None = None,
+    quantity: str | None = "3",
+    **extra: object,
+) -> dict[str, Any]:
+    """A usage event as the platform sends it; metered categories carry `quantity` (unless None)."""
+    body: dict[str, Any] = {
+        "event_id": event_id or f"evt_{uuid.uuid4().hex[:16]}",
+        "account_id": account_id,
+        "category": category,
+        "occurred_at": occurred_at if isinstance(occurred_at, str) else occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if quantity is not None and category not in MONEY_CATEGORIES:
+        body["quantity"] = quantity
+    body.update(extra)
+    return body
+
+
 class DeadLetter(NamedTuple):
     message_id: str
     reason: str
@@ -72,7 +94,6 @@ class FakeWorld:
 
     time_zone: ClassVar[str] = "UTC"  # of the accounts `provision` makes
     account_name: ClassVar[str] = "{}"  # their name, from the account id
-    occurred_at: ClassVar[str | None] = None  # when events happened unless told; None: an hour ago
 
     def __init__(self, stores: FakeStores | None = None) -> None:
         self.stores = stores or FakeStores()
@@ -197,27 +218,12 @@ class FakeWorld:
         account_id: str,
         category: str = "call_minutes",
         *,
-        event_id: str | None = None,
         occurred_at: datetime | str | None = None,
-        quantity: str | None = "3",
-        **extra: object,
+        **fields: Any,
     ) -> dict[str, Any]:
-        """A usage event's body; metered categories get `quantity` (none when it is None)."""
-        when = occurred_at or self.occurred_at or self.clock.now - timedelta(hours=1)
-        body: dict[str, Any] = {
-            "event_id": event_id or f"evt_{uuid.uuid4().hex[:16]}",
-            "account_id": account_id,
-            "category": category,
-            "occurred_at": when if isinstance(when, str) else when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-        if quantity is not None and category not in MONEY_CATEGORIES:
-            body["quantity"] = quantity
-        body.update(extra)
-        return body
-
-    def credit(self, account_id: str, amount: str = "100", **fields: Any) -> dict[str, Any]:
-        """A recharge event's body: `amount` added to the balance."""
-        return self.event(account_id, "recharge", amount=amount, **fields)
+        """`event_body`, by default of an event that happened an hour before the clock's time."""
+        when = occurred_at or self.clock.now - timedelta(hours=1)
+        return event_body(account_id, category, occurred_at=when, **fields)
 
     def deliver(self, *bodies: str | Mapping[str, Any] | QueuedMessage, at: datetime | None = None) -> UsageOutcome:
         """The bodies through the ledger writer as the usage queue hands them over, posted at the
