@@ -1,8 +1,7 @@
-"""The alerts area's service tests: fakes only (no DynamoDB Local, no moto), bound with `use_stores`."""
+"""The alerts area's service tests: the shared fakes (tests/fakes/world.py), bound with `use_stores`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,9 +11,10 @@ from chalicelib.domain.accounts import Account, AccountKind, Billing
 from chalicelib.services.stores import use_stores
 from tests.fakes.accounts import FakeAccounts
 from tests.fakes.alerts import FakeAlerts, FakeNotices, FakeWebhookEndpoints
-from tests.fakes.ledger import FakeAlertCounters, FakeLedger, FakeRollups, LedgerTables
+from tests.fakes.ledger import FakeLedger, LedgerTables
 from tests.fakes.outside import FakeClock, FakeMailer, FakeQueues, FakeWebhooks
 from tests.fakes.stores import FakeStores
+from tests.fakes.world import FakeWorld
 
 CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -35,84 +35,61 @@ def account(account_id: str, **fields: Any) -> Account:
     return Account(account_id=account_id, **values)
 
 
+# The world's fakes one by one, for the tests that read or seed one of them.
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def accounts() -> FakeAccounts:
-    return FakeAccounts()
+def clock(world: FakeWorld) -> FakeClock:
+    return world.clock
 
 
 @pytest.fixture
-def alerts(accounts: FakeAccounts) -> FakeAlerts:
-    return FakeAlerts(accounts)
+def accounts(world: FakeWorld) -> FakeAccounts:
+    return world.accounts
 
 
 @pytest.fixture
-def notices() -> FakeNotices:
-    return FakeNotices()
+def alerts(world: FakeWorld) -> FakeAlerts:
+    return world.alerts
 
 
 @pytest.fixture
-def endpoints() -> FakeWebhookEndpoints:
-    return FakeWebhookEndpoints()
+def notices(world: FakeWorld) -> FakeNotices:
+    return world.notices
 
 
 @pytest.fixture
-def queues() -> FakeQueues:
-    return FakeQueues()
+def endpoints(world: FakeWorld) -> FakeWebhookEndpoints:
+    return world.endpoints
 
 
 @pytest.fixture
-def mailer() -> FakeMailer:
-    return FakeMailer()
+def queues(world: FakeWorld) -> FakeQueues:
+    return world.queues
 
 
 @pytest.fixture
-def webhooks() -> FakeWebhooks:
-    return FakeWebhooks()
+def mailer(world: FakeWorld) -> FakeMailer:
+    return world.mailer
 
 
 @pytest.fixture
-def tables() -> LedgerTables:
-    return LedgerTables()
+def webhooks(world: FakeWorld) -> FakeWebhooks:
+    return world.webhooks
 
 
 @pytest.fixture
-def ledger(tables: LedgerTables, notices: FakeNotices, clock: FakeClock) -> FakeLedger:
-    return FakeLedger(tables, notices=notices, clock=clock)
+def tables(world: FakeWorld) -> LedgerTables:
+    return world.tables
 
 
 @pytest.fixture
-def bound(
-    tables: LedgerTables,
-    ledger: FakeLedger,
-    accounts: FakeAccounts,
-    alerts: FakeAlerts,
-    notices: FakeNotices,
-    endpoints: FakeWebhookEndpoints,
-    queues: FakeQueues,
-    mailer: FakeMailer,
-    webhooks: FakeWebhooks,
-    clock: FakeClock,
-) -> Iterator[FakeStores]:
-    fakes = FakeStores(
-        ledger=ledger,
-        rollups=FakeRollups(tables),
-        alert_counters=FakeAlertCounters(tables),
-        accounts=accounts,
-        alerts=alerts,
-        notices=notices,
-        webhook_endpoints=endpoints,
-        queues=queues,
-        mailer=mailer,
-        webhooks=webhooks,
-        clock=clock,
-    )
-    with use_stores(fakes):
-        yield fakes
+def ledger(world: FakeWorld) -> FakeLedger:
+    return world.ledger
+
+
+@pytest.fixture
+def bound(world: FakeWorld) -> FakeStores:
+    """The world's stores (bound by the `world` fixture)."""
+    return world.stores
 
 
 def bind(**ports: Any) -> Any:

@@ -38,7 +38,7 @@ pytestmark = pytest.mark.usefixtures("bound")
 
 
 @pytest.fixture(autouse=True)
-def world(accounts: FakeAccounts) -> FakeAccounts:
+def seeded(accounts: FakeAccounts) -> FakeAccounts:
     accounts.save(account("acct-1"))
     accounts.save(account("ag-1", kind=AccountKind.AGENCY))
     accounts.save(account("shared-1", agency_id="ag-1", billing=Billing.AGENCY))

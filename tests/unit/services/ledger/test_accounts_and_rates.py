@@ -9,7 +9,8 @@ from chalicelib.services.access import check_account_id, require
 from chalicelib.services.accounts import get_account, put_account
 from chalicelib.services.errors import BadRequest, Forbidden, NotFound
 from chalicelib.services.rates import get_rates, put_rates
-from tests.unit.services.ledger.conftest import SERVICE, World
+from tests.fakes.world import SERVICE
+from tests.unit.services.ledger.conftest import World
 
 AGENCY_ADMIN = Principal("u1", "agency", Role.ADMIN)
 SUB_VIEWER = Principal("u2", "sub", Role.VIEWER)
@@ -63,13 +64,13 @@ def test_put_account_refuses_bad_input_and_other_callers(agency: World) -> None:
 
 
 def test_a_currency_cannot_change_once_the_account_has_entries(agency: World) -> None:
-    agency.record(agency.event("e1", "other"))
+    agency.deliver(agency.event("other", event_id="e1"))
     with pytest.raises(BadRequest):
         put_account(SERVICE, "other", {"name": "other", "time_zone": "America/New_York", "currency": "EUR"})
 
 
 def test_get_account_shows_the_balance_as_the_viewer_may_see_it(agency: World) -> None:
-    agency.record(agency.event("e1", "sub"))
+    agency.deliver(agency.event("sub", event_id="e1"))
     as_agency = get_account(AGENCY_ADMIN, "sub")
     assert as_agency["billing_account_id"] == "agency" and as_agency["balance"]["balance"].startswith("-")
     as_sub = get_account(SUB_VIEWER, "sub")

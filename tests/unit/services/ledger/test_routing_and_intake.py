@@ -14,7 +14,8 @@ from chalicelib.services.errors import BadRequest, Forbidden, Unavailable
 from chalicelib.services.intake import EVENTS_PER_MESSAGE, submit_usage_events, usage_messages
 from chalicelib.services.routing import RoutingOutcome, event_body, route_usage_events
 from chalicelib.services.usage import QueuedMessage
-from tests.unit.services.ledger.conftest import SERVICE, World, message
+from tests.fakes.world import SERVICE, message
+from tests.unit.services.ledger.conftest import World
 
 ADMIN = Principal("u1", "acme", Role.ADMIN)
 
@@ -44,9 +45,9 @@ def test_routing_groups_events_by_balance_and_rejects_what_the_writer_would(worl
     world.provision("sub", agency_id="agency", billing="agency")
     world.provision("acme")
     records = [
-        message(bridge(json.loads(world.event("e1", "sub")))),
-        message(bridge({"events": [json.loads(world.event("e2", "agency")), json.loads(world.event("e3", "acme"))]})),
-        message(bridge(json.loads(world.event("e4", "nobody")))),
+        message(bridge(world.event("sub", event_id="e1"))),
+        message(bridge({"events": [world.event("agency", event_id="e2"), world.event("acme", event_id="e3")]})),
+        message(bridge(world.event("nobody", event_id="e4"))),
         message("{broken"),
     ]
     outcome, dead = route(world, *records)
@@ -68,7 +69,7 @@ def test_routing_that_sqs_refuses_fails_the_records_with_events(world: World) ->
     def refuse(messages: list[Any]) -> None:
         raise RuntimeError("SQS down")
 
-    good = message(world.event("e1", "acme"))
+    good = message(world.event("acme", event_id="e1"))
     outcome, _ = route(world, good, message("[]"), send=refuse)
     assert outcome.failed_message_ids == [good.message_id]
     assert outcome.send_error == "SQS down" and outcome.routed == 0
@@ -85,7 +86,7 @@ def test_routing_keeps_a_record_whose_dead_letter_failed(world: World) -> None:
 
 def test_messages_pack_up_to_a_hundred_events_of_one_balance(world: World) -> None:
     world.provision("acme")
-    events = [json.loads(world.event(f"e{n}", "acme")) for n in range(EVENTS_PER_MESSAGE + 1)]
+    events = [world.event("acme", event_id=f"e{n}") for n in range(EVENTS_PER_MESSAGE + 1)]
     intake = submit_usage_events(SERVICE, {"events": events})
     assert intake.accepted == EVENTS_PER_MESSAGE + 1
     sent = world.stores.queues.usage
@@ -106,10 +107,10 @@ def test_intake_refuses_bad_bodies_and_other_callers(world: World) -> None:
 def test_intake_is_all_or_nothing_and_lists_every_bad_event(world: World) -> None:
     world.provision("acme")
     events = [
-        json.loads(world.event("e1", "acme")),
+        world.event("acme", event_id="e1"),
         {"event_id": "e2", "account_id": "acme"},
-        json.loads(world.event("e3", "nobody")),
-        json.loads(world.event("e4", "acme", quantity="99999999999")),
+        world.event("nobody", event_id="e3"),
+        world.event("acme", quantity="99999999999", event_id="e4"),
         "not an object",
     ]
     with pytest.raises(BadRequest) as refused:
@@ -123,14 +124,14 @@ def test_intake_is_all_or_nothing_and_lists_every_bad_event(world: World) -> Non
 def test_intake_counts_duplicates_and_reports_conflicts(world: World) -> None:
     world.provision("acme")
     world.provision("beta")
-    world.record(world.event("e1", "acme"))
+    world.deliver(world.event("acme", event_id="e1"))
     events = [
-        json.loads(world.event("e1", "acme")),  # charged before, same content
-        json.loads(world.event("e1", "beta")),  # charged before for another account
-        json.loads(world.event("e2", "acme")),
-        json.loads(world.event("e2", "acme")),  # twice in the request
-        json.loads(world.event("e2", "acme", quantity="7")),  # twice, other content
-        json.loads(world.event("e3", "acme")),
+        world.event("acme", event_id="e1"),  # charged before, same content
+        world.event("beta", event_id="e1"),  # charged before for another account
+        world.event("acme", event_id="e2"),
+        world.event("acme", event_id="e2"),  # twice in the request
+        world.event("acme", quantity="7", event_id="e2"),  # twice, other content
+        world.event("acme", event_id="e3"),
     ]
     intake = submit_usage_events(SERVICE, {"events": events})
     assert (intake.accepted, intake.duplicates) == (2, 2)
@@ -147,7 +148,7 @@ def test_intake_refuses_a_currency_its_balance_does_not_hold(world: World) -> No
     sub = world.provision("sub", agency_id="agency", billing="agency")
     world.accounts.save(replace(sub, currency="EUR"))
     with pytest.raises(BadRequest, match="currencies are never mixed"):
-        submit_usage_events(SERVICE, {"events": [json.loads(world.event("e1", "sub"))]})
+        submit_usage_events(SERVICE, {"events": [world.event("sub", event_id="e1")]})
 
 
 def test_intake_that_cannot_enqueue_is_unavailable(world: World) -> None:
@@ -158,4 +159,4 @@ def test_intake_that_cannot_enqueue_is_unavailable(world: World) -> None:
 
     world.stores.queues.send_usage = refuse  # type: ignore[method-assign]
     with pytest.raises(Unavailable, match="retry the same request"):
-        submit_usage_events(SERVICE, {"events": [json.loads(world.event("e1", "acme"))]})
+        submit_usage_events(SERVICE, {"events": [world.event("acme", event_id="e1")]})

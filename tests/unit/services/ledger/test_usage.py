@@ -26,7 +26,8 @@ from chalicelib.domain.reports import BucketRange
 from chalicelib.domain.rollups import MONTH, RollupKey, RollupTotals
 from chalicelib.services.usage import MAX_COMMIT_ATTEMPTS, QueuedMessage
 from tests.fakes.ledger import FakeLedger
-from tests.unit.services.ledger.conftest import World, bound, message
+from tests.fakes.world import message
+from tests.unit.services.ledger.conftest import World, bound
 
 
 def aws_error(code: str) -> ClientError:
@@ -39,7 +40,7 @@ def amounts(world: World, billing_account_id: str) -> list[int]:
 
 def test_charges_each_event_once_in_one_transaction(world: World) -> None:
     world.provision("acme")
-    first = world.record(world.event("e1", "acme"), world.event("e2", "acme"))
+    first = world.deliver(world.event("acme", event_id="e1"), world.event("acme", event_id="e2"))
     assert (first.charged, first.duplicates, first.transactions, first.failed_message_ids) == (2, 0, 1, [])
     head = world.ledger.balance("acme")
     entries = list(world.ledger.chain("acme"))
@@ -50,16 +51,16 @@ def test_charges_each_event_once_in_one_transaction(world: World) -> None:
 
 def test_an_event_charged_before_is_a_duplicate(world: World) -> None:
     world.provision("acme")
-    world.record(world.event("e1", "acme"))
-    again = world.record(world.event("e1", "acme"), world.event("e2", "acme"))
+    world.deliver(world.event("acme", event_id="e1"))
+    again = world.deliver(world.event("acme", event_id="e1"), world.event("acme", event_id="e2"))
     assert (again.charged, again.duplicates, again.conflicts, world.dead) == (1, 1, [], [])
     assert [e.event_id for e in world.ledger.chain("acme")] == ["e1", "e2"]
 
 
 def test_the_same_event_twice_in_a_batch_is_charged_once(world: World) -> None:
     world.provision("acme")
-    body = world.event("e1", "acme")
-    outcome = world.record(body, body)
+    body = world.event("acme", event_id="e1")
+    outcome = world.deliver(body, body)
     assert (outcome.charged, outcome.duplicates) == (1, 1)
     assert len(amounts(world, "acme")) == 1
 
@@ -67,11 +68,11 @@ def test_the_same_event_twice_in_a_batch_is_charged_once(world: World) -> None:
 def test_another_version_of_a_charged_event_is_a_conflict_never_charged(world: World) -> None:
     world.provision("acme")
     world.provision("other")
-    world.record(world.event("e1", "acme"))
-    changed = world.record(world.event("e1", "acme", quantity="9"))
+    world.deliver(world.event("acme", event_id="e1"))
+    changed = world.deliver(world.event("acme", quantity="9", event_id="e1"))
     assert changed.charged == 0 and [e for e, _ in changed.conflicts] == ["e1"]
     assert "other content" in changed.conflicts[0][1]
-    elsewhere = world.record(world.event("e1", "other"))
+    elsewhere = world.deliver(world.event("other", event_id="e1"))
     assert "another account's content" in elsewhere.conflicts[0][1]
     assert [reason for _, reason, _ in world.dead] == [changed.conflicts[0][1], elsewhere.conflicts[0][1]]
     assert len(amounts(world, "acme")) == 1 and not world.ledger.balance("other").exists
@@ -79,7 +80,7 @@ def test_another_version_of_a_charged_event_is_a_conflict_never_charged(world: W
 
 def test_two_versions_in_one_batch_charge_the_first_and_refuse_the_second(world: World) -> None:
     world.provision("acme")
-    outcome = world.record(world.event("e1", "acme"), world.event("e1", "acme", quantity="9"))
+    outcome = world.deliver(world.event("acme", event_id="e1"), world.event("acme", quantity="9", event_id="e1"))
     assert outcome.charged == 1 and [e for e, _ in outcome.conflicts] == ["e1"]
     assert "twice in one batch" in outcome.conflicts[0][1]
     [entry] = world.ledger.chain("acme")
@@ -88,17 +89,17 @@ def test_two_versions_in_one_batch_charge_the_first_and_refuse_the_second(world:
 
 def test_a_second_version_after_a_redelivered_first_is_a_duplicate(world: World) -> None:
     world.provision("acme")
-    world.record(world.event("e1", "acme"))
-    outcome = world.record(world.event("e1", "acme"), world.event("e1", "acme"))
+    world.deliver(world.event("acme", event_id="e1"))
+    outcome = world.deliver(world.event("acme", event_id="e1"), world.event("acme", event_id="e1"))
     assert (outcome.charged, outcome.duplicates, outcome.conflicts) == (0, 2, [])
 
 
 def test_malformed_messages_and_unknown_accounts_are_dead_lettered_alone(world: World) -> None:
     world.provision("acme")
     bad = message("{not json")
-    stranger = message(world.event("e2", "nobody"))
-    good = message(world.event("e1", "acme"))
-    outcome = world.record(bad, stranger, good)
+    stranger = message(world.event("nobody", event_id="e2"))
+    good = message(world.event("acme", event_id="e1"))
+    outcome = world.deliver(bad, stranger, good)
     assert outcome.charged == 1
     reasons = dict(outcome.dead_lettered)
     assert reasons[bad.message_id] == "message body is not valid JSON"
@@ -121,7 +122,7 @@ def test_an_account_priced_in_another_currency_than_its_balance_is_refused(world
     world.provision("agency", kind="agency")
     sub = world.provision("sub", agency_id="agency", billing="agency")
     world.accounts.save(replace(sub, currency="EUR"))  # as if the agency's currency changed under it
-    outcome = world.record(world.event("e1", "sub"), world.event("e2", "agency"))
+    outcome = world.deliver(world.event("sub", event_id="e1"), world.event("agency", event_id="e2"))
     assert outcome.charged == 1
     [(_, reason)] = outcome.dead_lettered
     assert "currencies are never mixed" in reason
@@ -130,7 +131,9 @@ def test_an_account_priced_in_another_currency_than_its_balance_is_refused(world
 
 def test_an_event_that_cannot_be_priced_is_refused(world: World) -> None:
     world.provision("acme")
-    outcome = world.record(world.event("e1", "acme", quantity="99999999999"), world.event("e2", "acme"))
+    outcome = world.deliver(
+        world.event("acme", quantity="99999999999", event_id="e1"), world.event("acme", event_id="e2")
+    )
     assert outcome.charged == 1 and len(outcome.dead_lettered) == 1
     assert not any(e.event_id == "e1" for e in world.ledger.chain("acme"))
 
@@ -139,7 +142,9 @@ def test_a_shared_sub_account_draws_from_its_agency_balance_with_pages_per_accou
     world.provision("agency", kind="agency")
     world.provision("sub", agency_id="agency", billing="agency")
     world.provision("own", agency_id="agency")
-    outcome = world.record(world.event("s1", "sub"), world.event("a1", "agency"), world.event("o1", "own"))
+    outcome = world.deliver(
+        world.event("sub", event_id="s1"), world.event("agency", event_id="a1"), world.event("own", event_id="o1")
+    )
     assert (outcome.charged, outcome.transactions) == (3, 2)
     assert [e.account_id for e in world.ledger.chain("agency")] == ["agency", "sub"]  # sorted by account
     assert [e.account_id for e in world.ledger.chain("own")] == ["own"]
@@ -149,9 +154,9 @@ def test_a_shared_sub_account_draws_from_its_agency_balance_with_pages_per_accou
 
 def test_entries_are_sealed_in_a_chain(world: World) -> None:
     world.provision("acme")
-    world.record(world.event("e1", "acme"), world.event("e2", "acme"))
+    world.deliver(world.event("acme", event_id="e1"), world.event("acme", event_id="e2"))
     world.clock.advance(minutes=1)
-    world.record(world.event("e3", "acme"))
+    world.deliver(world.event("acme", event_id="e3"))
     key = world.stores.secrets.ledger_key()
     previous = ""
     for entry in world.ledger.chain("acme"):
@@ -162,9 +167,11 @@ def test_entries_are_sealed_in_a_chain(world: World) -> None:
 
 def test_rollups_and_posting_days_follow_the_entries(world: World) -> None:
     world.provision("acme")
-    world.record(world.event("e1", "acme"), world.event("e2", "acme", category="text_messages", quantity="2"))
+    world.deliver(
+        world.event("acme", event_id="e1"), world.event("acme", category="text_messages", quantity="2", event_id="e2")
+    )
     world.clock.advance(minutes=1)
-    world.record(world.event("e3", "acme"))
+    world.deliver(world.event("acme", event_id="e3"))
     found = world.rollups.of_account(ScopedAccount("acme", "acme"), [BucketRange(MONTH, "2026-03", "2026-03")])
     calls = found[RollupKey("acme", MONTH, "2026-03", Category.CALL_MINUTES)]
     texts = found[RollupKey("acme", MONTH, "2026-03", Category.TEXT_MESSAGES)]
@@ -181,10 +188,10 @@ def test_rollups_and_posting_days_follow_the_entries(world: World) -> None:
 
 def test_going_below_zero_sets_the_past_due_flag_once(world: World) -> None:
     world.provision("acme")
-    first = world.record(world.event("e1", "acme"))
+    first = world.deliver(world.event("acme", event_id="e1"))
     assert [t.kind for t in first.tasks] == [TaskKind.PAST_DUE]
     assert world.billing.head("acme").recharge.past_due_sent
-    second = world.record(world.event("e2", "acme"))
+    second = world.deliver(world.event("acme", event_id="e2"))
     assert second.tasks == []
 
 
@@ -193,12 +200,12 @@ def test_a_balance_under_its_threshold_requests_one_recharge(world: World) -> No
     card = CardOnFile("tok_visa", "visa", "4242")
     settings = BillingSettings(True, 5_000_000, 20_000_000, card, None, None, (), False)
     world.billing.save_settings("acme", "USD", settings, world.clock.now, changed=True)
-    world.record(world.event("r1", "acme", category="recharge", amount="6.00"))
-    outcome = world.record(world.event("e1", "acme", quantity="100"))
+    world.deliver(world.event("acme", category="recharge", amount="6.00", event_id="r1"))
+    outcome = world.deliver(world.event("acme", quantity="100", event_id="e1"))
     [task] = [t for t in outcome.tasks if t.kind is TaskKind.RECHARGE]
     recharge = world.billing.head("acme").recharge
     assert recharge.in_flight_id == task.key and recharge.requested_at == world.clock.now
-    again = world.record(world.event("e2", "acme"))
+    again = world.deliver(world.event("acme", event_id="e2"))
     assert not any(t.kind is TaskKind.RECHARGE for t in again.tasks)  # one in flight already
     assert world.billing.head("acme").recharge.in_flight_id == task.key
 
@@ -235,7 +242,7 @@ def test_a_head_that_moved_is_read_again_and_the_plan_redone() -> None:
                 event_digests={},
             )
         )
-        outcome = world.record(world.event("e2", "acme"))  # planned on the stale head first
+        outcome = world.deliver(world.event("acme", event_id="e2"))  # planned on the stale head first
         assert (outcome.charged, outcome.transactions) == (1, 2)
         assert [e.event_id for e in world.ledger.chain("acme")] == ["e0", "e2"]
 
@@ -244,7 +251,7 @@ def test_a_transient_refusal_is_retried_after_a_pause(world: World) -> None:
     world.provision("acme")
     world.ledger.fail_next = [CommitConflict(set(), balance_moved=False, transient=True)]
     before = world.clock.now
-    outcome = world.record(world.event("e1", "acme"))
+    outcome = world.deliver(world.event("acme", event_id="e1"))
     assert (outcome.charged, outcome.transactions, outcome.failed_message_ids) == (1, 2, [])
     assert world.clock.now >= before
 
@@ -253,10 +260,10 @@ def test_a_commit_that_keeps_failing_leaves_its_messages_and_their_fifo_group_to
     world.provision("acme")
     world.provision("beta")
     world.ledger.fail_next = [CommitConflict(set(), False, transient=True)] * MAX_COMMIT_ATTEMPTS
-    failing = message(world.event("a1", "acme"), group="acme")
-    fine = message(world.event("b1", "beta"), group="beta")
-    later = message(world.event("x1", "nobody"), group="acme")  # after a failed one of its group
-    outcome = world.record(failing, fine, later)
+    failing = message(world.event("acme", event_id="a1"), group="acme")
+    fine = message(world.event("beta", event_id="b1"), group="beta")
+    later = message(world.event("nobody", event_id="x1"), group="acme")  # after a failed one of its group
+    outcome = world.deliver(failing, fine, later)
     assert outcome.failed_message_ids == [failing.message_id, later.message_id]
     assert outcome.charged == 1 and world.ledger.balance("beta").seq == 1
 
@@ -264,10 +271,10 @@ def test_a_commit_that_keeps_failing_leaves_its_messages_and_their_fifo_group_to
 def test_an_unknown_outcome_leaves_the_messages_for_a_retry(world: World) -> None:
     world.provision("acme")
     world.ledger.fail_next = [aws_error("ProvisionedThroughputExceededException")]
-    pending = message(world.event("e1", "acme"))
-    outcome = world.record(pending)
+    pending = message(world.event("acme", event_id="e1"))
+    outcome = world.deliver(pending)
     assert outcome.failed_message_ids == [pending.message_id] and outcome.charged == 0
-    assert world.record(pending).charged == 1  # the redelivery is charged
+    assert world.deliver(pending).charged == 1  # the redelivery is charged
 
 
 class RefusesOne(FakeLedger):
@@ -284,8 +291,8 @@ class RefusesOne(FakeLedger):
 def test_an_event_dynamodb_refuses_is_found_and_dead_lettered_alone() -> None:
     with bound(RefusesOne) as world:
         world.provision("acme")
-        bodies = [message(world.event(f"e{n}", "acme")) for n in (1, 2, 3)]
-        outcome = world.record(*bodies)
+        bodies = [message(world.event("acme", event_id=f"e{n}")) for n in (1, 2, 3)]
+        outcome = world.deliver(*bodies)
         assert outcome.charged == 2 and outcome.failed_message_ids == []
         [(message_id, reason)] = outcome.dead_lettered
         assert message_id == bodies[1].message_id and "DynamoDB refused it: ValidationException" in reason
@@ -295,18 +302,18 @@ def test_an_event_dynamodb_refuses_is_found_and_dead_lettered_alone() -> None:
 def test_a_lone_event_the_store_refuses_is_dead_lettered_with_the_error(world: World) -> None:
     world.provision("acme")
     world.ledger.fail_next = [aws_error("ValidationException")]  # one event: nothing left to split
-    outcome = world.record(world.event("e1", "acme"))
+    outcome = world.deliver(world.event("acme", event_id="e1"))
     assert outcome.charged == 0 and "DynamoDB refused it: ValidationException" in outcome.dead_lettered[0][1]
     world.ledger.fail_next = [RuntimeError("no such attribute")]  # no error code: the message is the reason
-    outcome = world.record(world.event("e2", "acme"))
+    outcome = world.deliver(world.event("acme", event_id="e2"))
     assert outcome.dead_lettered[0][1].endswith("DynamoDB refused it: no such attribute")
     assert not world.ledger.balance("acme").exists
 
 
 def test_a_batch_split_into_transactions_that_fit(world: World) -> None:
     world.provision("acme")
-    events = [json.loads(world.event(f"e{n}", "acme")) for n in range(150)]
-    outcome = world.record(json.dumps({"events": events[:100]}), json.dumps({"events": events[100:]}))
+    events = [world.event("acme", event_id=f"e{n}") for n in range(150)]
+    outcome = world.deliver(json.dumps({"events": events[:100]}), json.dumps({"events": events[100:]}))
     assert outcome.charged == 150 and outcome.transactions == 2
     assert [e.seq for e in world.ledger.chain("acme")] == list(range(1, 151))
 
@@ -331,14 +338,15 @@ def test_balance_is_the_sum_of_its_entries_and_no_event_is_charged_twice(
         for batch in batches:
             # An event id is one event (account, quantity, time fixed by the id), sent again and again.
             bodies = [
-                world.event(f"e{n}", ACCOUNTS[n % 3], quantity=str(n % 5 + 1), occurred_at=occurred) for n in batch
+                world.event(ACCOUNTS[n % 3], quantity=str(n % 5 + 1), occurred_at=occurred, event_id=f"e{n}")
+                for n in batch
             ]
             sent.append([message(b) for b in bodies])
-            world.record(*sent[-1])
+            world.deliver(*sent[-1])
             world.clock.advance(seconds=1)
         for i in redeliver:
             if i < len(sent):
-                world.record(*sent[i])
+                world.deliver(*sent[i])
         charged = [e.event_id for b in ("acme", "beta") for e in world.ledger.chain(b)]
         assert sorted(charged) == sorted({f"e{n}" for batch in batches for n in batch})
         for billing in ("acme", "beta"):
@@ -356,7 +364,7 @@ def test_balance_is_the_sum_of_its_entries_and_no_event_is_charged_twice(
 
 def test_rollup_totals_add_up_per_account(world: World) -> None:
     world.provision("acme")
-    world.record(*(world.event(f"e{n}", "acme") for n in range(4)))
+    world.deliver(*(world.event("acme", event_id=f"e{n}") for n in range(4)))
     found = world.rollups.of_account(ScopedAccount("acme", "acme"), [BucketRange(MONTH, "2026-03", "2026-03")])
     assert found == {
         RollupKey("acme", MONTH, "2026-03", Category.CALL_MINUTES): RollupTotals(

@@ -13,7 +13,8 @@ from chalicelib.domain.cursor import derive_cursor_key, encode_cursor
 from chalicelib.domain.money import format_micros
 from chalicelib.services.errors import BadRequest, NotFound
 from chalicelib.services.logs import LogPage, account_logs
-from tests.unit.services.logs.conftest import SERVICE, World, bound, build_world, credit, usage, viewer
+from tests.fakes.world import SERVICE, viewer
+from tests.unit.services.logs.conftest import World, credit, usage
 
 
 def at(text: str) -> datetime:
@@ -130,7 +131,7 @@ def test_paging_any_filter_returns_the_filtered_log_once(
     batches: list[list[str]], limit: int, category: str | None, q: str | None
 ) -> None:
     """Invariant: walking the cursors gives the rows the filter keeps, each once, newest first."""
-    with bound(build_world()) as world:
+    with World().bound() as world:
         world.provision("acct", time_zone="Asia/Kolkata")
         written: list[tuple[str, str, bool]] = []  # (event id, category, tagged), oldest first
         for hour, categories in enumerate(batches):

@@ -12,7 +12,8 @@ from chalicelib.domain.access import Principal
 from chalicelib.domain.accounts import Account
 from chalicelib.services.errors import BadRequest, NotFound
 from chalicelib.services.logs import account_logs, agency_logs
-from tests.unit.services.logs.conftest import SERVICE, World, admin, credit, usage, viewer
+from tests.fakes.world import SERVICE, admin, viewer
+from tests.unit.services.logs.conftest import World, credit, usage
 
 
 def at(text: str) -> datetime:

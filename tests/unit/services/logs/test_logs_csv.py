@@ -13,7 +13,8 @@ import pytest
 from chalicelib.services import logs
 from chalicelib.services.errors import BadRequest, NotFound
 from chalicelib.services.logs import CSV_COLUMNS, account_logs, account_logs_csv, agency_logs, agency_logs_csv
-from tests.unit.services.logs.conftest import SERVICE, World, credit, usage, viewer
+from tests.fakes.world import SERVICE, viewer
+from tests.unit.services.logs.conftest import World, credit, usage
 
 
 def at(text: str) -> datetime:

@@ -30,7 +30,8 @@ from chalicelib.services.payments import (
     list_payments,
 )
 from chalicelib.services.rate_limits import RATE_LIMITS_ENV, RateLimited
-from tests.unit.services.payments.conftest import World, admin, viewer
+from tests.fakes.world import admin, viewer
+from tests.unit.services.payments.conftest import World
 
 UNIT = MICROS_PER_UNIT
 
@@ -96,7 +97,7 @@ def test_a_replay_gets_the_first_answer_without_charging_or_counting_again(
     assert add(world, acme) == first
     assert len(SimulatedGateway.charges()) == 1 and world.balance(acme) == 50 * UNIT
     assert len(world.mailer.sent) == 1
-    assert sum(c.hits for c in world.limits.counters.values()) == 1  # only the request that claimed the key counts
+    assert sum(c.hits for c in world.rate_limits.counters.values()) == 1  # only the request that claimed the key counts
     assert add(world, acme, key="key-2").status == 201
 
 
@@ -181,7 +182,7 @@ def test_a_rate_limit_table_that_does_not_answer_leaves_the_key_unused(world: Wo
     def down(key: str, max_requests: int, window_end: int) -> bool:
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "UpdateItem")
 
-    world.limits.hit = down  # type: ignore[method-assign]
+    world.rate_limits.hit = down  # type: ignore[method-assign]
     with pytest.raises(ClientError):
         add(world, acme)
     assert world.idempotency.get(record_key(acme, "key-1")) is None

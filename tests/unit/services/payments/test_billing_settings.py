@@ -14,7 +14,8 @@ from chalicelib.domain.payments import RechargeState
 from chalicelib.services.billing_settings import get_billing_settings, put_billing_settings
 from chalicelib.services.errors import BadRequest, Forbidden, Unavailable
 from chalicelib.services.payments import SharedBilling
-from tests.unit.services.payments.conftest import World, admin, viewer
+from tests.fakes.world import admin, viewer
+from tests.unit.services.payments.conftest import World
 
 
 @pytest.fixture

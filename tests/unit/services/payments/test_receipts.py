@@ -13,7 +13,8 @@ from chalicelib.domain.payments import Payment, PaymentKind, PaymentStatus
 from chalicelib.services.errors import NotFound
 from chalicelib.services.payments import add_funds
 from chalicelib.services.receipts import receipt_html, receipt_path, receipt_pdf
-from tests.unit.services.payments.conftest import World, admin, viewer
+from tests.fakes.world import admin, viewer
+from tests.unit.services.payments.conftest import World
 
 
 def stored_payment(account: str, status: PaymentStatus, payment_id: str = "pay_r1") -> Payment:

@@ -23,7 +23,8 @@ from chalicelib.domain.money import MICROS_PER_UNIT
 from chalicelib.domain.payments import BillingSettings, PaymentKind, PaymentStatus
 from chalicelib.services.payments import add_funds
 from chalicelib.services.recharge import RechargeOutcome, run_task
-from tests.unit.services.payments.conftest import World, admin
+from tests.fakes.world import admin
+from tests.unit.services.payments.conftest import World
 
 UNIT = MICROS_PER_UNIT
 DECLINED = "pm_card_chargeDeclined"

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.adapters.billing_repo import recharge_attributes
-from chalicelib.domain.access import Role
 from chalicelib.domain.payments import BillingSettings, RechargeState
 from chalicelib.services.attention import agency_attention
 from chalicelib.services.balances import PAYER_DETAILS, balance_view, get_balance
 from chalicelib.services.errors import NotFound
-from tests.unit.services.reports.conftest import SERVICE, World, recharge, usage, viewer
+from tests.fakes.world import SERVICE, admin, viewer
+from tests.unit.services.reports.conftest import World, recharge, usage
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)  # the fake clock
 
@@ -157,7 +157,7 @@ def test_attention_lists_the_balances_that_need_a_person(world: World, agency: s
     world.provision("quiet", agency_id="ag")  # no head at all: nothing to say
     world.record(recharge("declined", days_ago(1), "5"))
     set_recharge(world, "declined", RechargeState(consecutive_declines=1))
-    found = agency_attention(viewer("ag", Role.ADMIN), agency)
+    found = agency_attention(admin("ag"), agency)
     assert [(i["account_id"], [n["kind"] for n in i["notices"]]) for i in found["items"]] == [
         ("declined", ["card_declined"]),
         ("own", ["past_due"]),

@@ -6,9 +6,9 @@ import pytest
 
 from chalicelib.services.cursors import next_cursor, resume_after
 from chalicelib.services.errors import BadRequest
-from tests.fakes.outside import FakeSecrets
+from tests.unit.services.reports.conftest import World
 
-pytestmark = pytest.mark.usefixtures("housekeeping")
+pytestmark = pytest.mark.usefixtures("world")
 
 QUERY = {"start": "2026-03-01", "end": "2026-03-31", "limit": 50}
 
@@ -57,8 +57,8 @@ def test_a_tampered_cursor_is_a_400() -> None:
         resume_after("payments#acct_a", QUERY, flipped)
 
 
-def test_a_cursor_signed_under_another_secret_is_refused(secrets: FakeSecrets) -> None:
+def test_a_cursor_signed_under_another_secret_is_refused(world: World) -> None:
     cursor = next_cursor("payments#acct_a", QUERY, {"after": ["row", 1]})
-    secrets.jwt = "another-secret-0123456789abcdef0123"  # the secret was rotated
+    world.secrets.jwt = "another-secret-0123456789abcdef0123"  # the secret was rotated
     with pytest.raises(BadRequest, match="cursor is not valid"):
         resume_after("payments#acct_a", QUERY, cursor)

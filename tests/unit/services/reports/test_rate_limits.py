@@ -8,8 +8,9 @@ from chalicelib.domain.rate_limit import ADD_FUNDS, DEFAULT_LIMITS, SEND_STATEME
 from chalicelib.services.ports import RateLimitStore
 from chalicelib.services.rate_limits import RATE_LIMITS_ENV, RateLimited, enforce, limit_for
 from tests.fakes.housekeeping import FakeRateLimits
+from tests.unit.services.reports.conftest import World
 
-pytestmark = pytest.mark.usefixtures("housekeeping")
+pytestmark = pytest.mark.usefixtures("world")
 
 WINDOW_START = 1_800_000_000  # a multiple of 60 and of 3600
 
@@ -27,7 +28,7 @@ def test_the_fake_is_a_rate_limit_store() -> None:
     assert store.hit("k", 1, 10) is True
 
 
-def test_n_per_window_then_429_with_the_seconds_left(monkeypatch, rate_limits: FakeRateLimits) -> None:
+def test_n_per_window_then_429_with_the_seconds_left(monkeypatch, world: World) -> None:
     monkeypatch.setenv(RATE_LIMITS_ENV, "send_statement=3/60")
     clock = Clock(WINDOW_START + 10.5)
     for _ in range(3):
@@ -41,10 +42,10 @@ def test_n_per_window_then_429_with_the_seconds_left(monkeypatch, rate_limits: F
         "too many send statement requests for account 'acct_a': at most 3 per 60 seconds; retry in 50 seconds"
     )
     # The counter is the window's, kept past its end for the TTL.
-    assert rate_limits.counters[f"send_statement#acct_a#{WINDOW_START}"].hits == 3
+    assert world.rate_limits.counters[f"send_statement#acct_a#{WINDOW_START}"].hits == 3
 
 
-def test_accounts_actions_and_windows_count_apart(monkeypatch, rate_limits: FakeRateLimits) -> None:
+def test_accounts_actions_and_windows_count_apart(monkeypatch, world: World) -> None:
     monkeypatch.setenv(RATE_LIMITS_ENV, "send_statement=1/60,add_funds=1/60")
     clock = Clock(WINDOW_START + 59.9)
     enforce(SEND_STATEMENT, "acct_a", clock)
@@ -56,7 +57,7 @@ def test_accounts_actions_and_windows_count_apart(monkeypatch, rate_limits: Fake
     clock.now = WINDOW_START + 60  # the next window starts afresh
     enforce(SEND_STATEMENT, "acct_a", clock)
     enforce(ADD_FUNDS, "acct_a", clock)
-    assert sorted(rate_limits.counters) == [
+    assert sorted(world.rate_limits.counters) == [
         f"add_funds#acct_a#{WINDOW_START}",
         f"add_funds#acct_a#{WINDOW_START + 60}",
         f"send_statement#acct_a#{WINDOW_START}",
@@ -65,11 +66,11 @@ def test_accounts_actions_and_windows_count_apart(monkeypatch, rate_limits: Fake
     ]
 
 
-def test_a_limit_of_zero_is_off_and_counts_nothing(monkeypatch, rate_limits: FakeRateLimits) -> None:
+def test_a_limit_of_zero_is_off_and_counts_nothing(monkeypatch, world: World) -> None:
     monkeypatch.setenv(RATE_LIMITS_ENV, "send_statement=0/60")
     for _ in range(25):
         enforce(SEND_STATEMENT, "acct_a", Clock(WINDOW_START))
-    assert rate_limits.counters == {}
+    assert world.rate_limits.counters == {}
 
 
 def test_without_the_setting_the_defaults_hold(monkeypatch) -> None:

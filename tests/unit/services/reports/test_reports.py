@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.domain.access import Role
 from chalicelib.domain.categories import USAGE_CATEGORIES, Category
 from chalicelib.domain.money import format_micros, parse_micros
 from chalicelib.domain.pricing import Rate
@@ -30,15 +29,8 @@ from chalicelib.services.reports import (
     spend_over_last_days,
     usage_csv,
 )
-from tests.unit.services.reports.conftest import (
-    SERVICE,
-    World,
-    bound,
-    build_world,
-    recharge,
-    usage,
-    viewer,
-)
+from tests.fakes.world import SERVICE, admin, viewer
+from tests.unit.services.reports.conftest import World, recharge, usage
 
 # Default prices (domain/pricing.py): a call minute 0.0125, a text 0.0079, a number renewal 1.00.
 CALL_3 = 37_500  # 3 minutes
@@ -174,8 +166,8 @@ def test_another_accounts_users_cannot_read_it(world: World, kolkata: str) -> No
     group_by=st.sampled_from(list(GroupBy)),
 )
 def test_report_totals_are_the_sum_of_the_ledgers_entries(zone, events, window, group_by) -> None:
-    world = build_world()
-    with bound(world):
+    world = World()
+    with world.bound():
         world.provision("acct", time_zone=zone)
         world.record(*(usage("acct", when, category, quantity) for when, (category, quantity) in events))
         first = date(2026, 1, 1) + timedelta(days=min(window))
@@ -353,7 +345,7 @@ def test_only_the_agencys_own_users_read_agency_reports(world: World, agency: st
     with pytest.raises(NotFound):
         agency_dashboard(SERVICE, "sub-zed", FEB)  # not an agency
     with pytest.raises(NotFound):
-        agency_account_list(viewer("sub-acme", Role.ADMIN), agency, {})
+        agency_account_list(admin("sub-acme"), agency, {})
 
 
 def test_the_dashboard_ranks_by_cost_and_compares_with_the_previous_month(world: World, agency: str) -> None:

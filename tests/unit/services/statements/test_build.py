@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from chalicelib.domain.payments import Payment, PaymentKind, PaymentStatus
 from chalicelib.services.statements import StatementRefused, build, get_statement, request_statement
-from chalicelib.services.stores import use_stores
-from tests.unit.services.statements.conftest import World, admin, build_world, viewer
+from tests.fakes.world import admin, viewer
+from tests.unit.services.statements.conftest import World
 
 BERLIN = ZoneInfo("Europe/Berlin")
 START = datetime(2026, 3, 1, tzinfo=BERLIN)  # the period: March 1..14, Berlin
@@ -64,8 +64,8 @@ activity = st.builds(
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(activities=st.lists(activity, min_size=0, max_size=10))
 def test_opening_plus_credits_minus_debits_is_closing(activities: list[Activity]) -> None:
-    world = build_world()
-    with use_stores(world.stores):
+    world = World()
+    with world.bound():
         world.provision("acme")
         now = world.clock.now
         timed = []
@@ -77,7 +77,7 @@ def test_opening_plus_credits_minus_debits_is_closing(activities: list[Activity]
                 extra["amount"] = a.amount.lstrip("-") if a.amount else "1"
             elif a.category == "adjustment":
                 extra.update(amount=a.amount, description="goodwill")
-            timed.append((posted, world.event("acme", occurred, a.category, **extra)))
+            timed.append((posted, world.event("acme", a.category, **extra, occurred_at=occurred)))
         for posted, body in sorted(timed, key=lambda t: t[0]):
             world.record_at(posted, body)
 
@@ -110,7 +110,11 @@ def test_opening_plus_credits_minus_debits_is_closing(activities: list[Activity]
 def test_a_quiet_period_opens_and_closes_at_the_same_balance(world: World) -> None:
     world.provision("acme")
     before = datetime(2026, 2, 20, 9, tzinfo=UTC)
-    world.record_at(before, world.event("acme", before, "recharge", amount="10"), world.event("acme", before))
+    world.record_at(
+        before,
+        world.event("acme", "recharge", amount="10", occurred_at=before),
+        world.event("acme", occurred_at=before),
+    )
     doc = statement(world)
     assert doc["opening_balance"] == doc["closing_balance"] == "9.9625"
     assert doc["usage"] == [] and doc["chain"]["entries_posted"] == 0
@@ -123,7 +127,7 @@ def test_late_posting_shows_as_a_posting_date_difference(world: World) -> None:
     world.provision("acme")
     occurred = datetime(2026, 2, 28, 22, 59, 58, tzinfo=UTC)  # 23:59:58 on Feb 28 in Berlin
     posted = occurred + timedelta(seconds=5)  # charged on March 1
-    world.record_at(posted, world.event("acme", occurred))
+    world.record_at(posted, world.event("acme", occurred_at=occurred))
     doc = statement(world)
     assert doc["usage"] == []  # it occurred before the period
     (difference,) = [line for line in doc["debits"] if line["key"] == "posting_difference"]
@@ -133,7 +137,7 @@ def test_late_posting_shows_as_a_posting_date_difference(world: World) -> None:
 def test_a_period_still_running_closes_at_the_balance_now(world: World) -> None:
     world.provision("acme")
     today = world.clock.now - timedelta(hours=1)
-    world.record_at(today, world.event("acme", today, "recharge", amount="5"))
+    world.record_at(today, world.event("acme", "recharge", amount="5", occurred_at=today))
     doc = statement(world, body={"from": "2026-03-01", "to": "2026-03-15", "recipients": ["a@x.io"]})
     assert doc["period"]["in_progress"] is True
     assert doc["period"]["closing_at"] == "2026-03-15T12:00:00.000000Z"
@@ -185,12 +189,12 @@ def test_an_agency_statement_covers_its_shared_accounts_and_lists_the_own_billin
     at = datetime(2026, 3, 6, 9, tzinfo=UTC)
     world.record_at(
         at,
-        world.event("agency", at, "recharge", amount="100"),
-        world.event("shared", at),
-        world.event("shared", at, "text_messages"),
-        world.event("agency", at),
-        world.event("own", at, "recharge", amount="30"),
-        world.event("own", at),
+        world.event("agency", "recharge", amount="100", occurred_at=at),
+        world.event("shared", occurred_at=at),
+        world.event("shared", "text_messages", occurred_at=at),
+        world.event("agency", occurred_at=at),
+        world.event("own", "recharge", amount="30", occurred_at=at),
+        world.event("own", occurred_at=at),
     )
     pay(world, payment("own", PaymentStatus.SUCCEEDED, 30_000_000, at, agency_id="agency"))
     doc = statement(world, "agency")
@@ -206,9 +210,9 @@ def own_billing_client(world: World) -> None:
     world.provision("agency", kind="agency", name="Agency")
     world.provision("own", agency_id="agency", billing="own", name="Own client")
     at = datetime(2026, 3, 6, 9, tzinfo=UTC)
-    world.record_at(at, world.event("own", at, "recharge", amount="30"))
+    world.record_at(at, world.event("own", "recharge", amount="30", occurred_at=at))
     late = datetime(2026, 3, 15, 8, tzinfo=UTC)  # after the period: its closing is the head less this day
-    world.record_at(late, world.event("own", late))
+    world.record_at(late, world.event("own", occurred_at=late))
 
 
 def test_an_own_billing_clients_closing_balance_is_at_the_periods_end(world: World) -> None:

@@ -20,7 +20,8 @@ from chalicelib.services.statements import (
     statement_html,
     statement_pdf,
 )
-from tests.unit.services.statements.conftest import World, admin, viewer
+from tests.fakes.world import admin, viewer
+from tests.unit.services.statements.conftest import World
 
 MARCH_5 = datetime(2026, 3, 5, 10, tzinfo=UTC)
 BODY = {"from": "2026-03-01", "to": "2026-03-14", "recipients": ["a@x.io"]}
@@ -30,8 +31,8 @@ def funded(world: World, account_id: str = "acme") -> None:
     world.provision(account_id)
     world.record_at(
         MARCH_5,
-        world.event(account_id, MARCH_5, "recharge", amount="50"),
-        world.event(account_id, MARCH_5),
+        world.event(account_id, "recharge", amount="50", occurred_at=MARCH_5),
+        world.event(account_id, occurred_at=MARCH_5),
     )
 
 
@@ -43,7 +44,7 @@ def test_a_requested_statement_is_built_stored_and_queued(world: World) -> None:
     assert world.queues.statements == [{"type": "send", "statement_id": sid}]
     stored = world.statements.get(sid)
     assert stored is not None
-    assert (stored.status, stored.origin, stored.requested_by) == ("queued", "on_demand", "admin-of-acme")
+    assert (stored.status, stored.origin, stored.requested_by) == ("queued", "on_demand", "admin@acme")
     assert stored.recipients == ("a@x.io", "b@x.io")
     assert (stored.period_first, stored.period_last) == ("2026-03-01", "2026-03-14")
     assert stored.closing_balance_micros == world.balance("acme") and stored.opening_balance_micros == 0

@@ -25,7 +25,8 @@ from chalicelib.services.statements import (
 )
 from chalicelib.services.statements import send as send_module
 from chalicelib.services.statements.build import build_numbers
-from tests.unit.services.statements.conftest import World, admin
+from tests.fakes.world import admin
+from tests.unit.services.statements.conftest import World
 
 MARCH_5 = datetime(2026, 3, 5, 10, tzinfo=UTC)
 DAILY = Cadence(Frequency.DAILY)
@@ -34,9 +35,9 @@ DAILY = Cadence(Frequency.DAILY)
 def fund_and_use(world: World, account_id: str, at: datetime = MARCH_5) -> None:
     world.record_at(
         at,
-        world.event(account_id, at, "recharge", amount="50"),
-        world.event(account_id, at),
-        world.event(account_id, at, "text_messages"),
+        world.event(account_id, "recharge", amount="50", occurred_at=at),
+        world.event(account_id, occurred_at=at),
+        world.event(account_id, "text_messages", occurred_at=at),
     )
 
 
@@ -237,7 +238,7 @@ def test_a_retry_after_a_failed_send_reuses_the_frozen_numbers(world: World) -> 
     frozen = world.statements.get(sid)
     assert frozen is not None and frozen.numbers is not None
     # A late event for the 14th arrives before the retry: the statement already built does not change.
-    world.record(world.event("acme", datetime(2026, 3, 14, 20, tzinfo=UTC)))
+    world.record(world.event("acme", occurred_at=datetime(2026, 3, 14, 20, tzinfo=UTC)))
     world.mailer.fail_with = None
     world.clock.advance(seconds=1)
     assert process_message(body) is SendOutcome.SENT

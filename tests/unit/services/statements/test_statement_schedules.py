@@ -12,7 +12,8 @@ from chalicelib.domain.statement_schedule import Cadence, Frequency, period_for_
 from chalicelib.services.errors import BadRequest, Forbidden, NotFound
 from chalicelib.services.statement_schedules import enqueue_due, get_schedule, put_schedule, scheduled_tick
 from chalicelib.services.statements import ScheduledRun, SharedBillingStatement
-from tests.unit.services.statements.conftest import World, admin, viewer
+from tests.fakes.world import admin, viewer
+from tests.unit.services.statements.conftest import World
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -52,7 +53,7 @@ def test_put_a_weekly_schedule_runs_next_on_its_weekday_and_hour(world: World) -
     assert view["next_period"] == {"from": first.isoformat(), "to": last.isoformat()}
     assert view["updated_at"] == format_instant(world.clock.now) and view["last_run_at"] is None
     stored = world.schedules.get("acme")
-    assert stored is not None and stored.updated_by == "admin-of-acme" and stored.revision == 1
+    assert stored is not None and stored.updated_by == "admin@acme" and stored.revision == 1
     assert get_schedule(viewer("acme"), "acme") == view
 
 
