@@ -15,12 +15,15 @@ import json
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, NamedTuple, Self, TypeVar
 
 from chalicelib.adapters.gateway.simulated import SimulatedGateway
 from chalicelib.domain.access import Principal, Role
 from chalicelib.domain.accounts import Account
+from chalicelib.domain.money import MICROS_PER_UNIT
+from chalicelib.domain.payments import Payment, PaymentKind, PaymentStatus
 from chalicelib.services.accounts import put_account
 from chalicelib.services.stores import use_stores
 from chalicelib.services.usage import QueuedMessage, UsageOutcome, record_usage
@@ -75,6 +78,33 @@ def event_body(
         body["quantity"] = quantity
     body.update(extra)
     return body
+
+
+def card_payment(
+    billing_account_id: str,
+    payment_id: str,
+    *,
+    status: PaymentStatus = PaymentStatus.SUCCEEDED,
+    amount_micros: int = 20 * MICROS_PER_UNIT,
+    created_at: datetime,
+    **fields: Any,
+) -> Payment:
+    """A card payment of a balance, asked for by its own account, on the simulated gateway's visa 4242;
+    `fields` sets any other field of Payment (kind MANUAL unless given)."""
+    base = Payment(
+        payment_id=payment_id,
+        billing_account_id=billing_account_id,
+        account_id=billing_account_id,
+        kind=PaymentKind.MANUAL,
+        amount_micros=amount_micros,
+        currency="USD",
+        status=status,
+        card_brand="visa",
+        card_last4="4242",
+        created_at=created_at,
+        gateway="simulated",
+    )
+    return replace(base, **fields)
 
 
 class DeadLetter(NamedTuple):

@@ -30,7 +30,7 @@ from chalicelib.services.payments import (
     list_payments,
 )
 from chalicelib.services.rate_limits import RATE_LIMITS_ENV, RateLimited
-from tests.fakes.world import admin, viewer
+from tests.fakes.world import admin, card_payment, viewer
 from tests.unit.services.payments.conftest import World
 
 UNIT = MICROS_PER_UNIT
@@ -360,18 +360,12 @@ def test_a_key_forgotten_while_waiting_asks_for_a_retry(world: World, acme: str)
 
 
 def succeeded(world: World, account: str, amount_micros: int = 20 * UNIT, suffix: str = "1") -> Payment:
-    payment = Payment(
-        payment_id=f"pay_test{suffix}",
-        billing_account_id=account,
-        account_id=account,
-        kind=PaymentKind.SUBSCRIPTION,
+    payment = card_payment(
+        account,
+        f"pay_test{suffix}",
         amount_micros=amount_micros,
-        currency="USD",
-        status=PaymentStatus.SUCCEEDED,
-        card_brand="visa",
-        card_last4="4242",
         created_at=world.clock.now - timedelta(minutes=5),
-        gateway="simulated",
+        kind=PaymentKind.SUBSCRIPTION,
     )
     world.payments.seed(payment)
     return payment

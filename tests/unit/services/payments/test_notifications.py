@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,7 @@ from chalicelib.services.notifications import (
     send_usage_alert,
 )
 from chalicelib.services.tasks import dispatch
+from tests.fakes.world import card_payment
 from tests.unit.services.payments.conftest import World
 
 UNIT = MICROS_PER_UNIT
@@ -33,24 +35,22 @@ HOOK = "http://localhost:9/hook"
 
 
 def payment(
-    account: str, status: PaymentStatus = PaymentStatus.SUCCEEDED, suffix: str = "1", **changes: object
+    account: str, status: PaymentStatus = PaymentStatus.SUCCEEDED, suffix: str = "1", **changes: Any
 ) -> Payment:
-    made = Payment(
-        payment_id=f"pay_n{suffix}",
-        billing_account_id=account,
-        account_id=account,
-        kind=PaymentKind.AUTO_RECHARGE,
-        amount_micros=25 * UNIT,
-        currency="USD",
+    failed = status is not PaymentStatus.SUCCEEDED
+    return card_payment(
+        account,
+        f"pay_n{suffix}",
         status=status,
-        card_brand="visa",
-        card_last4="4242",
+        amount_micros=25 * UNIT,
         created_at=datetime(2026, 3, 15, 11, 0, tzinfo=UTC),
-        gateway="simulated",
-        failure_code=None if status is PaymentStatus.SUCCEEDED else "card_declined",
-        failure_reason=None if status is PaymentStatus.SUCCEEDED else "Your card was declined.",
+        **{
+            "kind": PaymentKind.AUTO_RECHARGE,
+            "failure_code": "card_declined" if failed else None,
+            "failure_reason": "Your card was declined." if failed else None,
+            **changes,
+        },
     )
-    return replace(made, **changes)  # type: ignore[arg-type]
 
 
 def recorded(world: World, made: Payment) -> Payment:

@@ -9,27 +9,23 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib.domain.money import MICROS_PER_UNIT
-from chalicelib.domain.payments import Payment, PaymentKind, PaymentStatus
+from chalicelib.domain.payments import Payment, PaymentStatus
 from chalicelib.services.errors import NotFound
 from chalicelib.services.payments import add_funds
 from chalicelib.services.receipts import receipt_html, receipt_path, receipt_pdf
-from tests.fakes.world import admin, viewer
+from tests.fakes.world import admin, card_payment, viewer
 from tests.unit.services.payments.conftest import World
 
 
 def stored_payment(account: str, status: PaymentStatus, payment_id: str = "pay_r1") -> Payment:
-    return Payment(
-        payment_id=payment_id,
-        billing_account_id=account,
-        account_id=account,
-        kind=PaymentKind.MANUAL,
-        amount_micros=42 * MICROS_PER_UNIT,
-        currency="USD",
+    return card_payment(
+        account,
+        payment_id,
         status=status,
+        amount_micros=42 * MICROS_PER_UNIT,
+        created_at=datetime(2026, 3, 10, 15, 30, tzinfo=UTC),
         card_brand="mastercard",
         card_last4="4444",
-        created_at=datetime(2026, 3, 10, 15, 30, tzinfo=UTC),
-        gateway="simulated",
     )
 
 

@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.ledger_check import ChainPoint
-from chalicelib.domain.payments import Payment, PaymentKind, PaymentStatus
+from chalicelib.domain.payments import Payment, PaymentStatus
 from chalicelib.domain.rollups import RollupTotals
 from chalicelib.services.payments import credit_payment
 from chalicelib.services.rebuild import needed, rebuild
 from chalicelib.services.reconcile import findings, reconcile_all
 from chalicelib.services.reconcile_job import run_scheduled
+from tests.fakes.world import card_payment
 from tests.unit.services.reports.conftest import World, recharge, usage
 
 # The module itself (`from chalicelib.services import reconcile` binds a first-use stand-in).
@@ -40,18 +41,12 @@ def kinds(world: World) -> set[str]:
 
 
 def payment(world: World, billing_account_id: str, amount_micros: int, status: PaymentStatus) -> Payment:
-    paid = Payment(
-        payment_id=f"pay_{len(list(world.payments.all_payments())) + 1}",
-        billing_account_id=billing_account_id,
-        account_id=billing_account_id,
-        kind=PaymentKind.MANUAL,
-        amount_micros=amount_micros,
-        currency="USD",
+    paid = card_payment(
+        billing_account_id,
+        f"pay_{len(list(world.payments.all_payments())) + 1}",
         status=status,
-        card_brand="visa",
-        card_last4="4242",
+        amount_micros=amount_micros,
         created_at=hours_ago(30),
-        gateway="simulated",
     )
     world.payments.seed(paid)
     return paid

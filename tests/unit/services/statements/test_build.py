@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.domain.payments import Payment, PaymentKind, PaymentStatus
+from chalicelib.domain.payments import Payment, PaymentStatus
 from chalicelib.services.statements import StatementRefused, build, get_statement, request_statement
-from tests.fakes.world import admin, viewer
+from tests.fakes.world import admin, card_payment, viewer
 from tests.unit.services.statements.conftest import World
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -145,18 +145,12 @@ def test_a_period_still_running_closes_at_the_balance_now(world: World) -> None:
 
 
 def payment(account_id: str, status: PaymentStatus, amount: int, at: datetime, **fields: Any) -> Payment:
-    return Payment(
-        payment_id=f"pay_{status.value}_{amount}_{at:%d%H}",
-        billing_account_id=account_id,
-        account_id=account_id,
-        kind=PaymentKind.MANUAL,
-        amount_micros=amount,
-        currency="USD",
+    return card_payment(
+        account_id,
+        f"pay_{status.value}_{amount}_{at:%d%H}",
         status=status,
-        card_brand="visa",
-        card_last4="4242",
+        amount_micros=amount,
         created_at=at,
-        gateway="simulated",
         **fields,
     )
 
