@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from hypothesis import settings
 
 from devtools.environment import apply_env, restore_env
@@ -123,6 +124,12 @@ def moto_endpoint() -> Iterator[str]:
 def aws(dynamodb_endpoint: str, moto_endpoint: str) -> Iterator[dict[str, object]]:
     """Fresh tables and queues for this module, and the environment pointing at them."""
     from devtools.resources import create_all
+
+    if not os.environ.get("TEST_MOTO_ENDPOINT"):
+        # moto's server is this session's own: forget what earlier modules left in it. Their
+        # queues are not this module's, and their emails made every read of the sent mail
+        # (moto-api/data.json, all of SES parsed) slower with each module (minutes by the end).
+        requests.post(f"{moto_endpoint}/moto-api/reset", timeout=30).raise_for_status()
 
     prefix = f"t{uuid.uuid4().hex[:8]}-"
     env = {
