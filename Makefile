@@ -2,6 +2,7 @@
 #
 #   make run        the whole service locally (DynamoDB Local, moto, chalice local, event pump)
 #   make test       ruff, mypy, the import contracts and every test tier (starts what it needs itself)
+#   make test-long  the tiers with the slow property tests at their long budgets (as before issue 12)
 #   make bench      the benchmarks against DynamoDB Local (writes bench/results.json)
 #   make package    the SAM/CloudFormation template and the Lambda zip, in dist/package (README: Deploying)
 #   make reconcile  check every balance of the local stack against its ledger entries
@@ -19,11 +20,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
 
+# Python caches compiled modules (and pytest its rewritten test modules) in __pycache__ unless
+# told not to: every pytest run and every process the tests start (chalice local, moto, the
+# pump) would otherwise compile chalicelib, the tests and the plugins again (4 s a start here).
+# `make clean` removes the caches.
+unexport PYTHONDONTWRITEBYTECODE
+
 .DEFAULT_GOAL := help
-.PHONY: help venv chromium run test lint format format-check typecheck pytest bench reconcile rebuild package statements-now clean distclean
+.PHONY: help venv chromium run test test-long lint format format-check typecheck pytest bench reconcile rebuild package statements-now clean distclean
 
 help:
-	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +75,11 @@ test: venv chromium
 	$(PY) -m pytest tests/unit --cov=chalicelib.domain --cov=chalicelib.services --cov-branch \
 		--cov-report=term:skip-covered
 	$(PY) -m pytest tests/integration tests/e2e tests/deploy tests/browser
+
+# The property tests that run through DynamoDB Local or the stack at their long budgets
+# (tests/conftest.py `budget`): the writer's state machine, the API fuzz. Not part of make test.
+test-long: venv chromium
+	$(PY) -m pytest --hypothesis-profile=long tests/unit tests/integration tests/e2e tests/deploy tests/browser
 
 bench: venv
 	$(PY) -m bench.run

@@ -98,12 +98,14 @@ def _runtime_provided(name: str) -> bool:
 
 
 def strip_runtime_provided(zip_path: Path) -> int:
-    """Rewrite the zip without the packages Lambda provides; returns how many entries were dropped."""
+    """Rewrite the zip without the packages Lambda provides, and without the bytecode Chalice
+    copied from the working tree's `__pycache__` (add_bytecode compiles every module for the
+    runtime; kept, both would be in the zip under one name). Returns how many entries were dropped."""
     tmp = zip_path.with_suffix(".tmp.zip")
     dropped = 0
     with zipfile.ZipFile(zip_path) as source, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as target:
         for info in source.infolist():
-            if _runtime_provided(info.filename):
+            if _runtime_provided(info.filename) or "__pycache__/" in info.filename:
                 dropped += 1
                 continue
             target.writestr(info, source.read(info.filename))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.schema import create_tables
@@ -120,7 +121,7 @@ def route_usage_events(intake_url: str) -> str:
     return "usage-events"
 
 
-def create_all() -> dict[str, object]:
+def create_all(create_tables: Callable[[], list[str]] = create_tables) -> dict[str, object]:
     queues = create_queues()
     return {
         "tables": create_tables(),

@@ -13,17 +13,85 @@ not see each other's data.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
+from hypothesis import settings
 
 from devtools.environment import apply_env, restore_env
 from devtools.processes import Service, free_port, start_dynamodb_local, start_moto_server
 from devtools.stack_config import StackConfig
 
 TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+
+
+def _share_botocore_loader() -> None:
+    """One botocore data loader for every session this test process creates.
+
+    Each module points the app at tables of its own, so the app's cached clients are
+    dropped and PynamoDB makes a new botocore session per model (16 tables): each
+    session parsed endpoints.json and the service models again (0.2-0.5 s each on a
+    busy machine, most of a module's setup). The loader only reads botocore's bundled
+    JSON files, so sharing its cache changes no client's behaviour.
+    """
+    import botocore.loaders
+    import botocore.session
+
+    create = botocore.loaders.create_loader
+    loaders: dict[str | None, botocore.loaders.Loader] = {}
+
+    def shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = create(search_path_string)
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = shared_loader  # type: ignore[assignment]
+
+
+def _share_pynamodb_sessions() -> None:
+    """One botocore session per thread (and set of credentials) for PynamoDB's connections.
+
+    PynamoDB makes a botocore session per model per thread, and every module rebinds the
+    16 models to its own tables: registering a session's handlers cost ~0.1 s each on
+    this machine. Clients made from one session in one thread are made one at a time (as
+    botocore requires); endpoints and region are still read at each client's creation,
+    and credentials (which a session keeps) key the cache.
+    """
+    import botocore.session
+    import pynamodb.connection.base
+
+    create = botocore.session.get_session
+    local = threading.local()
+    credentials = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+
+    def shared_session() -> botocore.session.Session:
+        sessions: dict[tuple[str | None, ...], botocore.session.Session] = local.__dict__.setdefault("sessions", {})
+        key = tuple(os.environ.get(name) for name in credentials)
+        if key not in sessions:
+            sessions[key] = create()
+        return sessions[key]
+
+    connections: Any = pynamodb.connection.base
+    connections.get_session = shared_session
+
+
+_share_botocore_loader()
+_share_pynamodb_sessions()
+
+# The property tests that go through DynamoDB Local or the stack spend seconds per example.
+# `make test` runs them on the budgets below (each still reaches every rule and branch it
+# exists for); `make test-long` runs them as long as before (--hypothesis-profile=long).
+settings.register_profile("long")
+
+
+def budget(quick: int, long: int) -> int:
+    """How many examples (or steps) a slow property test runs under the active hypothesis profile."""
+    return long if settings.get_current_profile_name() == "long" else quick
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +125,12 @@ def aws(dynamodb_endpoint: str, moto_endpoint: str) -> Iterator[dict[str, object
     """Fresh tables and queues for this module, and the environment pointing at them."""
     from devtools.resources import create_all
 
+    if not os.environ.get("TEST_MOTO_ENDPOINT"):
+        # moto's server is this session's own: forget what earlier modules left in it. Their
+        # queues are not this module's, and their emails made every read of the sent mail
+        # (moto-api/data.json, all of SES parsed) slower with each module (minutes by the end).
+        requests.post(f"{moto_endpoint}/moto-api/reset", timeout=30).raise_for_status()
+
     prefix = f"t{uuid.uuid4().hex[:8]}-"
     env = {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -77,9 +151,38 @@ def aws(dynamodb_endpoint: str, moto_endpoint: str) -> Iterator[dict[str, object
     }
     saved = apply_env(env)
     try:
-        yield create_all()
+        yield create_all(create_tables=create_new_tables)
     finally:
         restore_env(saved)
+
+
+def create_new_tables() -> list[str]:
+    """Every table of a prefix nobody has used, with one CreateTable each.
+
+    `chalicelib.adapters.schema.create_tables` (what `make run` and the e2e stacks use)
+    first asks whether each table exists, then waits for it to be active: three more
+    round trips a table, for 16 tables a module. DynamoDB Local makes a table active
+    as it creates it. tests/integration/test_test_tables.py checks that both make the
+    same tables.
+    """
+    from chalicelib.adapters.tables.base import all_models, bind
+
+    bind()
+    created = []
+    for model in all_models():
+        meta = model.Meta
+        if model._ttl_attribute() is not None or hasattr(meta, "stream_view_type") or hasattr(meta, "tags"):
+            raise NotImplementedError(f"{meta.table_name}: TTL, streams or tags: create it with create_tables")
+        schema = model._get_schema()
+        model._get_connection().create_table(
+            attribute_definitions=schema["attribute_definitions"],
+            key_schema=schema["key_schema"],
+            global_secondary_indexes=schema["global_secondary_indexes"],
+            local_secondary_indexes=schema["local_secondary_indexes"],
+            billing_mode="PAY_PER_REQUEST",
+        )
+        created.append(meta.table_name)
+    return created
 
 
 def local_stack_config(chalice_log: Path, *, seed: bool, pump: bool = True) -> StackConfig:

@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import zipfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -371,6 +372,12 @@ def test_zip_carries_the_app_chalicelib_and_templates(zip_names: list[str]) -> N
     for name in templates:
         assert f"templates/{name}" in names, f"templates/{name} is not in the zip"
     assert not any(n.startswith(("tests/", "devtools/", "deploy/", "bench/")) for n in names)
+
+
+def test_no_name_is_in_the_zip_twice(zip_names: list[str]) -> None:
+    """The working tree's own __pycache__ (make writes bytecode caches) must not ride along."""
+    twice = sorted(name for name, count in Counter(zip_names).items() if count > 1)
+    assert not twice, twice[:20]
 
 
 def test_zip_carries_bytecode_for_the_runtime(package: Package, resources: dict[str, Any]) -> None:

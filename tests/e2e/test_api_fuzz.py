@@ -33,13 +33,14 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from devtools.run import Stack, start_stack
-from tests.conftest import TEST_SECRET, local_stack_config
+from tests.conftest import TEST_SECRET, budget, local_stack_config
 from tests.e2e.conftest import SUMMARY
 
 pytestmark = pytest.mark.e2e
 
-CASES_PER_OPERATION = 200
-NEGATIVE_PER_OPERATION = 50
+# Per operation: `make test` runs the quick budget, `make test-long` (--hypothesis-profile=long) the long one.
+CASES_PER_OPERATION = budget(quick=60, long=200)
+NEGATIVE_PER_OPERATION = budget(quick=20, long=50)
 ACCOUNTS = ["fz_agency", "fz_own", "fz_shared", "fz_solo"]
 MAX_REPORTED = 25
 

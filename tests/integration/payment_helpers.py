@@ -30,9 +30,12 @@ def account_with_card(
     threshold: str = "15.00",
     amount: str = "25.00",
     alert: str | None = None,
+    emails: list[str] | None = None,
     **account: Any,
 ) -> str:
-    account_id = provision(new_id("acct"), emails=[f"{new_id('billing')}@example.com"], **account)
+    """An account with auto-recharge on a card; a billing address of its own unless `emails` is given."""
+    account["emails"] = [f"{new_id('billing')}@example.com"] if emails is None else emails
+    account_id = provision(new_id("acct"), **account)
     body: dict[str, Any] = {
         "auto_recharge_enabled": True,
         "threshold": threshold,

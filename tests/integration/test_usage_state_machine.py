@@ -17,7 +17,7 @@ import random
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -25,6 +25,7 @@ from chalicelib.adapters.ledger_repo import LedgerRepository
 from chalicelib.domain.payments import RechargeState
 from chalicelib.domain.posting import Posting
 from chalicelib.services.usage import QueuedMessage, record_usage
+from tests.conftest import budget
 
 from .usage_helpers import assert_agency_consistent, event_body, message, new_id, provision
 
@@ -74,6 +75,7 @@ class WriterMachine(RuleBasedStateMachine):
         for on_agency in shared:
             sub = provision(self.next_id("acct"), agency_id=self.agency, billing="agency" if on_agency else "own")
             self.billing_of[sub] = self.agency if on_agency else sub
+        event(f"fault rate {fault_rate}")
         self.ledger = FlakyLedger(random.Random(seed), fault_rate)
         self.expected: dict[str, tuple[str, int]] = {}  # event id -> (billing account, signed amount)
         self.sent: list[QueuedMessage] = []  # every message ever produced (for redelivery)
@@ -85,6 +87,7 @@ class WriterMachine(RuleBasedStateMachine):
 
     @rule(data=st.data(), kinds=st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=30))
     def produce(self, data: st.DataObject, kinds: list[str]) -> None:
+        event("rule: produce")
         for kind in kinds:
             account = data.draw(st.sampled_from(sorted(self.billing_of)))
             category, extra, amount = KINDS[kind]
@@ -98,16 +101,20 @@ class WriterMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def redeliver(self, data: st.DataObject) -> None:
         """At-least-once delivery: an old message shows up again (a copy, new message id)."""
+        event("rule: redeliver")
         old = data.draw(st.sampled_from(self.sent))
         self.pending.append(message(old.body, group=old.group_id))
 
     @precondition(lambda self: bool(self.pending))
     @rule(data=st.data())
     def deliver(self, data: st.DataObject) -> None:
+        event("rule: deliver")
         count = data.draw(st.integers(1, len(self.pending)))
         batch = data.draw(st.permutations(self.pending))[:count]
         outcome = record_usage(batch, dead_letter=never, ledger=self.ledger, sleep=lambda s: None)
         failed = set(outcome.failed_message_ids)
+        if failed:
+            event("deliver: a fault left messages for redelivery")
         delivered = {m.message_id for m in batch} - failed
         self.pending = [m for m in self.pending if m.message_id not in delivered]
 
@@ -134,8 +141,10 @@ class WriterMachine(RuleBasedStateMachine):
         assert charged == self.expected
 
 
+# Every rule, every fault rate and faulted deliveries are reached within the quick budget
+# (`--hypothesis-show-statistics` lists them); `make test-long` runs the long one.
 WriterMachine.TestCase.settings = settings(
-    max_examples=25,
+    max_examples=budget(quick=10, long=25),
     stateful_step_count=12,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
