@@ -19,6 +19,7 @@ from chalicelib.domain.events import DecodedEvent, decode_message, event_to_json
 from chalicelib.domain.money import MAX_ABS_MICROS
 from chalicelib.domain.pricing import DEFAULT_RATES, RateCard, RateCardError, price_event
 from chalicelib.domain.text import text_problem
+from tests.conftest import budget
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 CARD = RateCard.build(DEFAULT_RATES, {})
@@ -90,20 +91,20 @@ def check_chargeable(item: DecodedEvent) -> None:
     assert again.event == event
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(quick=100, long=300), suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=200))
 def test_any_text_body_is_decoded_or_explained(body: str) -> None:
     check_total(decode_message(body, NOW))
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(quick=100, long=300), suppress_health_check=[HealthCheck.too_slow])
 @given(json_values)
 def test_any_json_body_is_decoded_or_explained(value: Any) -> None:
     check_total(decode_message(json.dumps(value), NOW))
     check_total(decode_message(json.dumps({"events": [value, value]}), NOW))
 
 
-@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(quick=150, long=500), suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=4), st.sets(st.sampled_from(FIELDS), max_size=2))
 def test_an_event_with_any_fields_changed_or_removed_is_decoded_or_explained(
     changes: dict[str, Any], removed: set[str]
@@ -113,7 +114,7 @@ def test_an_event_with_any_fields_changed_or_removed_is_decoded_or_explained(
     check_total(decode_message(json.dumps({"events": [GOOD, event]}), NOW))
 
 
-@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(quick=150, long=500), suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(["quantity", "unit_price", "amount", "metadata"]), number_texts, st.sampled_from(FIELDS[2:4]))
 def test_any_json_number_in_any_numeric_field_is_decoded_or_explained(field: str, number: str, category: str) -> None:
     event: dict[str, Any] = {**GOOD, "category": "call_minutes" if category == "category" else "subscription_fees"}

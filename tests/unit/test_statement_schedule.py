@@ -23,6 +23,7 @@ from chalicelib.domain.statement_schedule import (
     plan_tick,
     run_instant,
 )
+from tests.conftest import budget
 
 NY, LONDON, SYDNEY = ZoneInfo("America/New_York"), ZoneInfo("Europe/London"), ZoneInfo("Australia/Sydney")
 DAILY = Cadence(Frequency.DAILY)
@@ -135,7 +136,7 @@ cadences = st.one_of(
 instants = st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=budget(quick=120, long=400), deadline=None)
 @given(cadences, zones, instants)
 def test_runs_follow_each_other_and_periods_tile_without_gaps(cadence: Cadence, zone: ZoneInfo, at: datetime) -> None:
     run = next_run_after(cadence, zone, at)
@@ -248,7 +249,7 @@ def test_a_pretended_future_tick_neither_sends_an_unfinished_period_nor_moves_th
     assert plan.next_run_at is None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=budget(quick=100, long=300), deadline=None)
 @given(cadences, zones, instants, st.integers(0, 400 * 24), st.integers(0, 400 * 24))
 def test_a_tick_never_sends_a_period_still_running_nor_moves_a_schedule_past_now(
     cadence: Cadence, zone: ZoneInfo, now: datetime, back_hours: int, ahead_hours: int

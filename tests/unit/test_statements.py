@@ -33,6 +33,7 @@ from chalicelib.domain.statements import (
     check_statement_arithmetic,
     round_cents,
 )
+from tests.conftest import budget
 
 ZONES = ["America/New_York", "Europe/London", "Australia/Sydney", "Asia/Kolkata", "UTC"]
 CATEGORIES = [*sorted(USAGE_CATEGORIES, key=lambda c: c.value), Category.RECHARGE, Category.ADJUSTMENT]
@@ -192,7 +193,7 @@ def inputs_for(
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=budget(quick=100, long=300), deadline=None)
 @given(ledgers())
 def test_every_statement_reconciles_and_its_totals_are_the_ledgers(case) -> None:
     ledger, zone, shared, first, last, charges = case
@@ -315,7 +316,7 @@ def test_late_posting_shows_as_a_labelled_difference() -> None:
     assert march.closing_balance_micros == april.opening_balance_micros == 10_000_000
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=budget(quick=150, long=500), deadline=None)
 @given(st.lists(st.integers(-(10**12), 10**12), max_size=12), st.integers(-3, 3))
 def test_cents_are_allocated_to_add_up_exactly(values: list[int], shift: int) -> None:
     exact = sum(values)
