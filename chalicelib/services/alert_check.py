@@ -245,7 +245,6 @@ class GroupAlerts:
         return FiringFacts(currency=who.currency if who else "USD", time_zone=who.time_zone if who else "UTC")
 
     def _write_overflow(self, firings: Sequence[Firing], now: datetime) -> None:
-
         repo = stores().notices
         for firing in firings:
             get_logger().warning(

@@ -103,7 +103,6 @@ class _Target:
 
 
 def deliver(owner: str, notice_id: str, message: Received, now: Callable[[], datetime]) -> Outcome:
-
     repo = stores().notices
     notice = repo.get(owner, notice_id)
     if notice is None:
@@ -135,7 +134,6 @@ def deliver(owner: str, notice_id: str, message: Received, now: Callable[[], dat
 
 
 def _target(notice: Notice) -> _Target | None:
-
     if notice.alert_id is not None:
         owner_id = str(notice.data.get("owner_id"))
         stored = stores().alerts.get(owner_id, notice.alert_id)

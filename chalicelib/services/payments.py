@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..adapters.gateway.base import ChargeStatus, GatewayError, GatewayTimeout, PaymentGateway
 from ..adapters.payments_repo import StoredRequest
@@ -37,9 +37,6 @@ from .receipts import receipt_path
 from .stores import stores
 from .tasks import dispatch
 from .usage import QueuedMessage, record_usage
-
-if TYPE_CHECKING:
-    pass
 
 KIND_LABELS = {
     PaymentKind.AUTO_RECHARGE: "Auto recharge",

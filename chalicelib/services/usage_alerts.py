@@ -62,7 +62,6 @@ def _prefix(agency: bool) -> str:
 
 
 def _stored(owner: Account, alert_id: str, agency: bool) -> Any:
-
     ours = alert_id.startswith(_prefix(agency)) and _ALERT_ID.fullmatch(alert_id) is not None
     stored = stores().alerts.get(owner.account_id, alert_id) if ours else None
     if stored is None:

@@ -48,7 +48,6 @@ def check_webhook_url(url: str) -> str:
 
 
 def billing_webhook_url(account_id: str) -> str | None:
-
     endpoint = stores().webhook_endpoints.get(account_id)
     return endpoint.url if endpoint else None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -127,6 +127,3 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:  # for services that take a `sleep`
         self.now += timedelta(seconds=seconds)
-
-
-Sleep = Callable[[float], None]

@@ -12,7 +12,6 @@ key; due schedules shard by shard, earliest first). tests/integration/contracts 
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,9 @@ from chalicelib.adapters.statements_repo import (
     Schedule,
     StatementPage,
     StoredStatement,
+    decode_numbers,
     due_shard,
+    encode_numbers,
 )
 from chalicelib.domain.ledger_check import StatementFacts
 from chalicelib.domain.periods import format_instant
@@ -45,10 +46,8 @@ def _utc(instant: datetime) -> datetime:
 
 
 def _stored_copy(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The document as the table gives it back: through JSON, as `encode_numbers` stores it."""
-    value = json.loads(json.dumps(doc, sort_keys=True, separators=(",", ":")))
-    assert isinstance(value, dict)
-    return value
+    """The document as the table gives it back: through the adapter's own encoding."""
+    return decode_numbers(encode_numbers(doc))
 
 
 @dataclass

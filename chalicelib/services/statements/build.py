@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -44,7 +44,6 @@ from ..stores import stores
 
 PAYMENT_PAGE = 500
 STATEMENT_ID = re.compile(r"^st_[0-9a-f]{24}$")
-Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:

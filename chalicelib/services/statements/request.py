@@ -13,8 +13,9 @@ from ...domain.statements import MAX_RECIPIENTS, MAX_STATEMENT_DAYS, StatementDo
 from ...observability import get_logger
 from ..access import require
 from ..errors import BadRequest, Unavailable
+from ..ports import Clock
 from ..stores import stores
-from .build import Clock, StatementRefused, build_numbers, ensure_own_billing, new_statement_id, utc_now
+from .build import StatementRefused, build_numbers, ensure_own_billing, new_statement_id, utc_now
 
 
 def parse_recipients(value: object, *, allow_empty: bool = False) -> list[str]:

@@ -25,9 +25,9 @@ from ...domain.statement import Statement
 from ...domain.statement_schedule import DEFAULT_HOUR, Cadence, Frequency, period_end, period_for_run
 from ...domain.statements import StatementDoesNotReconcile, check_statement_arithmetic
 from ...observability import get_logger, record_statement_sent
-from ..ports import StatementStore
+from ..ports import Clock, StatementStore
 from ..stores import stores
-from .build import STATEMENT_ID, Clock, build_numbers, scheduled_statement_id, utc_now
+from .build import STATEMENT_ID, build_numbers, scheduled_statement_id, utc_now
 
 LEASE = timedelta(minutes=5)
 
