@@ -27,7 +27,7 @@ STAMP := $(VENV)/.requirements.stamp
 unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
-.PHONY: help venv chromium run test test-long lint format format-check typecheck pytest bench reconcile rebuild package statements-now clean distclean
+.PHONY: help venv chromium run test test-unit test-long lint format format-check typecheck pytest bench reconcile rebuild package statements-now clean distclean
 
 help:
 	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
@@ -64,17 +64,23 @@ typecheck: venv
 pytest: venv chromium
 	$(PY) -m pytest tests/unit tests/integration tests/e2e tests/deploy tests/browser
 
-# In this order, even under make -j: lint, types, the layers and cycles (pyproject.toml
-# [tool.importlinter]), the unit tier with its coverage of domain and services (no AWS;
-# branch mode), then the tiers that need DynamoDB Local, moto or the stack.
+# Lint and the layers and cycles (pyproject.toml [tool.importlinter]) first; then the types
+# beside the unit tier with its coverage of domain and services (no AWS; branch mode), one core
+# each, each one's output printed whole when it ends; then the tiers that need DynamoDB Local,
+# moto or the stack, in two pytest-xdist workers: they wait on those about half the time. A
+# worker takes a whole module, the slow ones first (tests/conftest.py).
+TIER_WORKERS ?= 2
+
 test: venv chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
+	@$(MAKE) --no-print-directory -j2 --output-sync=target typecheck test-unit
+	$(PY) -m pytest -n $(TIER_WORKERS) --no-loadscope-reorder tests/browser tests/e2e tests/deploy tests/integration
+
+test-unit: venv
 	$(PY) -m pytest tests/unit --cov=chalicelib.domain --cov=chalicelib.services --cov-branch \
 		--cov-report=term:skip-covered
-	$(PY) -m pytest tests/integration tests/e2e tests/deploy tests/browser
 
 # The property tests that run through DynamoDB Local or the stack at their long budgets
 # (tests/conftest.py `budget`): the writer's state machine, the API fuzz. Not part of make test.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -72,13 +73,22 @@ def _sha256(path: Path) -> str:
 
 
 def ensure_dynamodb_local() -> Path:
-    """The DynamoDB Local jar, fetched once with `npm pack` and checked by sha256."""
+    """The DynamoDB Local jar, fetched once with `npm pack` and checked by sha256.
+
+    Under a lock: the test workers (and `make run` beside `make test`) start it at the same time.
+    """
+    LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+    with (LOCAL_DIR / "dynamodb-local.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _fetch_dynamodb_local()
+
+
+def _fetch_dynamodb_local() -> Path:
     jar = DDB_DIR / "DynamoDBLocal.jar"
     if jar.exists() and _sha256(jar) == DDB_JAR_SHA256:
         return jar
     if shutil.which("npm") is None:
         raise RuntimeError("npm is needed to fetch DynamoDB Local (npm pack amplify-dynamodb-simulator)")
-    LOCAL_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=LOCAL_DIR) as tmp:
         out = subprocess.run(
             ["npm", "pack", DDB_PACKAGE, "--silent"], cwd=tmp, check=True, capture_output=True, text=True

@@ -83,6 +83,58 @@ def _share_pynamodb_sessions() -> None:
 _share_botocore_loader()
 _share_pynamodb_sessions()
 
+# -- running the tiers side by side (pytest-xdist, `make test`) ----------------------------------------
+#
+# The tiers wait on DynamoDB Local, moto, the stack's processes and Chromium about half the time,
+# so `make test` runs them in two worker processes. A worker takes a whole module (its tables and
+# stack are module fixtures), and the browser and deploy tiers whole, since their modules share
+# one seeded stack and one built package (session fixtures): made once, by one worker.
+
+_WHOLE_TIERS = ("tests/browser/", "tests/deploy/")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TierScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return next((tier for tier in _WHOLE_TIERS if module.startswith(tier)), module)
+
+    return TierScheduling(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules marked slow first (in the order given), so that no worker is left running one alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+# Lines for pytest's closing summary (fuzz case counts, the durability run, the package size). Under
+# xdist a worker writes them and the controller prints them.
+_SUMMARY: list[str] = []
+
+
+def summary_line(text: str) -> None:
+    """Print `text` after the run, under the test results."""
+    _SUMMARY.append(text)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # this process is an xdist worker
+        workeroutput["summary"] = list(_SUMMARY)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    _SUMMARY.extend(getattr(node, "workeroutput", {}).get("summary", []))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _SUMMARY:
+        terminalreporter.write_line(line)
+
+
 # The property tests that go through DynamoDB Local or the stack spend seconds per example.
 # `make test` runs them on the budgets below (each still reaches every rule and branch it
 # exists for); `make test-long` runs them as long as before (--hypothesis-profile=long).

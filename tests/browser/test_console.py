@@ -28,7 +28,7 @@ from devtools.run import Stack
 
 from .conftest import PHONE, VIEWPORT, Console, console_tab, sign_in
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ADMIN = "AGENCY_ADMIN_TOKEN"  # admin of agency_demo
 VIEWER = "VIEWER_TOKEN"  # viewer of acct_own_1 (Harbor Plumbing, own balance)

@@ -6,26 +6,18 @@ it is made from changed); its zip size is printed in the test summary.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from deploy.package import Package, build
-
-_built: list[Package] = []
+from tests.conftest import summary_line
 
 
 @pytest.fixture(scope="session")
 def package() -> Package:
     built = build(verbose=False)
-    _built.append(built)
+    state = "reused" if built.reused else f"built in {built.seconds:.1f}s"
+    summary_line(
+        f"Lambda package: {built.zip_bytes:,} bytes ({built.zip_bytes / 1_000_000:.1f} MB) zipped, "
+        f"{state}: {built.zip.relative_to(built.directory.parent.parent)}"
+    )
     return built
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    for built in _built[:1]:
-        state = "reused" if built.reused else f"built in {built.seconds:.1f}s"
-        terminalreporter.write_line(
-            f"Lambda package: {built.zip_bytes:,} bytes ({built.zip_bytes / 1_000_000:.1f} MB) zipped, "
-            f"{state}: {built.zip.relative_to(built.directory.parent.parent)}"
-        )

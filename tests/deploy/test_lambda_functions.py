@@ -50,6 +50,8 @@ AGENCY, SHARED, OWN, FRESH = "dt_agency", "dt_shared", "dt_own", "dt_fresh"
 SOLO = "dt_solo"  # an account of no agency: its usage alert reads its own counters by key
 PLATFORM_STATEMENTS = ("WriteOwnLogGroup", "EventSourceQueue", "XRay")
 
+pytestmark = pytest.mark.slow
+
 
 @dataclass
 class Flow:

@@ -33,10 +33,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from devtools.run import Stack, start_stack
-from tests.conftest import TEST_SECRET, budget, local_stack_config
-from tests.e2e.conftest import SUMMARY
+from tests.conftest import TEST_SECRET, budget, local_stack_config, summary_line
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # Per operation: `make test` runs the quick budget, `make test-long` (--hypothesis-profile=long) the long one.
 CASES_PER_OPERATION = budget(quick=60, long=200)
@@ -241,7 +240,7 @@ def test_the_api_keeps_its_contract_under_generated_input(fuzz_stack: Stack) -> 
         f"({min(varied)}-{max(varied)} per operation with inputs; {dict(sorted(statuses.items()))}); "
         f"{len(failures)} failures"
     )
-    SUMMARY.append(summary)
+    summary_line(summary)
     thin = {label: n for label, n in counts.items() if n < CASES_PER_OPERATION and label not in fixed}
     assert not failures, f"{summary}\n" + "\n".join(failures[:MAX_REPORTED])
     assert not thin, f"operations with fewer than {CASES_PER_OPERATION} cases: {thin}"

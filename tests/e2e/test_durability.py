@@ -26,10 +26,9 @@ import pytest
 import requests
 
 from devtools.processes import ROOT, free_port
-from tests.conftest import TEST_SECRET
-from tests.e2e.conftest import SUMMARY
+from tests.conftest import TEST_SECRET, summary_line
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 EVENTS_PER_POST = 500
 POSTERS = 4
@@ -202,7 +201,7 @@ def test_ctrl_c_during_an_ingest_drains_every_accepted_event_into_the_ledger(
     assert len(charged) == len(set(charged)), "an event was charged twice"
     assert set(charged) <= posted
     assert balance == f"-{len(charged)}.00"
-    SUMMARY.append(
+    summary_line(
         f"durability: Ctrl-C with {len(accepted)} events accepted; the drain moved {drained.group(1)} message(s); "
         f"after a restart {len(charged)} charged once each, 0 lost"
     )

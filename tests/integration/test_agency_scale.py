@@ -24,6 +24,8 @@ from tests.integration.http_helpers import admin, make_client, ok_json, send, vi
 
 SIZES = (10, 1_000)
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def agencies(aws: Any) -> dict[int, Agency]:

@@ -13,7 +13,7 @@ from bench.faults import FaultInjector, recharge_campaign, statement_campaign, u
 from chalicelib.adapters.gateway.factory import reset_gateway
 from chalicelib.adapters.tables.base import all_models, bind
 
-pytestmark = pytest.mark.usefixtures("aws")
+pytestmark = [pytest.mark.usefixtures("aws"), pytest.mark.slow]
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from chalicelib.services.usage import record_usage
 from .payment_helpers import account_with_card, admin_of
 from .usage_helpers import account_of, event_body, message, new_id, provision
 
-pytestmark = pytest.mark.usefixtures("aws")
+pytestmark = [pytest.mark.usefixtures("aws"), pytest.mark.slow]
 
 
 def never(*_: object) -> None:

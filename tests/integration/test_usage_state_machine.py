@@ -29,7 +29,7 @@ from tests.conftest import budget
 
 from .usage_helpers import assert_agency_consistent, event_body, message, new_id, provision
 
-pytestmark = pytest.mark.usefixtures("aws")
+pytestmark = [pytest.mark.usefixtures("aws"), pytest.mark.slow]
 
 KINDS = {
     "call": ("call_minutes", {"quantity": "3"}, -37_500),
