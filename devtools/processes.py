@@ -118,6 +118,7 @@ def start_dynamodb_local(port: int, db_path: Path | None) -> Service:
     process = subprocess.Popen(
         [
             "java",
+            *os.environ.get("DYNAMODB_LOCAL_JAVA_OPTS", "").split(),
             f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
             "-jar",
             str(jar),
