@@ -86,9 +86,10 @@ _share_pynamodb_sessions()
 # -- running the tiers side by side (pytest-xdist, `make test`) ----------------------------------------
 #
 # The tiers wait on DynamoDB Local, moto, the stack's processes and Chromium about half the time,
-# so `make test` runs them in two worker processes. A worker takes a whole module (its tables and
-# stack are module fixtures), and the browser and deploy tiers whole, since their modules share
-# one seeded stack and one built package (session fixtures): made once, by one worker.
+# so `make test` runs them in worker processes (TIER_WORKERS, 3 by default). A worker takes a
+# whole module (its tables and stack are module fixtures), and the browser and deploy tiers
+# whole, since their modules share one seeded stack and one built package (session fixtures):
+# made once, by one worker.
 
 _WHOLE_TIERS = ("tests/browser/", "tests/deploy/")
 

@@ -76,7 +76,6 @@ def test_hundreds_of_recharges_with_timeouts_and_retries_charge_and_credit_once_
     accounts = [
         account_with_card(opening="16.00", amount="10.00", emails=None if n < RECEIPTED else []) for n in range(50)
     ]
-    rounds = ROUNDS
     rng = random.Random(1234)
     seen_keys: Counter[str] = Counter()
 
@@ -106,7 +105,7 @@ def test_hundreds_of_recharges_with_timeouts_and_retries_charge_and_credit_once_
     # Each round's tasks are worked on by a few workers at once, as concurrent consumers of
     # the tasks queue would (each task by one worker: a message is invisible while in flight).
     with ThreadPoolExecutor(max_workers=4) as workers:
-        for _ in range(rounds):
+        for _ in range(ROUNDS):
             # Each account's balance dips below its threshold once per round.
             outcome = record_usage(
                 [
@@ -120,19 +119,19 @@ def test_hundreds_of_recharges_with_timeouts_and_retries_charge_and_credit_once_
             recharges += tasks
             list(workers.map(work, tasks))  # re-raises a worker's failure
 
-    assert len(recharges) == 50 * rounds and max(processed.values()) <= 3
+    assert len(recharges) == 50 * ROUNDS and max(processed.values()) <= 3
     assert sum(1 for v in processed.values() if v > 1) > len(recharges) / 5  # the faults really happened
     charges = SimulatedGateway.charges()
     assert len(charges) == len(recharges)
     assert len({c.idempotency_key for c in charges}) == len(recharges)
     for account in accounts:
         credits = [e for e in LedgerRepository().chain(account) if e.event_id.startswith("payment:")]
-        assert len(credits) == rounds
+        assert len(credits) == ROUNDS
         # 16.00 opening, then each round: -10.00 and +10.00
         assert assert_ledger_consistent(account) == 16_000_000
     for account in accounts[:RECEIPTED]:
         receipts = [m["subject"] for m in emails_to(billing_email(account)) if m["subject"].startswith("Receipt")]
-        assert len(receipts) == len(set(receipts)) == rounds  # one per recharge, each its own number
+        assert len(receipts) == len(set(receipts)) == ROUNDS  # one per recharge, each its own number
 
 
 def test_concurrent_debits_crossing_the_threshold_together_request_one_recharge():
