@@ -11,7 +11,7 @@
 #   make clean      forget local data and caches (keeps the venv and the DynamoDB Local jar)
 #   make distclean  clean, and remove the venv and the downloaded jar too
 #
-# Everything runs from .venv, created on first use from requirements-dev.txt (pip
+# Everything runs from .venv, created on first use from requirements-dev.txt (uv
 # runs again only when a requirements file changes).
 
 SHELL := /bin/bash
@@ -35,8 +35,14 @@ help:
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
+# uv (from PyPI, pinned) installs the requirements: 13 s on a fresh machine here, where pip took
+# 55 s (uv downloads side by side and compiles the bytecode on both cores; the same versions).
+# pip stays in the venv: `chalice package` uses it to fetch Lambda's wheels.
+UV_VERSION := 0.13.9
+
 $(STAMP): requirements.txt requirements-dev.txt | $(PY)
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	$(PY) -m pip install --disable-pip-version-check -q uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip install -q --python $(PY) --compile-bytecode -r requirements-dev.txt
 	touch $@
 
 venv: $(STAMP)
