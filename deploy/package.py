@@ -5,9 +5,9 @@
 
 Steps: write the merge template (deploy/template.py) to dist/merge-template.json,
 run `chalice package --stage prod --merge-template dist/merge-template.json`, then
-take boto3/botocore/s3transfer out of the zip (Lambda's Python runtime provides them;
-Chalice vendors botocore because PynamoDB depends on it) and add the bytecode of
-every module. Chalice downloads manylinux wheels for Lambda's platform from PyPI (it
+rewrite the zip once: without boto3/botocore/s3transfer (Lambda's Python runtime
+provides them; Chalice vendors botocore because PynamoDB depends on it) and with the
+bytecode of every module. Chalice downloads manylinux wheels for Lambda's platform from PyPI (it
 never uses this machine's).
 
 Bytecode: Lambda's task root is read-only, so a zip without `__pycache__` compiles
@@ -97,22 +97,6 @@ def _runtime_provided(name: str) -> bool:
     return top.endswith((".dist-info", ".data")) and top.split("-", 1)[0].lower() in RUNTIME_PROVIDED
 
 
-def strip_runtime_provided(zip_path: Path) -> int:
-    """Rewrite the zip without the packages Lambda provides, and without the bytecode Chalice
-    copied from the working tree's `__pycache__` (add_bytecode compiles every module for the
-    runtime; kept, both would be in the zip under one name). Returns how many entries were dropped."""
-    tmp = zip_path.with_suffix(".tmp.zip")
-    dropped = 0
-    with zipfile.ZipFile(zip_path) as source, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            if _runtime_provided(info.filename) or "__pycache__/" in info.filename:
-                dropped += 1
-                continue
-            target.writestr(info, source.read(info.filename))
-    tmp.replace(zip_path)
-    return dropped
-
-
 def runtime_of(template: Path) -> str:
     """The one Python runtime of the template's functions ("python3.11")."""
     resources = json.loads(template.read_text())["Resources"].values()
@@ -125,10 +109,14 @@ def runtime_of(template: Path) -> str:
     return str(runtimes.pop())
 
 
-def add_bytecode(zip_path: Path, runtime: str) -> int:
-    """Add `__pycache__/<module>.cpython-XY.pyc` for every module of the zip; returns how many.
+def finish_zip(zip_path: Path, runtime: str) -> tuple[int, int]:
+    """Rewrite Chalice's zip, in one pass, without what Lambda provides and with the bytecode
+    of every module; returns (entries dropped, modules compiled).
 
-    Only this interpreter's version can be compiled here, so it must be the runtime's.
+    Dropped: boto3/botocore/s3transfer, and the bytecode Chalice copied from the working
+    tree's `__pycache__` (kept, it would be in the zip twice under one name). Added:
+    `__pycache__/<module>.cpython-XY.pyc` for every module, compiled by this Python, which
+    therefore must be the runtime's version.
     """
     here = f"python{sys.version_info.major}.{sys.version_info.minor}"
     if runtime != here:
@@ -137,8 +125,9 @@ def add_bytecode(zip_path: Path, runtime: str) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         with zipfile.ZipFile(zip_path) as source:
-            source.extractall(root)
             originals = source.infolist()
+            kept = [i for i in originals if not (_runtime_provided(i.filename) or "__pycache__/" in i.filename)]
+            source.extractall(root, members=kept)
         compileall.compile_dir(
             root,
             quiet=2,
@@ -149,7 +138,8 @@ def add_bytecode(zip_path: Path, runtime: str) -> int:
         )
         compiled = sorted(p for p in root.rglob("__pycache__/*.pyc"))
         with zipfile.ZipFile(tmp_zip, "w", zipfile.ZIP_DEFLATED) as target:
-            for info in originals:
+            for info in kept:
+                info.compress_type = zipfile.ZIP_DEFLATED
                 target.writestr(info, (root / info.filename).read_bytes() if not info.is_dir() else b"")
             for pyc in compiled:
                 name = str(pyc.relative_to(root))
@@ -158,7 +148,7 @@ def add_bytecode(zip_path: Path, runtime: str) -> int:
                 info.compress_type = zipfile.ZIP_DEFLATED
                 target.writestr(info, pyc.read_bytes())
     tmp_zip.replace(zip_path)
-    return len(compiled)
+    return len(originals) - len(kept), len(compiled)
 
 
 def _prune_chalice_cache(keep: int = 2) -> None:
@@ -192,8 +182,7 @@ def build(force: bool = False, verbose: bool = True) -> Package:
     output = result.stdout + result.stderr
     if result.returncode != 0 or "Could not install dependencies" in output:
         raise RuntimeError(f"chalice package failed ({result.returncode}):\n{output}")
-    strip_runtime_provided(staging / "deployment.zip")
-    add_bytecode(staging / "deployment.zip", runtime_of(staging / "sam.json"))
+    finish_zip(staging / "deployment.zip", runtime_of(staging / "sam.json"))
     _prune_chalice_cache()
     shutil.rmtree(OUT, ignore_errors=True)
     staging.replace(OUT)
