@@ -7,8 +7,8 @@ Steps: write the merge template (deploy/template.py) to dist/merge-template.json
 run `chalice package --stage prod --merge-template dist/merge-template.json`, then
 rewrite the zip once: without boto3/botocore/s3transfer (Lambda's Python runtime
 provides them; Chalice vendors botocore because PynamoDB depends on it) and with the
-bytecode of every module. Chalice downloads manylinux wheels for Lambda's platform from PyPI (it
-never uses this machine's).
+bytecode of every module. Chalice downloads manylinux wheels for Lambda's platform
+from PyPI (it never uses this machine's).
 
 Bytecode: Lambda's task root is read-only, so a zip without `__pycache__` compiles
 every module it imports on every cold start. The `.pyc` files are compiled by this
