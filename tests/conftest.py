@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,6 +146,23 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 settings.register_profile("quick", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", parent=settings.get_profile("quick"))
 settings.load_profile("quick")
+
+
+def set_rate_limits(monkeypatch: pytest.MonkeyPatch, spec: str, margin_seconds: float = 30) -> None:
+    """Set BILLING_RATE_LIMITS for a test that counts on the wall clock, clear of a window's end.
+
+    The windows are fixed and aligned to the epoch (domain/rate_limit.py): a test that ran across
+    the top of an hour found its allowance renewed halfway and failed (seen at 21:00:00). Within
+    `margin_seconds` of the end of a window the spec names, this waits for the next window.
+    """
+    from chalicelib.domain.rate_limit import parse_limits
+    from chalicelib.services.rate_limits import RATE_LIMITS_ENV
+
+    monkeypatch.setenv(RATE_LIMITS_ENV, spec)
+    for limit in parse_limits(spec).values():
+        left = limit.window_seconds - time.time() % limit.window_seconds
+        if limit.enabled and left < margin_seconds:
+            time.sleep(left + 0.05)
 
 
 def budget(quick: int, long: int) -> int:

@@ -21,7 +21,8 @@ from chalicelib.adapters.gateway.simulated import SimulatedGateway
 from chalicelib.adapters.payments_repo import IdempotencyRepository
 from chalicelib.services.errors import ServiceError, Unavailable
 from chalicelib.services.payments import RequestInProgress
-from chalicelib.services.rate_limits import RATE_LIMITS_ENV, RateLimited
+from chalicelib.services.rate_limits import RateLimited
+from tests.conftest import set_rate_limits
 from tests.integration.http_helpers import admin, make_client, ok_json, send, viewer
 from tests.integration.payment_helpers import admin_of
 from tests.integration.usage_helpers import new_id, provision
@@ -62,7 +63,7 @@ def payment_count(client: Client, account: str) -> int:
 
 
 def test_parallel_replays_of_one_key_use_the_allowance_once(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(RATE_LIMITS_ENV, "add_funds=2/3600")
+    set_rate_limits(monkeypatch, "add_funds=2/3600")
     account = account_with_card(client)
     start = threading.Barrier(10)
 
@@ -92,7 +93,7 @@ def test_parallel_replays_of_one_key_use_the_allowance_once(client: Client, monk
 def test_a_key_in_flight_answers_409_in_progress_with_retry_after_then_the_answer(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(RATE_LIMITS_ENV, "add_funds=1/3600")
+    set_rate_limits(monkeypatch, "add_funds=1/3600")
     monkeypatch.setattr(payments, "IN_FLIGHT_WAIT_SECONDS", 0.3)
     account = account_with_card(client)
     charging, release = threading.Event(), threading.Event()
@@ -122,7 +123,7 @@ def test_a_key_in_flight_answers_409_in_progress_with_retry_after_then_the_answe
 def test_a_failed_request_is_finished_by_its_retry_without_counting_again(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(RATE_LIMITS_ENV, "add_funds=1/3600")
+    set_rate_limits(monkeypatch, "add_funds=1/3600")
     account = account_with_card(client)
     set_gateway(SimulatedGateway(fault=lambda _key: "timeout_before"))
     with pytest.raises(Unavailable):
@@ -141,7 +142,7 @@ class Crash(BaseException):
 def test_a_crashed_request_is_taken_over_once_its_lease_runs_out(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(RATE_LIMITS_ENV, "add_funds=1/3600")
+    set_rate_limits(monkeypatch, "add_funds=1/3600")
     monkeypatch.setattr(payments, "IDEMPOTENCY_LEASE_SECONDS", 2)
     monkeypatch.setattr(payments, "IN_FLIGHT_WAIT_SECONDS", 0.2)
     account = account_with_card(client)
@@ -167,13 +168,13 @@ def test_a_crashed_request_is_taken_over_once_its_lease_runs_out(
 def test_a_request_refused_by_the_rate_limit_leaves_its_key_unused(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(RATE_LIMITS_ENV, "add_funds=1/3600")
+    set_rate_limits(monkeypatch, "add_funds=1/3600")
     account = account_with_card(client)
     assert add(account, "first").status == 201
     with pytest.raises(RateLimited):
         add(account, "refused")
     record_key = f"{account}#refused"
     assert IdempotencyRepository().get(record_key) is None
-    monkeypatch.setenv(RATE_LIMITS_ENV, "add_funds=2/3600")
+    set_rate_limits(monkeypatch, "add_funds=2/3600")
     assert add(account, "refused").status == 201
     assert balance(client, account) == "20.00"

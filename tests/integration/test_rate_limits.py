@@ -11,6 +11,7 @@ from chalicelib.adapters.gateway.factory import reset_gateway, set_gateway
 from chalicelib.adapters.gateway.simulated import SimulatedGateway
 from chalicelib.domain.rate_limit import ADD_FUNDS, SEND_STATEMENT
 from chalicelib.services.rate_limits import RATE_LIMITS_ENV, RateLimited, enforce
+from tests.conftest import set_rate_limits
 from tests.integration.http_helpers import admin, make_client, ok_json, provision, send
 
 
@@ -60,7 +61,7 @@ def test_a_limit_of_zero_switches_it_off(aws, monkeypatch):
 
 
 def test_adding_funds_is_limited_per_account_with_retry_after(client, monkeypatch):
-    monkeypatch.setenv(RATE_LIMITS_ENV, "add_funds=2/3600")
+    set_rate_limits(monkeypatch, "add_funds=2/3600")
     account = provision(client)
     ok_json(
         send(client, "PUT", f"/accounts/{account}/billing-settings", admin(account), {"primary_card": "pm_card_visa"})
@@ -83,7 +84,7 @@ def test_adding_funds_is_limited_per_account_with_retry_after(client, monkeypatc
 
 
 def test_sending_statements_is_limited_per_account(client, monkeypatch):
-    monkeypatch.setenv(RATE_LIMITS_ENV, "send_statement=2/3600")
+    set_rate_limits(monkeypatch, "send_statement=2/3600")
     account = provision(client)
     body = {"from": "2026-10-01", "to": "2026-10-31", "recipients": ["owner@example.com"]}
     for _ in range(2):

@@ -29,7 +29,8 @@ from chalicelib.services.payments import (
     credit_payment,
     list_payments,
 )
-from chalicelib.services.rate_limits import RATE_LIMITS_ENV, RateLimited
+from chalicelib.services.rate_limits import RateLimited
+from tests.conftest import set_rate_limits
 from tests.fakes.world import admin, card_payment, viewer
 from tests.unit.services.payments.conftest import World
 
@@ -91,7 +92,7 @@ def test_the_backup_card_when_asked_for(world: World, acme: str) -> None:
 def test_a_replay_gets_the_first_answer_without_charging_or_counting_again(
     world: World, acme: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(RATE_LIMITS_ENV, "add_funds=2/3600")
+    set_rate_limits(monkeypatch, "add_funds=2/3600")
     first = add(world, acme)
     assert add(world, acme) == first
     assert add(world, acme) == first
@@ -168,13 +169,13 @@ def test_only_admins_of_an_account_on_its_own_billing_add_funds(world: World, ac
 def test_the_rate_limit_counts_new_keys_and_forgets_a_refused_one(
     world: World, acme: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(RATE_LIMITS_ENV, "add_funds=1/3600")
+    set_rate_limits(monkeypatch, "add_funds=1/3600")
     add(world, acme, key="first")
     with pytest.raises(RateLimited) as refused:
         add(world, acme, key="second")
     assert refused.value.headers["Retry-After"] == str(refused.value.retry_after)
     assert world.idempotency.get(record_key(acme, "second")) is None  # unused: a later retry is a new request
-    monkeypatch.setenv(RATE_LIMITS_ENV, "add_funds=5/3600")
+    set_rate_limits(monkeypatch, "add_funds=5/3600")
     assert add(world, acme, key="second").status == 201
 
 
