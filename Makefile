@@ -73,7 +73,7 @@ pytest: venv chromium
 # Lint and the layers and cycles (pyproject.toml [tool.importlinter]) first; then, side by side,
 # the types, the unit tier with its coverage of domain and services (no AWS; branch mode) and
 # the tiers that need DynamoDB Local, moto or the stack, each one's output printed whole when it
-# ends (the tiers' last, after about 6 minutes). The tiers wait on those stand-ins about half the
+# ends (the tiers' last, after 5 to 6 minutes). The tiers wait on those stand-ins about half the
 # time, so they run in pytest-xdist workers, each taking a whole module, the slow ones first
 # (tests/conftest.py).
 TIER_WORKERS ?= 3

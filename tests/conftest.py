@@ -57,11 +57,12 @@ def _share_botocore_loader() -> None:
 def _share_pynamodb_sessions() -> None:
     """One botocore session per thread (and set of credentials) for PynamoDB's connections.
 
-    PynamoDB makes a botocore session per model per thread, and every module rebinds the
-    16 models to its own tables: registering a session's handlers cost ~0.1 s each on
-    this machine. Clients made from one session in one thread are made one at a time (as
-    botocore requires); endpoints and region are still read at each client's creation,
-    and credentials (which a session keeps) key the cache.
+    PynamoDB's Connection makes a botocore session per thread, and every module rebinds the
+    models to its own tables (`bind()` makes one Connection and its client each time):
+    registering a session's handlers cost ~0.1 s on this machine. Clients made from one
+    session in one thread are made one at a time (as botocore requires); endpoints and
+    region are still read at each client's creation, and credentials (which a session
+    keeps) key the cache.
     """
     import botocore.session
     import pynamodb.connection.base
